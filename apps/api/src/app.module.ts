@@ -1,0 +1,66 @@
+import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { CqrsModule } from '@nestjs/cqrs';
+import { EventStore, EventStoreDBEventStore, PostgresEventStore } from '@app/event-store';
+
+import {
+  APP_CONFIG,
+  AppConfig,
+  AuthGuard,
+  Database,
+  DATABASE,
+  ErrorFilter,
+  IdempotencyInterceptor,
+  openDatabase,
+  TokenService,
+} from '@app/platform';
+import { HealthController } from './health.controller';
+import { COMMAND_HANDLERS } from './opportunities/commands';
+import { OpportunitiesController } from './opportunities/opportunities.controller';
+import { OpportunityRepository } from './opportunities/opportunity.repository';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  /** An already-open database (tests); otherwise the configured one is opened and migrated. */
+  database?: Database;
+  /** An event store to use instead of the configured one (contract tests of other adapters). */
+  eventStore?: EventStore;
+}
+
+async function createEventStore(config: AppConfig, database: Database): Promise<EventStore> {
+  if (config.eventstoreUrl) {
+    const store = EventStoreDBEventStore.fromConnectionString(config.eventstoreUrl);
+    await store.start();
+    return store;
+  }
+  const store = new PostgresEventStore(database);
+  await store.start();
+  return store;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    const providers: Provider[] = [
+      { provide: APP_CONFIG, useValue: options.config },
+      options.database
+        ? { provide: DATABASE, useValue: options.database }
+        : { provide: DATABASE, useFactory: () => openDatabase(options.config) },
+      options.eventStore
+        ? { provide: EventStore, useValue: options.eventStore }
+        : { provide: EventStore, useFactory: (db: Database) => createEventStore(options.config, db), inject: [DATABASE] },
+      { provide: TokenService, useFactory: (db: Database) => new TokenService(db.db), inject: [DATABASE] },
+      { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_FILTER, useClass: ErrorFilter },
+      { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      OpportunityRepository,
+      ...COMMAND_HANDLERS,
+    ];
+    return {
+      module: AppModule,
+      imports: [CqrsModule.forRoot()],
+      controllers: [HealthController, OpportunitiesController],
+      providers,
+    };
+  }
+}

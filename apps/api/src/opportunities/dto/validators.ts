@@ -1,0 +1,55 @@
+import { Transform } from 'class-transformer';
+import { IsString, Matches, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
+import { isValidDate, parseAmount } from '@app/domain';
+import { applyDecorators } from '@nestjs/common';
+
+/** JSON integers are accepted for reference ids and normalised to strings. */
+const toIdString = ({ value }: { value: unknown }) =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+
+/** An opaque reference id (customer, user, lead…): a string, or an integer sent as JSON number. */
+export function IsReferenceId(options?: ValidationOptions) {
+  return applyDecorators(
+    Transform(toIdString),
+    IsString({ ...options, message: '$property must be a string or integer id' }),
+    MaxLength(100, options),
+    Matches(/^[A-Za-z0-9_.:@-]+$/, { ...options, message: '$property may contain only letters, digits and _ . : @ -' }),
+  );
+}
+
+/** A non-negative money amount (JSON number or decimal string) with at most two decimals. */
+export function IsAmount(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isAmount',
+      validator: {
+        validate: (value) => parseAmount(value) !== null,
+        defaultMessage: (args) => {
+          const { property, value } = args!;
+          return (typeof value === 'number' || typeof value === 'string') && String(value).trim().startsWith('-')
+            ? `${property} must not be negative`
+            : `${property} must be a non-negative amount with at most 2 decimal places`;
+        },
+      },
+    },
+    options,
+  );
+}
+
+/** A calendar date 'YYYY-MM-DD' that exists (no 2026-02-30). */
+export function IsDateOnly(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isDateOnly',
+      validator: {
+        validate: (value) => typeof value === 'string' && isValidDate(value),
+        defaultMessage: (args) => `${args!.property} must be a valid date in the form YYYY-MM-DD`,
+      },
+    },
+    options,
+  );
+}
+
+export function amountToMinor(value: unknown): number | undefined {
+  return value === undefined || value === null ? undefined : (parseAmount(value) ?? undefined);
+}

@@ -1,0 +1,177 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import type { Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { DomainError, OpportunityState } from '@app/domain';
+import { Actor, CurrentActor, nameBasedUuid } from '@app/platform';
+import {
+  AdvanceStage,
+  AssignOpportunity,
+  ChangeStage,
+  CreateOpportunity,
+  DeleteOpportunity,
+  LoseOpportunity,
+  MoveToPreviousStage,
+  UpdateOpportunity,
+  WinOpportunity,
+} from './commands';
+import { OpportunityCommandMessage } from './commands/opportunity-command';
+import { commandMeta, setVersionHeaders } from './command-context';
+import { CreateOpportunityDto } from './dto/create-opportunity.dto';
+import {
+  AdvanceStageDto,
+  AssignOpportunityDto,
+  ChangeStageDto,
+  DeleteOpportunityQuery,
+  LoseOpportunityDto,
+  MoveToPreviousStageDto,
+  WinOpportunityDto,
+} from './dto/stage.dto';
+import { UpdateOpportunityDto } from './dto/update-opportunity.dto';
+import { amountToMinor } from './dto/validators';
+import type { CommandOutcome } from './opportunity.repository';
+import { OpportunityRepository } from './opportunity.repository';
+import { assignedView, lostView, opportunityDetail, stageView, wonView } from './opportunity.view';
+
+const uuid = new ParseUUIDPipe({
+  exceptionFactory: () => DomainError.validation({ id: ['id must be a UUID'] }),
+});
+
+@Controller('opportunities')
+export class OpportunitiesController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly repository: OpportunityRepository,
+  ) {}
+
+  @Post()
+  async create(@Body() dto: CreateOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const meta = commandMeta(req, actor);
+    const { value, expected_revenue, probability, ...fields } = dto;
+    const id = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:${meta.idempotencyKey}`) : randomUUID();
+    const outcome = await this.dispatch(
+      res,
+      new CreateOpportunity(
+        id,
+        {
+          type: 'CreateOpportunity',
+          opportunity_id: id,
+          input: {
+            ...fields,
+            value_minor: amountToMinor(value) ?? 0,
+            expected_revenue_minor: amountToMinor(expected_revenue) ?? amountToMinor(value) ?? null,
+            ...(probability != null ? { probability } : {}),
+          },
+        },
+        meta,
+      ),
+    );
+    res.setHeader('Location', `${req.baseUrl ?? ''}/api/v1/crm/opportunities/${id}`);
+    return { message: 'Opportunity created successfully', data: this.detail(actor, outcome.state) };
+  }
+
+  @Get(':id')
+  async get(@Param('id', uuid) id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
+    const state = await this.repository.load(actor.orgId, id);
+    if (!state.exists || state.deleted) throw DomainError.notFound('Opportunity');
+    res.setHeader('ETag', `"${state.version}"`);
+    return { data: this.detail(actor, state) };
+  }
+
+  @Put(':id')
+  replace(@Param('id', uuid) id: string, @Body() dto: UpdateOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return this.update(id, dto, actor, req, res);
+  }
+
+  @Patch(':id')
+  async update(@Param('id', uuid) id: string, @Body() dto: UpdateOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    if (dto.stage !== undefined) {
+      throw DomainError.validation({
+        stage: ['stage is changed with PATCH /opportunities/{id}/stage, POST …/stage/next or …/stage/previous'],
+      });
+    }
+    const { value, expected_revenue, probability, assigned_user_id, notes, stage: _stage, ...fields } = dto;
+    const changes = {
+      ...fields,
+      ...(value !== undefined ? { value_minor: amountToMinor(value) } : {}),
+      ...(expected_revenue !== undefined ? { expected_revenue_minor: amountToMinor(expected_revenue) ?? null } : {}),
+    };
+    const outcome = await this.dispatch(
+      res,
+      new UpdateOpportunity(
+        id,
+        { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes },
+        commandMeta(req, actor),
+      ),
+    );
+    return { message: 'Opportunity updated successfully', data: this.detail(actor, outcome.state) };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id', uuid) id: string, @Query() query: DeleteOpportunityQuery, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    await this.dispatch(res, new DeleteOpportunity(id, { type: 'Delete', reason: query.reason }, commandMeta(req, actor)));
+  }
+
+  @Patch(':id/stage')
+  async changeStage(@Param('id', uuid) id: string, @Body() dto: ChangeStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.dispatch(res, new ChangeStage(id, { type: 'ChangeStage', ...dto }, commandMeta(req, actor)));
+    return { message: 'Opportunity stage updated successfully', data: stageView(outcome.state) };
+  }
+
+  @Post(':id/stage/next')
+  @HttpCode(200)
+  async next(@Param('id', uuid) id: string, @Body() dto: AdvanceStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.dispatch(res, new AdvanceStage(id, { type: 'AdvanceStage', notes: dto.notes }, commandMeta(req, actor)));
+    return { message: 'Opportunity advanced to next stage successfully', data: stageView(outcome.state) };
+  }
+
+  @Post(':id/stage/previous')
+  @HttpCode(200)
+  async previous(@Param('id', uuid) id: string, @Body() dto: MoveToPreviousStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.dispatch(res, new MoveToPreviousStage(id, { type: 'MoveToPreviousStage', ...dto }, commandMeta(req, actor)));
+    return { message: 'Opportunity moved to previous stage successfully', data: stageView(outcome.state) };
+  }
+
+  @Post(':id/win')
+  @HttpCode(200)
+  async win(@Param('id', uuid) id: string, @Body() dto: WinOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.dispatch(
+      res,
+      new WinOpportunity(
+        id,
+        { type: 'Win', close_reason: dto.close_reason, close_date: dto.close_date, actual_value_minor: amountToMinor(dto.actual_value) },
+        commandMeta(req, actor),
+      ),
+    );
+    return { message: 'Opportunity marked as won', data: wonView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString()) };
+  }
+
+  @Post(':id/lose')
+  @HttpCode(200)
+  async lose(@Param('id', uuid) id: string, @Body() dto: LoseOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.dispatch(res, new LoseOpportunity(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
+    return { message: 'Opportunity marked as lost', data: lostView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString()) };
+  }
+
+  @Post(':id/assign')
+  @HttpCode(200)
+  async assign(@Param('id', uuid) id: string, @Body() dto: AssignOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const outcome = await this.dispatch(res, new AssignOpportunity(id, { type: 'Assign', ...dto }, commandMeta(req, actor)));
+    return { message: 'Opportunity assigned successfully', data: assignedView(outcome.state, outcome.events) };
+  }
+
+  private async dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
+    const outcome = await this.commands.execute<OpportunityCommandMessage, CommandOutcome>(message);
+    setVersionHeaders(res, outcome);
+    return outcome;
+  }
+
+  private pipeline(actor: Actor, state: OpportunityState) {
+    return this.repository.pipelineFor(actor.orgId, state.pipeline_id);
+  }
+
+  private detail(actor: Actor, state: OpportunityState) {
+    return opportunityDetail(state, this.pipeline(actor, state), new Date().toISOString());
+  }
+}

@@ -1,0 +1,117 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import {
+  decide,
+  DEFAULT_PIPELINE,
+  DomainError,
+  ErrorCode,
+  fold,
+  OpportunityCommand,
+  OpportunityEvent,
+  OpportunityState,
+  Pipeline,
+} from '@app/domain';
+import { ConcurrencyError, EventStore, NewEvent } from '@app/event-store';
+import { Actor, APP_CONFIG, AppConfig, nameBasedUuid } from '@app/platform';
+import { authorizeCommand } from './opportunity-access';
+import { foldRecorded, opportunityStreamId } from './opportunity-stream';
+
+export interface CommandMeta {
+  actor: Actor;
+  correlationId: string;
+  /** Id of this command; recorded as the causation id of the events it produces. */
+  commandId: string;
+  /** If-Match: the stream version the client last saw. */
+  expectedVersion?: number;
+  /** Makes event ids deterministic, so a retried request cannot append twice. */
+  idempotencyKey?: string;
+}
+
+export interface CommandOutcome {
+  state: OpportunityState;
+  events: OpportunityEvent[];
+  /** Stream version after the command (the ETag). */
+  version: number;
+  /** Global position of the last event appended; null when nothing was appended. */
+  position: string | null;
+}
+
+/** Load → authorize → decide → append with the expected version; lost races are retried on fresh state. */
+@Injectable()
+export class OpportunityRepository {
+  constructor(
+    private readonly store: EventStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async load(orgId: string, opportunityId: string): Promise<OpportunityState> {
+    return foldRecorded(await this.store.readStream(opportunityStreamId(orgId, opportunityId)));
+  }
+
+  pipelineFor(_orgId: string, _pipelineId?: string | null): Pipeline {
+    return DEFAULT_PIPELINE;
+  }
+
+  async execute(opportunityId: string, command: OpportunityCommand, meta: CommandMeta): Promise<CommandOutcome> {
+    const streamId = opportunityStreamId(meta.actor.orgId, opportunityId);
+    for (let attempt = 0; ; attempt++) {
+      const state = await this.load(meta.actor.orgId, opportunityId);
+      if (command.type !== 'CreateOpportunity' && (!state.exists || state.deleted)) {
+        throw DomainError.notFound('Opportunity');
+      }
+      if (meta.expectedVersion !== undefined && meta.expectedVersion !== state.version) {
+        throw preconditionFailed(meta.expectedVersion, state.version);
+      }
+      authorizeCommand(meta.actor, command, state);
+      const now = new Date().toISOString();
+      const pipeline = this.pipelineFor(meta.actor.orgId, state.pipeline_id);
+      const events = decide(command, state, { now, actor_id: meta.actor.userId, pipeline });
+      if (events.length === 0) return { state, events, version: state.version, position: null };
+      try {
+        const result = await this.store.append(
+          streamId,
+          events.map((e, i) => this.toNewEvent(e, i, meta, now)),
+          state.version === 0 ? 'no_stream' : state.version,
+        );
+        const applied = result.duplicate ? await this.load(meta.actor.orgId, opportunityId) : fold(events, state);
+        return { state: applied, events, version: result.streamVersion, position: result.position };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError)) throw error;
+        if (meta.expectedVersion !== undefined) throw preconditionFailed(meta.expectedVersion, error.actual);
+        if (command.type === 'CreateOpportunity') throw new DomainError(ErrorCode.AlreadyExists, 'Opportunity already exists');
+        if (attempt >= this.config.commandRetries) {
+          throw new DomainError(ErrorCode.ConcurrencyConflict, 'The opportunity is being changed concurrently; retry the request');
+        }
+        await jitter(attempt);
+      }
+    }
+  }
+
+  private toNewEvent(event: OpportunityEvent, index: number, meta: CommandMeta, now: string): NewEvent {
+    return {
+      eventId: meta.idempotencyKey ? nameBasedUuid(`${meta.actor.orgId}:${meta.idempotencyKey}:${index}`) : randomUUID(),
+      type: event.type,
+      data: event.data,
+      metadata: {
+        org_id: meta.actor.orgId,
+        actor_id: meta.actor.userId,
+        actor_role: meta.actor.role,
+        correlation_id: meta.correlationId,
+        causation_id: meta.commandId,
+        occurred_at: now,
+      },
+    };
+  }
+}
+
+function preconditionFailed(expected: number, actual: number): DomainError {
+  return new DomainError(ErrorCode.PreconditionFailed, 'The opportunity has changed since the version given in If-Match', {
+    expected_version: expected,
+    current_version: actual,
+  });
+}
+
+function jitter(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,142 @@
+import { computeFields, OpportunityEvent, OpportunityState, Pipeline, requireStage, toMajor } from '@app/domain';
+
+const money = (minor: number | null) => (minor === null ? null : toMajor(minor));
+const instant = (date: string | null) => (date ? `${date}T00:00:00Z` : null);
+
+export interface UserRef {
+  id: string;
+  name: string | null;
+  email: string | null;
+}
+
+/** The directory of users arrives with the read side; until then a reference shows its id. */
+export function userRef(id: string | null): UserRef | null {
+  return id ? { id, name: null, email: null } : null;
+}
+
+/** Seed 000 detail shape with every computed field. */
+export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: string) {
+  const stage = requireStage(pipeline, s.stage);
+  const c = computeFields(s, now, stage.kind);
+  return {
+    id: s.opportunity_id,
+    name: s.name,
+    description: s.description,
+    customer_id: s.customer_id,
+    lead_id: s.lead_id,
+    pipeline_id: s.pipeline_id,
+    stage: s.stage,
+    status: stage.kind === 'won' ? 'won' : stage.kind === 'lost' ? 'lost' : 'open',
+    previous_stage: s.previous_stage,
+    stage_changed_at: s.stage_changed_at,
+    value: money(s.value_minor),
+    expected_revenue: money(s.expected_revenue_minor),
+    weighted_value: money(c.weighted_value_minor),
+    currency: s.currency,
+    probability: s.probability,
+    stage_probability: stage.probability,
+    probability_is_override: s.probability_override !== null,
+    expected_close_date: s.expected_close_date,
+    days_to_close: c.days_to_close,
+    age_in_days: c.age_in_days,
+    stage_duration: c.stage_duration,
+    is_overdue: c.is_overdue,
+    source: s.source,
+    priority: s.priority,
+    assigned_user_id: s.assigned_user_id,
+    assigned_user: userRef(s.assigned_user_id),
+    campaign_id: s.campaign_id,
+    territory: s.territory,
+    competitor: s.competitor,
+    decision_maker: s.decision_maker,
+    budget_confirmed: s.budget_confirmed,
+    authority_confirmed: s.authority_confirmed,
+    need_confirmed: s.need_confirmed,
+    timeline_confirmed: s.timeline_confirmed,
+    bant_score: c.bant_score,
+    health_score: c.health_score,
+    next_step: s.next_step,
+    discovery_notes: s.discovery_notes,
+    proposal_notes: s.proposal_notes,
+    demo_date: s.demo_date,
+    proposal_date: s.proposal_date,
+    prospect_name: s.prospect_name,
+    prospect_email: s.prospect_email,
+    prospect_phone: s.prospect_phone,
+    category_id: s.category_id,
+    follow_up_date: s.follow_up_date,
+    tags: s.tags,
+    custom_fields: s.custom_fields,
+    actual_value: money(s.actual_value_minor),
+    actual_close_date: instant(s.actual_close_date),
+    close_reason: s.close_reason,
+    loss_reason: s.loss_reason,
+    loss_notes: s.loss_notes,
+    lessons_learned: s.lessons_learned,
+    sales_cycle_days: c.sales_cycle_days,
+    days_early: c.days_early,
+    won_at: s.won_at,
+    lost_at: s.lost_at,
+    last_activity_at: s.last_activity_at,
+    created_by: s.created_by,
+    created_at: s.created_at,
+    updated_at: s.updated_at,
+    version: s.version,
+  };
+}
+
+export function stageView(s: OpportunityState) {
+  return {
+    id: s.opportunity_id,
+    stage: s.stage,
+    probability: s.probability,
+    previous_stage: s.previous_stage,
+    stage_changed_at: s.stage_changed_at,
+    updated_at: s.updated_at,
+  };
+}
+
+export function wonView(s: OpportunityState, pipeline: Pipeline, now: string) {
+  const d = opportunityDetail(s, pipeline, now);
+  return {
+    id: d.id,
+    stage: d.stage,
+    probability: d.probability,
+    actual_close_date: d.actual_close_date,
+    expected_close_date: d.expected_close_date,
+    days_early: d.days_early,
+    value: d.value,
+    actual_value: d.actual_value,
+    currency: d.currency,
+    sales_cycle_days: d.sales_cycle_days,
+    close_reason: d.close_reason,
+    won_at: d.won_at,
+  };
+}
+
+export function lostView(s: OpportunityState, pipeline: Pipeline, now: string) {
+  const d = opportunityDetail(s, pipeline, now);
+  return {
+    id: d.id,
+    stage: d.stage,
+    probability: d.probability,
+    actual_close_date: d.actual_close_date,
+    loss_reason: d.loss_reason,
+    competitor: d.competitor,
+    sales_cycle_days: d.sales_cycle_days,
+    close_reason: d.close_reason,
+    lessons_learned: d.lessons_learned,
+    lost_at: d.lost_at,
+  };
+}
+
+export function assignedView(s: OpportunityState, events: OpportunityEvent[]) {
+  const assigned = events.find((e) => e.type === 'OpportunityAssigned');
+  return {
+    id: s.opportunity_id,
+    assigned_user_id: s.assigned_user_id,
+    assigned_user: userRef(s.assigned_user_id),
+    previous_owner_id: assigned?.type === 'OpportunityAssigned' ? assigned.data.previous_owner_id : s.assigned_user_id,
+    assigned_at: s.assigned_at,
+  };
+}

@@ -1,0 +1,40 @@
+import type { DetailChanges, OpportunityDetails } from './events';
+
+/** Input already shaped by the API layer (types checked); the decider checks the rules. */
+export type CreateOpportunityInput = Partial<OpportunityDetails> & {
+  name: string;
+  value_minor: number;
+  stage?: string;
+  probability?: number;
+  assigned_user_id?: string | null;
+  pipeline_id?: string;
+};
+
+export type OpportunityCommand =
+  | { type: 'CreateOpportunity'; opportunity_id: string; input: CreateOpportunityInput }
+  | {
+      type: 'UpdateOpportunity';
+      changes: DetailChanges;
+      /** number sets an override, null returns to the stage default, undefined leaves it. */
+      probability?: number | null;
+      assigned_user_id?: string;
+      notes?: string | null;
+    }
+  | { type: 'ChangeStage'; stage: string; reason?: string | null; notes?: string | null; loss_reason?: string | null }
+  | { type: 'AdvanceStage'; notes?: string | null }
+  | { type: 'MoveToPreviousStage'; reason: string; notes?: string | null }
+  | { type: 'PutOnHold'; reason?: string | null; notes?: string | null }
+  | { type: 'Resume'; stage?: string | null; notes?: string | null }
+  | { type: 'Win'; actual_value_minor?: number; close_date?: string; close_reason?: string | null }
+  | {
+      type: 'Lose';
+      loss_reason: string;
+      competitor?: string | null;
+      loss_notes?: string | null;
+      lessons_learned?: string | null;
+      close_date?: string;
+    }
+  | { type: 'Assign'; user_id: string; reason?: string | null; notify?: boolean }
+  | { type: 'Delete'; reason?: string | null };
+
+export type OpportunityCommandType = OpportunityCommand['type'];

@@ -1,0 +1,4 @@
+export * from './event-store.port';
+export * from './postgres/postgres-event-store';
+export * from './wake-up';
+export * from './eventstoredb/eventstoredb-event-store';

@@ -1,0 +1,176 @@
+import { sql } from 'kysely';
+import type { Database } from '@app/platform/database/database';
+import {
+  AppendResult,
+  ConcurrencyError,
+  EventStore,
+  ExpectedVersion,
+  NewEvent,
+  ReadAllResult,
+  ReadStreamOptions,
+  RecordedEvent,
+} from '../event-store.port';
+import { WakeUp } from '../wake-up';
+
+const NOTIFY_CHANNEL = 'events_appended';
+const NOTIFY_DEBOUNCE_MS = 10;
+const START = '0:0';
+
+interface EventRow {
+  stream_id: string;
+  stream_version: string;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: any;
+  global_position: string;
+  transaction_id: string;
+  created_at: Date;
+}
+
+function expectedCode(expected: ExpectedVersion): number {
+  switch (expected) {
+    case 'no_stream':
+      return -1;
+    case 'any':
+      return -2;
+    case 'stream_exists':
+      return -3;
+    default:
+      if (!Number.isInteger(expected) || expected < 0) throw new RangeError(`Bad expected version ${expected}`);
+      return expected;
+  }
+}
+
+/**
+ * PostgreSQL (server or PGlite) event store.
+ * Appends are one call to append_events(); readers page by (transaction_id, global_position)
+ * below the oldest running transaction, so a slow writer's events are never skipped.
+ */
+export class PostgresEventStore extends EventStore {
+  readonly name: string;
+  private readonly wake = new WakeUp();
+  private notifyTimer: NodeJS.Timeout | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+
+  constructor(private readonly database: Database) {
+    super();
+    this.name = database.kind;
+  }
+
+  /** Cross-process wake-ups (other API processes appending) via LISTEN. */
+  async start(): Promise<void> {
+    this.unlisten = await this.database.listen(NOTIFY_CHANNEL, () => this.wake.signal());
+  }
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    if (events.length === 0) throw new RangeError('append needs at least one event');
+    const payload = JSON.stringify(
+      events.map((e) => ({
+        event_id: e.eventId,
+        type: e.type,
+        schema_version: e.schemaVersion ?? 1,
+        data: e.data,
+        metadata: e.metadata,
+      })),
+    );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { rows } = await sql<{ status: string; stream_version: string; global_position: string | null }>`
+          select status, stream_version::text, global_position::text
+          from append_events(${streamId}, ${expectedCode(expected)}, ${payload}::jsonb)`.execute(this.database.db);
+        const row = rows[0];
+        if (row.status === 'conflict') throw new ConcurrencyError(streamId, expected, Number(row.stream_version));
+        if (row.status === 'appended') this.announce();
+        return {
+          streamVersion: Number(row.stream_version),
+          position: row.global_position ?? '0',
+          duplicate: row.status === 'duplicate',
+        };
+      } catch (error: any) {
+        if (error?.code !== '23505') throw error;
+        // Lost a race: same ids committed concurrently → re-read as duplicate; same version → conflict.
+        if (error.constraint === 'events_event_id_key' && attempt === 0) continue;
+        if (expected === 'any' && attempt < 10) continue;
+        const current = await this.currentVersion(streamId);
+        throw new ConcurrencyError(streamId, expected, current);
+      }
+    }
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const { rows } = await sql<EventRow>`
+      select ${sql.raw(COLUMNS)} from events
+      where stream_id = ${streamId}
+        and stream_version > ${options.afterVersion ?? 0}
+        and stream_version <= ${options.toVersion ?? Number.MAX_SAFE_INTEGER}
+      order by stream_version`.execute(this.database.db);
+    return rows.map(toRecorded);
+  }
+
+  async readAll(after: string | null, limit: number): Promise<ReadAllResult> {
+    const [xid, position] = parseCheckpoint(after ?? START);
+    const { rows } = await sql<EventRow>`
+      select ${sql.raw(COLUMNS)} from events
+      where (transaction_id, global_position) > (${xid}::text::xid8, ${position}::bigint)
+        and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by transaction_id, global_position
+      limit ${limit}`.execute(this.database.db);
+    const events = rows.map(toRecorded);
+    return { events, checkpoint: events.length ? events[events.length - 1].checkpoint : after };
+  }
+
+  onAppended(listener: () => void): () => void {
+    return this.wake.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.notifyTimer) clearTimeout(this.notifyTimer);
+    await this.unlisten?.();
+  }
+
+  private async currentVersion(streamId: string): Promise<number> {
+    const { rows } = await sql<{ v: string | null }>`
+      select max(stream_version)::text as v from events where stream_id = ${streamId}`.execute(this.database.db);
+    return Number(rows[0]?.v ?? 0);
+  }
+
+  /**
+   * NOTIFY inside the append would take the global notify-queue lock at every commit and
+   * serialise writers, so it is sent after the append, debounced, outside its transaction.
+   */
+  private announce(): void {
+    this.wake.signal();
+    if (this.database.kind !== 'postgres' || this.notifyTimer) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = null;
+      this.database.notify(NOTIFY_CHANNEL).catch(() => undefined);
+    }, NOTIFY_DEBOUNCE_MS);
+    this.notifyTimer.unref();
+  }
+}
+
+const COLUMNS = `stream_id, stream_version::text as stream_version, event_id::text as event_id, type, schema_version,
+  data, metadata, global_position::text as global_position, transaction_id::text as transaction_id, created_at`;
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: row.data,
+    metadata: row.metadata,
+    position: row.global_position,
+    checkpoint: `${row.transaction_id}:${row.global_position}`,
+    recordedAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+  };
+}
+
+function parseCheckpoint(checkpoint: string): [string, string] {
+  const match = /^(\d+):(\d+)$/.exec(checkpoint);
+  if (!match) throw new RangeError(`Bad checkpoint ${checkpoint}`);
+  return [match[1], match[2]];
+}

@@ -1,0 +1,101 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { Client, Pool, types } from 'pg';
+import { PGliteDialect } from './pglite-dialect';
+
+// int8 and numeric arrive as strings from both drivers: money and positions stay exact.
+const PGLITE_PARSERS = { 20: (v: string) => v, 1700: (v: string) => v };
+// date columns stay 'YYYY-MM-DD' strings on both drivers (no timezone shift).
+types.setTypeParser(1082, (v) => v);
+const PGLITE_DATE_PARSER = { 1082: (v: string) => v };
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+/** One handle for either backend: Kysely for queries, plus the wake-up channel. */
+export interface Database {
+  readonly kind: DatabaseKind;
+  readonly db: Kysely<any>;
+  /** Subscribe to a NOTIFY channel; returns an unsubscribe function. */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  notify(channel: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Confines every connection to one schema (tests use a fresh schema each). */
+  schema?: string;
+  max?: number;
+}
+
+export async function openPostgres(options: PostgresOptions): Promise<Database> {
+  const connOptions = {
+    connectionString: options.connectionString,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  };
+  if (options.schema) {
+    const admin = new Client({ connectionString: options.connectionString });
+    await admin.connect();
+    await admin.query(`create schema if not exists "${options.schema}"`);
+    await admin.end();
+  }
+  const pool = new Pool({ ...connOptions, max: options.max ?? 20 });
+  pool.on('error', () => undefined); // idle client errors surface on next checkout
+  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const listeners: Client[] = [];
+  return {
+    kind: 'postgres',
+    db,
+    async listen(channel, onNotify) {
+      const client = new Client(connOptions);
+      client.on('error', () => undefined);
+      await client.connect();
+      client.on('notification', (msg) => msg.channel === channel && onNotify());
+      await client.query(`listen "${channel}"`);
+      listeners.push(client);
+      return async () => {
+        listeners.splice(listeners.indexOf(client), 1);
+        await client.end().catch(() => undefined);
+      };
+    },
+    async notify(channel) {
+      await sql`select pg_notify(${channel}, '')`.execute(db);
+    },
+    async close() {
+      await Promise.all(listeners.splice(0).map((c) => c.end().catch(() => undefined)));
+      await db.destroy();
+    },
+  };
+}
+
+export interface PGliteOptions {
+  /** Directory for the data files; omitted → in memory. */
+  dataDir?: string;
+  /** A dumpDataDir() image to start from (tests clone one migrated template). */
+  loadDataDir?: Blob;
+}
+
+export async function openPGlite(options: PGliteOptions = {}): Promise<Database & { pglite: PGlite }> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const pglite = await PGlite.create({
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    parsers: { ...PGLITE_PARSERS, ...PGLITE_DATE_PARSER },
+  });
+  const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
+  return {
+    kind: 'pglite',
+    db,
+    pglite,
+    // One process owns an embedded database, so in-process signals are enough.
+    async listen() {
+      return async () => undefined;
+    },
+    async notify() {},
+    async close() {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, ErrorCode } from '@app/domain';
+import { ConcurrencyError } from '@app/event-store';
+
+/** Every domain error code has exactly one HTTP status (a Record over the enum is exhaustive). */
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  [ErrorCode.ValidationFailed]: HttpStatus.BAD_REQUEST,
+  [ErrorCode.Unauthenticated]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
+  [ErrorCode.NotFound]: HttpStatus.NOT_FOUND,
+  [ErrorCode.AlreadyExists]: HttpStatus.CONFLICT,
+  [ErrorCode.ConcurrencyConflict]: HttpStatus.CONFLICT,
+  [ErrorCode.PreconditionFailed]: HttpStatus.PRECONDITION_FAILED,
+  [ErrorCode.InvalidStageTransition]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.IdempotencyKeyReused]: HttpStatus.UNPROCESSABLE_ENTITY,
+};
+
+export function statusOf(error: DomainError): number {
+  return STATUS_BY_CODE[error.code];
+}
+
+export function errorBody(error: DomainError): Record<string, unknown> {
+  return { message: error.message, code: error.code, ...error.details };
+}
+
+/** Body-parser and other framework errors that carry an HTTP status of their own. */
+interface StatusError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  message?: string;
+}
+
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, body } = this.describe(exception);
+    if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    if (!response.headersSent) response.status(status).json(body);
+  }
+
+  private describe(exception: unknown): { status: number; body: Record<string, unknown> } {
+    if (exception instanceof DomainError) return { status: statusOf(exception), body: errorBody(exception) };
+    if (exception instanceof ConcurrencyError) {
+      return {
+        status: HttpStatus.CONFLICT,
+        body: { message: 'The opportunity was changed concurrently; retry the request', code: ErrorCode.ConcurrencyConflict },
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const raw = exception.getResponse();
+      const message = typeof raw === 'string' ? raw : ((raw as { message?: unknown }).message ?? exception.message);
+      return { status, body: { message: Array.isArray(message) ? message.join('; ') : String(message), code: codeFor(status) } };
+    }
+    const e = exception as StatusError;
+    const status = e?.status ?? e?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return { status, body: { message: describeParserError(e), code: codeFor(status) } };
+    }
+    return { status: 500, body: { message: 'Internal server error', code: 'internal_error' } };
+  }
+}
+
+function describeParserError(e: StatusError): string {
+  switch (e.type) {
+    case 'entity.too.large':
+      return 'Request body is too large';
+    case 'entity.parse.failed':
+      return 'Request body is not valid JSON';
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return 'Request body encoding is not supported';
+    default:
+      return e.message ?? 'Bad request';
+  }
+}
+
+function codeFor(status: number): string {
+  switch (status) {
+    case 400:
+      return ErrorCode.ValidationFailed;
+    case 401:
+      return ErrorCode.Unauthenticated;
+    case 403:
+      return ErrorCode.Forbidden;
+    case 404:
+      return ErrorCode.NotFound;
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 429:
+      return 'too_many_requests';
+    default:
+      return `http_${status}`;
+  }
+}

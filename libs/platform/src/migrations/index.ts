@@ -1,0 +1,16 @@
+import { Migration, MigrationProvider } from 'kysely';
+import * as eventStore from './2026_11_21_0001_event_store';
+import * as tenancy from './2026_11_21_0002_tenancy';
+
+// Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
+const MIGRATIONS: Record<string, Migration> = {
+  '2026_11_21_0001_event_store': eventStore,
+  '2026_11_21_0002_tenancy': tenancy,
+};
+
+export class StaticMigrationProvider implements MigrationProvider {
+  constructor(private readonly extra: Record<string, Migration> = {}) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { ...MIGRATIONS, ...this.extra };
+  }
+}

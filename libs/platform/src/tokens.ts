@@ -1,0 +1,3 @@
+/** Nest injection tokens for platform singletons. */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+export const DATABASE = Symbol('DATABASE');

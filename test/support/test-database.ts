@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Client } from 'pg';
+import { Database, migrateToLatest, openPGlite, openPostgres } from '@app/platform';
+
+export interface TestBackend {
+  name: 'pglite' | 'postgres';
+  /** A fresh, migrated, isolated database (PGlite copy or a new Postgres schema). */
+  open(): Promise<Database>;
+}
+
+const pglite: TestBackend = {
+  name: 'pglite',
+  async open() {
+    const template = process.env.PGLITE_TEMPLATE;
+    if (!template) throw new Error('PGLITE_TEMPLATE is not set: run through jest (test/support/global-setup.ts)');
+    const database = await openPGlite({ loadDataDir: new Blob([readFileSync(template)]) });
+    await migrateToLatest(database.db);
+    return database;
+  },
+};
+
+function postgres(url: string): TestBackend {
+  return {
+    name: 'postgres',
+    async open() {
+      const schema = `test_${randomBytes(6).toString('hex')}`;
+      const database = await openPostgres({ connectionString: url, schema, max: 40 });
+      await migrateToLatest(database.db);
+      const close = database.close.bind(database);
+      return {
+        ...database,
+        async close() {
+          await close();
+          const admin = new Client({ connectionString: url });
+          await admin.connect();
+          await admin.query(`drop schema if exists "${schema}" cascade`);
+          await admin.end();
+        },
+      };
+    },
+  };
+}
+
+let announced = false;
+
+/** PGlite always; a real PostgreSQL server too when TEST_DATABASE_URL is set. */
+export function testBackends(): TestBackend[] {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url && !announced) {
+    announced = true;
+    console.warn('PostgreSQL server suites not run: TEST_DATABASE_URL is not set (PGlite suites run).');
+  }
+  return url ? [pglite, postgres(url)] : [pglite];
+}
+
+export function postgresUrl(): string | undefined {
+  return process.env.TEST_DATABASE_URL || undefined;
+}
