@@ -2,10 +2,20 @@
 const moduleNameMapper = {
   '^@app/(domain|event-store|read-models|webhooks|platform)(|/.*)$': '<rootDir>/libs/$1/src$2',
 };
+// NestJS 12 ships ES modules only and Jest's module loader cannot require() ESM on Node 20,
+// so its packages are compiled to CommonJS like our own sources (cached after the first run).
 const transform = {
-  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false }],
+  '^.+\\.(ts|js)$': ['<rootDir>/test/support/esm-transformer.js', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }],
 };
-const base = { rootDir: __dirname, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'], moduleNameMapper, transform };
+const transformIgnorePatterns = ['/node_modules/(?!@nestjs/)'];
+const base = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper,
+  transform,
+  transformIgnorePatterns,
+};
 
 module.exports = {
   projects: [

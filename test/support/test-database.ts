@@ -6,7 +6,7 @@ import { Database, migrateToLatest, openPGlite, openPostgres } from '@app/platfo
 export interface TestBackend {
   name: 'pglite' | 'postgres';
   /** A fresh, migrated, isolated database (PGlite copy or a new Postgres schema). */
-  open(): Promise<Database>;
+  open(options?: { maxConnections?: number }): Promise<Database>;
 }
 
 const pglite: TestBackend = {
@@ -23,9 +23,9 @@ const pglite: TestBackend = {
 function postgres(url: string): TestBackend {
   return {
     name: 'postgres',
-    async open() {
+    async open(options = {}) {
       const schema = `test_${randomBytes(6).toString('hex')}`;
-      const database = await openPostgres({ connectionString: url, schema, max: 40 });
+      const database = await openPostgres({ connectionString: url, schema, max: options.maxConnections ?? 8 });
       await migrateToLatest(database.db);
       const close = database.close.bind(database);
       return {
