@@ -16,6 +16,12 @@ const NOTIFY_CHANNEL = 'events_appended';
 const NOTIFY_DEBOUNCE_MS = 10;
 const START = '0:0';
 
+interface AppendRow {
+  status: 'appended' | 'duplicate' | 'conflict';
+  stream_version: string;
+  global_position: string | null;
+}
+
 interface EventRow {
   stream_id: string;
   stream_version: string;
@@ -77,26 +83,34 @@ export class PostgresEventStore extends EventStore {
     );
     for (let attempt = 0; ; attempt++) {
       try {
-        const { rows } = await sql<{ status: string; stream_version: string; global_position: string | null }>`
+        const { rows } = await sql<AppendRow>`
           select status, stream_version::text, global_position::text
           from append_events(${streamId}, ${expectedCode(expected)}, ${payload}::jsonb)`.execute(this.database.db);
-        const row = rows[0];
-        if (row.status === 'conflict') throw new ConcurrencyError(streamId, expected, Number(row.stream_version));
-        if (row.status === 'appended') this.announce();
-        return {
-          streamVersion: Number(row.stream_version),
-          position: row.global_position ?? '0',
-          duplicate: row.status === 'duplicate',
-        };
+        return this.toResult(streamId, expected, rows[0]);
       } catch (error: any) {
         if (error?.code !== '23505') throw error;
-        // Lost a race: same ids committed concurrently → re-read as duplicate; same version → conflict.
-        if (error.constraint === 'events_event_id_key' && attempt === 0) continue;
+        if (error.constraint === 'events_event_id_key') {
+          const { rows } = await sql<AppendRow>`
+            select status, stream_version::text, global_position::text from appended_result(${payload}::jsonb)`.execute(
+            this.database.db,
+          );
+          return this.toResult(streamId, expected, rows[0]);
+        }
+        // Same version taken by a concurrent append: with 'any' take the next one, else it is a conflict.
         if (expected === 'any' && attempt < 10) continue;
-        const current = await this.currentVersion(streamId);
-        throw new ConcurrencyError(streamId, expected, current);
+        throw new ConcurrencyError(streamId, expected, await this.currentVersion(streamId));
       }
     }
+  }
+
+  private toResult(streamId: string, expected: ExpectedVersion, row: AppendRow): AppendResult {
+    if (row.status === 'conflict') throw new ConcurrencyError(streamId, expected, Number(row.stream_version));
+    if (row.status === 'appended') this.announce();
+    return {
+      streamVersion: Number(row.stream_version),
+      position: row.global_position ?? '0',
+      duplicate: row.status === 'duplicate',
+    };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {

@@ -33,26 +33,24 @@ export async function up(db: Kysely<any>): Promise<void> {
 
     -- One round trip per append. p_expected: >= 0 exact version, -1 no stream, -2 any, -3 stream exists.
     -- Returns status 'appended' | 'duplicate' | 'conflict' with the stream version and last position.
+    -- Re-sent event ids are looked up only when the version check fails; otherwise the unique
+    -- index on event_id stops them (the caller turns that error into the duplicate result).
     create function append_events(p_stream text, p_expected bigint, p_events jsonb)
     returns table (status text, stream_version bigint, global_position bigint)
     language plpgsql as $$
     declare
       v_current bigint;
     begin
-      if exists (select 1 from events e where e.event_id = (p_events->0->>'event_id')::uuid) then
-        return query
-          select 'duplicate'::text, max(e.stream_version), max(e.global_position)
-          from events e
-          where e.event_id in (select (x->>'event_id')::uuid from jsonb_array_elements(p_events) x);
-        return;
-      end if;
-
       select coalesce(max(e.stream_version), 0) into v_current from events e where e.stream_id = p_stream;
 
       if (p_expected >= 0 and v_current <> p_expected)
          or (p_expected = -1 and v_current <> 0)
          or (p_expected = -3 and v_current = 0) then
-        return query select 'conflict'::text, v_current, null::bigint;
+        if exists (select 1 from events e where e.event_id = (p_events->0->>'event_id')::uuid) then
+          return query select * from appended_result(p_events);
+        else
+          return query select 'conflict'::text, v_current, null::bigint;
+        end if;
         return;
       end if;
 
@@ -67,9 +65,18 @@ export async function up(db: Kysely<any>): Promise<void> {
         )
         select 'appended'::text, max(i.stream_version), max(i.global_position) from inserted i;
     end $$;
+
+    -- The result an earlier append of these event ids returned.
+    create function appended_result(p_events jsonb)
+    returns table (status text, stream_version bigint, global_position bigint)
+    language sql stable as $$
+      select 'duplicate'::text, max(e.stream_version), max(e.global_position)
+      from events e
+      where e.event_id in (select (x->>'event_id')::uuid from jsonb_array_elements(p_events) x)
+    $$;
   `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop function append_events; drop table events; drop function events_refuse_change;`.execute(db);
+  await sql`drop function append_events; drop function appended_result; drop table events; drop function events_refuse_change;`.execute(db);
 }
