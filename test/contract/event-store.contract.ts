@@ -59,6 +59,21 @@ export function eventStoreContract(name: string, open: () => Promise<ContractSub
       expect(read[2].position).toBe(result.position);
     });
 
+    it('keeps numeric order past ten events, in a stream and globally', async () => {
+      const id = stream('long');
+      const start = (await subject.store.readAll(null, 1_000_000)).checkpoint;
+      const ids: string[] = [];
+      for (let i = 0; i < 25; i++) {
+        const e = event('Step', { i });
+        ids.push(e.eventId);
+        await subject.store.append(id, [e], i);
+      }
+      const read = await subject.store.readStream(id);
+      expect(read.map((e) => e.streamVersion)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+      expect(read.map((e) => e.eventId)).toEqual(ids);
+      expect((await readAllFrom(subject.store, start, 7)).map((e) => e.eventId)).toEqual(ids);
+    });
+
     it('reads a slice of a stream and an empty list for a stream that does not exist', async () => {
       const id = stream('slice');
       await subject.store.append(id, [event(), event(), event(), event()], 'no_stream');

@@ -177,6 +177,37 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     });
   });
 
+  describe('ids are UUIDs, compared case-insensitively (RFC 4122: hex digits are case-insensitive on input)', () => {
+    it('an upper-case spelling of an existing id reaches the same deal', async () => {
+      const id = await dealAt(0);
+      const upper = id.toUpperCase();
+      const get = await http().get(`${OPPS}/${upper}`).set(bearer(token));
+      expect(get.status).toBe(200);
+      expect(get.body.data.id).toBe(id);
+    });
+
+    it('a command on the upper-case spelling changes the same stream', async () => {
+      const id = await dealAt(0);
+      const patch = await http().patch(`${OPPS}/${id.toUpperCase()}`).set(bearer(token)).send({ next_step: 'Upper' });
+      expect(patch.status).toBe(200);
+      expect(patch.headers.etag).toBe('"2"');
+      expect(await versionOf(id)).toBe(2);
+    });
+  });
+
+  describe('X-Correlation-Id', () => {
+    it('a safe value is echoed; an unsafe one is replaced by a generated id', async () => {
+      const id = await dealAt(0);
+      const safe = await http().get(`${OPPS}/${id}`).set(bearer(token)).set('X-Correlation-Id', 'req-123.abc');
+      expect(safe.headers['x-correlation-id']).toBe('req-123.abc');
+      const unsafe = await http().patch(`${OPPS}/${id}`).set(bearer(token)).set('X-Correlation-Id', 'bad value <script>').send({ next_step: 'c' });
+      expect(unsafe.status).toBe(200);
+      expect(unsafe.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
+      const last = (await readStream(t, org, id)).at(-1)!;
+      expect(last.metadata.correlation_id).toBe(unsafe.headers['x-correlation-id']);
+    });
+  });
+
   describe('a rejected command appends nothing', () => {
     it('invalid PATCH / stage / lose / If-Match requests leave the stream at its version', async () => {
       const id = await dealAt(1); // qualification, version 2

@@ -65,6 +65,10 @@ export abstract class EventStore {
   abstract readAll(after: string | null, limit: number): Promise<ReadAllResult>;
   /** Wake-up hint after appends; polling remains the fallback. Returns an unsubscribe. */
   abstract onAppended(listener: () => void): () => void;
+  /** The readAll checkpoint of the event at a global position (null if there is none). */
+  abstract checkpointAt(position: string): Promise<string | null>;
+  /** Orders two checkpoints of this store (null = before everything). */
+  abstract compareCheckpoints(a: string | null, b: string | null): number;
   abstract close(): Promise<void>;
 }
 

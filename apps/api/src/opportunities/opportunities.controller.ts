@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
@@ -33,9 +34,8 @@ import type { CommandOutcome } from './opportunity.repository';
 import { OpportunityRepository } from './opportunity.repository';
 import { assignedView, lostView, opportunityDetail, stageView, wonView } from './opportunity.view';
 
-const uuid = new ParseUUIDPipe({
-  exceptionFactory: () => DomainError.validation({ id: ['id must be a UUID'] }),
-});
+/** UUIDs are case-insensitive: ids are validated and lower-cased before they name a stream. */
+const uuid = new ParseOpportunityIdPipe();
 
 @Controller('opportunities')
 export class OpportunitiesController {

@@ -219,6 +219,19 @@ export class EventStoreDBEventStore extends EventStore {
     return this.wake.subscribe(listener);
   }
 
+  /** An append reports its commit position; every event of that commit shares it. */
+  async checkpointAt(position: string): Promise<string | null> {
+    return /^\d{1,20}$/.test(position) ? `${position}:0` : null;
+  }
+
+  /** Commit order is the commit position; the prepare position only breaks ties. */
+  compareCheckpoints(a: string | null, b: string | null): number {
+    const pa = a ? parseCheckpoint(a) : { commit: -1n, prepare: -1n };
+    const pb = b ? parseCheckpoint(b) : { commit: -1n, prepare: -1n };
+    if (pa.commit !== pb.commit) return pa.commit < pb.commit ? -1 : 1;
+    return pa.prepare === pb.prepare ? 0 : pa.prepare < pb.prepare ? -1 : 1;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);

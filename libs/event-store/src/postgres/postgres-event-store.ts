@@ -119,7 +119,7 @@ export class PostgresEventStore extends EventStore {
       where stream_id = ${streamId}
         and stream_version > ${options.afterVersion ?? 0}
         and stream_version <= ${options.toVersion ?? Number.MAX_SAFE_INTEGER}
-      order by stream_version`.execute(this.database.db);
+      order by events.stream_version`.execute(this.database.db);
     return rows.map(toRecorded);
   }
 
@@ -129,10 +129,23 @@ export class PostgresEventStore extends EventStore {
       select ${sql.raw(COLUMNS)} from events
       where (transaction_id, global_position) > (${xid}::text::xid8, ${position}::bigint)
         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      order by transaction_id, global_position
+      order by events.transaction_id, events.global_position
       limit ${limit}`.execute(this.database.db);
     const events = rows.map(toRecorded);
     return { events, checkpoint: events.length ? events[events.length - 1].checkpoint : after };
+  }
+
+  async checkpointAt(position: string): Promise<string | null> {
+    if (!/^\d{1,19}$/.test(position)) return null;
+    const { rows } = await sql<{ x: string }>`
+      select transaction_id::text as x from events where global_position = ${position}::bigint`.execute(this.database.db);
+    return rows[0] ? `${rows[0].x}:${position}` : null;
+  }
+
+  compareCheckpoints(a: string | null, b: string | null): number {
+    const [ax, ap] = parseCheckpoint(a ?? START).map(BigInt);
+    const [bx, bp] = parseCheckpoint(b ?? START).map(BigInt);
+    return ax !== bx ? (ax < bx ? -1 : 1) : ap === bp ? 0 : ap < bp ? -1 : 1;
   }
 
   onAppended(listener: () => void): () => void {
@@ -165,6 +178,7 @@ export class PostgresEventStore extends EventStore {
   }
 }
 
+// Aliased to text for exact transport; ORDER BY must name events.<column>, not these aliases.
 const COLUMNS = `stream_id, stream_version::text as stream_version, event_id::text as event_id, type, schema_version,
   data, metadata, global_position::text as global_position, transaction_id::text as transaction_id, created_at`;
 

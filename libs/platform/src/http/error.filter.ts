@@ -53,6 +53,10 @@ export class ErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      const cause = exception.cause as StatusError | undefined;
+      if (cause?.type || cause instanceof SyntaxError) {
+        return { status, body: { message: describeParserError(cause), code: codeFor(status) } };
+      }
       const raw = exception.getResponse();
       const message = typeof raw === 'string' ? raw : ((raw as { message?: unknown }).message ?? exception.message);
       return { status, body: { message: Array.isArray(message) ? message.join('; ') : String(message), code: codeFor(status) } };
@@ -71,6 +75,7 @@ function describeParserError(e: StatusError): string {
     case 'entity.too.large':
       return 'Request body is too large';
     case 'entity.parse.failed':
+    case undefined:
       return 'Request body is not valid JSON';
     case 'encoding.unsupported':
     case 'charset.unsupported':
