@@ -14,7 +14,12 @@ import {
   openDatabase,
   TokenService,
 } from '@app/platform';
+import { CustomersController, UsersController } from './directory/directory.controller';
 import { HealthController } from './health.controller';
+import { ProjectionsController } from './operations/projections.controller';
+import { OpportunityQueriesController } from './opportunities/opportunity-queries.controller';
+import { QUERY_HANDLERS } from './opportunities/queries/opportunity-queries';
+import { READ_SIDE_PROVIDERS } from './read-side';
 import { COMMAND_HANDLERS } from './opportunities/commands';
 import { OpportunitiesController } from './opportunities/opportunities.controller';
 import { OpportunityRepository } from './opportunities/opportunity.repository';
@@ -55,11 +60,21 @@ export class AppModule {
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       OpportunityRepository,
       ...COMMAND_HANDLERS,
+      ...QUERY_HANDLERS,
+      ...READ_SIDE_PROVIDERS,
     ];
     return {
       module: AppModule,
       imports: [CqrsModule.forRoot()],
-      controllers: [HealthController, OpportunitiesController],
+      // Query routes first: /opportunities/pipeline-data must not be taken for an id.
+      controllers: [
+        HealthController,
+        OpportunityQueriesController,
+        OpportunitiesController,
+        UsersController,
+        CustomersController,
+        ProjectionsController,
+      ],
       providers,
     };
   }

@@ -14,6 +14,13 @@ export interface AppConfig {
   bodyLimit: string;
   /** Retries of a command that lost an optimistic-concurrency race. */
   commandRetries: number;
+  /** How long a query waits for the read models to reach the caller's last write. */
+  consistencyTimeoutMs: number;
+  projectionBatchSize: number;
+  /** Polling interval of projectors when no wake-up arrives. */
+  projectionPollMs: number;
+  /** Stop a projection at a poison event instead of dead-lettering it. */
+  projectionHaltOnPoison: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -26,6 +33,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     runProjectors: (env.RUN_PROJECTORS ?? 'true') !== 'false',
     bodyLimit: env.BODY_LIMIT ?? '256kb',
     commandRetries: intFrom(env.COMMAND_RETRIES, 8, 'COMMAND_RETRIES'),
+    consistencyTimeoutMs: intFrom(env.CONSISTENCY_TIMEOUT_MS, 2000, 'CONSISTENCY_TIMEOUT_MS'),
+    projectionBatchSize: Math.max(1, intFrom(env.PROJECTION_BATCH_SIZE, 500, 'PROJECTION_BATCH_SIZE')),
+    projectionPollMs: Math.max(10, intFrom(env.PROJECTION_POLL_MS, 500, 'PROJECTION_POLL_MS')),
+    projectionHaltOnPoison: env.PROJECTION_HALT_ON_POISON === 'true',
   };
 }
 

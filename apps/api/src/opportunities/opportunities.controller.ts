@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityState } from '@app/domain';
-import { Actor, CurrentActor, nameBasedUuid } from '@app/platform';
+import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid } from '@app/platform';
+import { ConsistencyService, loadRefs, Refs } from '@app/read-models';
 import {
   AdvanceStage,
   AssignOpportunity,
@@ -42,6 +43,8 @@ export class OpportunitiesController {
   constructor(
     private readonly commands: CommandBus,
     private readonly repository: OpportunityRepository,
+    private readonly consistency: ConsistencyService,
+    @Inject(DATABASE) private readonly database: Database,
   ) {}
 
   @Post()
@@ -67,15 +70,7 @@ export class OpportunitiesController {
       ),
     );
     res.setHeader('Location', `${req.baseUrl ?? ''}/api/v1/crm/opportunities/${id}`);
-    return { message: 'Opportunity created successfully', data: this.detail(actor, outcome.state) };
-  }
-
-  @Get(':id')
-  async get(@Param('id', uuid) id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
-    const state = await this.repository.load(actor.orgId, id);
-    if (!state.exists || state.deleted) throw DomainError.notFound('Opportunity');
-    res.setHeader('ETag', `"${state.version}"`);
-    return { data: this.detail(actor, state) };
+    return { message: 'Opportunity created successfully', data: await this.detail(actor, outcome.state) };
   }
 
   @Put(':id')
@@ -104,7 +99,7 @@ export class OpportunitiesController {
         commandMeta(req, actor),
       ),
     );
-    return { message: 'Opportunity updated successfully', data: this.detail(actor, outcome.state) };
+    return { message: 'Opportunity updated successfully', data: await this.detail(actor, outcome.state) };
   }
 
   @Delete(':id')
@@ -144,26 +139,27 @@ export class OpportunitiesController {
         commandMeta(req, actor),
       ),
     );
-    return { message: 'Opportunity marked as won', data: wonView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString()) };
+    return { message: 'Opportunity marked as won', data: wonView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
   }
 
   @Post(':id/lose')
   @HttpCode(200)
   async lose(@Param('id', uuid) id: string, @Body() dto: LoseOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const outcome = await this.dispatch(res, new LoseOpportunity(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
-    return { message: 'Opportunity marked as lost', data: lostView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString()) };
+    return { message: 'Opportunity marked as lost', data: lostView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
   }
 
   @Post(':id/assign')
   @HttpCode(200)
   async assign(@Param('id', uuid) id: string, @Body() dto: AssignOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const outcome = await this.dispatch(res, new AssignOpportunity(id, { type: 'Assign', ...dto }, commandMeta(req, actor)));
-    return { message: 'Opportunity assigned successfully', data: assignedView(outcome.state, outcome.events) };
+    return { message: 'Opportunity assigned successfully', data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)) };
   }
 
   private async dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
     const outcome = await this.commands.execute<OpportunityCommandMessage, CommandOutcome>(message);
     setVersionHeaders(res, outcome);
+    if (outcome.position !== null) this.consistency.remember(message.meta.actor.tokenId, outcome.position);
     return outcome;
   }
 
@@ -171,7 +167,11 @@ export class OpportunitiesController {
     return this.repository.pipelineFor(actor.orgId, state.pipeline_id);
   }
 
-  private detail(actor: Actor, state: OpportunityState) {
-    return opportunityDetail(state, this.pipeline(actor, state), new Date().toISOString());
+  private refs(actor: Actor, state: OpportunityState): Promise<Refs> {
+    return loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id]);
+  }
+
+  private async detail(actor: Actor, state: OpportunityState) {
+    return opportunityDetail(state, this.pipeline(actor, state), new Date().toISOString(), await this.refs(actor, state));
   }
 }

@@ -1,32 +1,31 @@
-import { computeFields, OpportunityEvent, OpportunityState, Pipeline, requireStage, toMajor } from '@app/domain';
+import { computeFields, findStage, OpportunityEvent, OpportunityState, Pipeline, stageKindOf, statusOf, toMajor } from '@app/domain';
+import type { Refs } from '@app/read-models';
 
 const money = (minor: number | null) => (minor === null ? null : toMajor(minor));
 const instant = (date: string | null) => (date ? `${date}T00:00:00Z` : null);
 
-export interface UserRef {
-  id: string;
-  name: string | null;
-  email: string | null;
-}
-
-/** The directory of users arrives with the read side; until then a reference shows its id. */
-export function userRef(id: string | null): UserRef | null {
-  return id ? { id, name: null, email: null } : null;
+export interface ViewOptions {
+  includes?: string[];
+  activities?: unknown[];
 }
 
 /** Seed 000 detail shape with every computed field. */
-export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: string) {
-  const stage = requireStage(pipeline, s.stage);
-  const c = computeFields(s, now, stage.kind);
+export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs, options: ViewOptions = {}) {
+  const kind = stageKindOf(s);
+  const c = computeFields(s, now, kind);
+  const includes = new Set(options.includes ?? []);
   return {
     id: s.opportunity_id,
     name: s.name,
     description: s.description,
     customer_id: s.customer_id,
+    ...(includes.has('customer') ? { customer: refs.customer(s.customer_id) } : {}),
     lead_id: s.lead_id,
+    ...(includes.has('lead') ? { lead: s.lead_id ? { id: s.lead_id } : null } : {}),
+    ...(includes.has('campaign') ? { campaign: s.campaign_id ? { id: s.campaign_id } : null } : {}),
     pipeline_id: s.pipeline_id,
     stage: s.stage,
-    status: stage.kind === 'won' ? 'won' : stage.kind === 'lost' ? 'lost' : 'open',
+    status: statusOf(s),
     previous_stage: s.previous_stage,
     stage_changed_at: s.stage_changed_at,
     value: money(s.value_minor),
@@ -34,7 +33,7 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     weighted_value: money(c.weighted_value_minor),
     currency: s.currency,
     probability: s.probability,
-    stage_probability: stage.probability,
+    stage_probability: findStage(pipeline, s.stage)?.probability ?? null,
     probability_is_override: s.probability_override !== null,
     expected_close_date: s.expected_close_date,
     days_to_close: c.days_to_close,
@@ -44,7 +43,7 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     source: s.source,
     priority: s.priority,
     assigned_user_id: s.assigned_user_id,
-    assigned_user: userRef(s.assigned_user_id),
+    assigned_user: refs.user(s.assigned_user_id),
     campaign_id: s.campaign_id,
     territory: s.territory,
     competitor: s.competitor,
@@ -82,6 +81,43 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     created_at: s.created_at,
     updated_at: s.updated_at,
     version: s.version,
+    ...(includes.has('activities') ? { activities: options.activities ?? [] } : {}),
+  };
+}
+
+/** The list shape (seed 000 listing): the fields a pipeline table shows, plus includes. */
+export function opportunityListItem(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs, options: ViewOptions = {}) {
+  const d = opportunityDetail(s, pipeline, now, refs, options);
+  return {
+    id: d.id,
+    name: d.name,
+    customer_id: d.customer_id,
+    ...('customer' in d ? { customer: d.customer } : {}),
+    ...('lead' in d ? { lead: d.lead } : {}),
+    pipeline_id: d.pipeline_id,
+    stage: d.stage,
+    status: d.status,
+    value: d.value,
+    weighted_value: d.weighted_value,
+    currency: d.currency,
+    probability: d.probability,
+    expected_close_date: d.expected_close_date,
+    days_to_close: d.days_to_close,
+    age_in_days: d.age_in_days,
+    stage_duration: d.stage_duration,
+    is_overdue: d.is_overdue,
+    priority: d.priority,
+    assigned_user_id: d.assigned_user_id,
+    assigned_user: d.assigned_user,
+    bant_score: d.bant_score,
+    health_score: d.health_score,
+    tags: d.tags,
+    next_step: d.next_step,
+    last_activity_at: d.last_activity_at,
+    follow_up_date: d.follow_up_date,
+    ...('activities' in d ? { activities: d.activities } : {}),
+    created_at: d.created_at,
+    updated_at: d.updated_at,
   };
 }
 
@@ -96,8 +132,8 @@ export function stageView(s: OpportunityState) {
   };
 }
 
-export function wonView(s: OpportunityState, pipeline: Pipeline, now: string) {
-  const d = opportunityDetail(s, pipeline, now);
+export function wonView(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs) {
+  const d = opportunityDetail(s, pipeline, now, refs);
   return {
     id: d.id,
     stage: d.stage,
@@ -114,8 +150,8 @@ export function wonView(s: OpportunityState, pipeline: Pipeline, now: string) {
   };
 }
 
-export function lostView(s: OpportunityState, pipeline: Pipeline, now: string) {
-  const d = opportunityDetail(s, pipeline, now);
+export function lostView(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs) {
+  const d = opportunityDetail(s, pipeline, now, refs);
   return {
     id: d.id,
     stage: d.stage,
@@ -130,12 +166,12 @@ export function lostView(s: OpportunityState, pipeline: Pipeline, now: string) {
   };
 }
 
-export function assignedView(s: OpportunityState, events: OpportunityEvent[]) {
+export function assignedView(s: OpportunityState, events: OpportunityEvent[], refs: Refs) {
   const assigned = events.find((e) => e.type === 'OpportunityAssigned');
   return {
     id: s.opportunity_id,
     assigned_user_id: s.assigned_user_id,
-    assigned_user: userRef(s.assigned_user_id),
+    assigned_user: refs.user(s.assigned_user_id),
     previous_owner_id: assigned?.type === 'OpportunityAssigned' ? assigned.data.previous_owner_id : s.assigned_user_id,
     assigned_at: s.assigned_at,
   };

@@ -197,6 +197,21 @@ export function evolve(state: OpportunityState, event: OpportunityEvent): Opport
   }
 }
 
+export type StageKindOfState = 'active' | 'won' | 'lost' | 'on_hold';
+
+/** Where a deal stands, from its own history (independent of how its pipeline names stages). */
+export function stageKindOf(state: OpportunityState): StageKindOfState {
+  if (state.won_at) return 'won';
+  if (state.lost_at) return 'lost';
+  if (state.held_from_stage) return 'on_hold';
+  return 'active';
+}
+
+export function statusOf(state: OpportunityState): 'open' | 'won' | 'lost' {
+  const kind = stageKindOf(state);
+  return kind === 'won' || kind === 'lost' ? kind : 'open';
+}
+
 export function fold(events: readonly OpportunityEvent[], from: OpportunityState = INITIAL_STATE): OpportunityState {
   return events.reduce(evolve, from);
 }

@@ -1,4 +1,6 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
 import { DomainError, FieldErrors } from '@app/domain';
 
 /** Whitelisted, unknown fields refused, every message keyed by its (dotted) field path. */
@@ -23,4 +25,17 @@ function flatten(errors: ValidationError[], prefix = '', out: FieldErrors = {}):
     if (error.children?.length) flatten(error.children, path, out);
   }
   return out;
+}
+
+/** Validates a query string against a DTO class with the same rules and error shape as bodies. */
+export function validateQuery<T extends object>(cls: new () => T, raw: Record<string, unknown>): T {
+  for (const [key, value] of Object.entries(raw)) {
+    if (Array.isArray(value) || (value !== null && typeof value === 'object')) {
+      throw DomainError.validation({ [key]: [`${key} must be given once, as a plain value`] });
+    }
+  }
+  const instance = plainToInstance(cls, raw);
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length) throw DomainError.validation(flatten(errors));
+  return instance;
 }

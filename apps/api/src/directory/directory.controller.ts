@@ -1,0 +1,124 @@
+import { Body, Controller, Get, Inject, Param, Patch, Post, Query } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { DomainError, ErrorCode } from '@app/domain';
+import { Actor, CurrentActor, Database, DATABASE, Roles, validateQuery } from '@app/platform';
+import { customerNumberFor, listCustomers, listUsers, upsertUser } from '@app/read-models';
+import { CreateCustomerDto, CreateUserDto, DirectoryListQueryDto, UpdateCustomerDto, UpdateUserDto } from './directory.dto';
+
+const ID = /^[A-Za-z0-9_.:@-]{1,100}$/;
+
+function checkId(id: string): string {
+  if (!ID.test(id)) throw DomainError.validation({ id: ['id may contain only letters, digits and _ . : @ -'] });
+  return id;
+}
+
+function page<T>(rows: T[], total: number, q: DirectoryListQueryDto) {
+  return { data: rows, meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) } };
+}
+
+/** Users render as {id, name, email} wherever a deal names its owner. */
+@Controller('users')
+export class UsersController {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  @Post()
+  @Roles('admin', 'manager')
+  async create(@Body() dto: CreateUserDto, @CurrentActor() actor: Actor) {
+    const row = await upsertUser(this.database.db, actor.orgId, dto, 'create');
+    if (!row) throw new DomainError(ErrorCode.AlreadyExists, `User ${dto.id} already exists`);
+    return { message: 'User created successfully', data: row };
+  }
+
+  @Get()
+  async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(DirectoryListQueryDto, raw);
+    const { rows, total } = await listUsers(this.database.db, actor.orgId, q);
+    return page(rows, total, q);
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    const row = await this.database.db
+      .selectFrom('users')
+      .select(['id', 'name', 'email', 'created_at', 'updated_at'])
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', checkId(id))
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('User');
+    return { data: row };
+  }
+
+  @Patch(':id')
+  @Roles('admin', 'manager')
+  async update(@Param('id') id: string, @Body() dto: UpdateUserDto, @CurrentActor() actor: Actor) {
+    const row = await upsertUser(this.database.db, actor.orgId, { id: checkId(id), name: dto.name!, email: dto.email }, 'update');
+    if (!row) throw DomainError.notFound('User');
+    return { message: 'User updated successfully', data: row };
+  }
+}
+
+/** Customers render as {id, customer_number, company_name, email} in includes. */
+@Controller('customers')
+export class CustomersController {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  @Post()
+  @Roles('admin', 'manager', 'rep')
+  async create(@Body() dto: CreateCustomerDto, @CurrentActor() actor: Actor) {
+    const id = dto.id ?? randomUUID();
+    const row = await this.database.db
+      .insertInto('customers')
+      .values({
+        org_id: actor.orgId,
+        id,
+        customer_number: dto.customer_number ?? customerNumberFor(id),
+        company_name: dto.company_name,
+        email: dto.email ?? null,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
+      .executeTakeFirst();
+    if (!row) throw new DomainError(ErrorCode.AlreadyExists, 'A customer with this id or customer_number already exists');
+    return { message: 'Customer created successfully', data: row };
+  }
+
+  @Get()
+  async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(DirectoryListQueryDto, raw);
+    const { rows, total } = await listCustomers(this.database.db, actor.orgId, q);
+    return page(rows, total, q);
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    const row = await this.database.db
+      .selectFrom('customers')
+      .select(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', checkId(id))
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('Customer');
+    return { data: row };
+  }
+
+  @Patch(':id')
+  @Roles('admin', 'manager', 'rep')
+  async update(@Param('id') id: string, @Body() dto: UpdateCustomerDto, @CurrentActor() actor: Actor) {
+    const changes = Object.fromEntries(Object.entries(dto).filter(([, v]) => v !== undefined));
+    try {
+      const row = await this.database.db
+        .updateTable('customers')
+        .set({ ...changes, updated_at: sql`now()` })
+        .where('org_id', '=', actor.orgId)
+        .where('id', '=', checkId(id))
+        .returning(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
+        .executeTakeFirst();
+      if (!row) throw DomainError.notFound('Customer');
+      return { message: 'Customer updated successfully', data: row };
+    } catch (error: any) {
+      if (error?.code === '23505') throw new DomainError(ErrorCode.AlreadyExists, 'Another customer has this customer_number');
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,188 @@
+import { Inject } from '@nestjs/common';
+import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
+import { DomainError, OpportunityState, parseAmount } from '@app/domain';
+import { Actor, Database, DATABASE } from '@app/platform';
+import {
+  forecast,
+  ForecastQuery as ForecastParams,
+  listOpportunities,
+  ListQuery,
+  loadRefs,
+  monthlyForecast,
+  MonthlyQuery,
+  pipelineData,
+  PipelineDataQuery as PipelineDataParams,
+  pipelineSummary,
+  DateRange,
+  stats,
+} from '@app/read-models';
+import { toMajor } from '@app/domain';
+import { OpportunityRepository } from '../opportunity.repository';
+import { opportunityDetail, opportunityListItem } from '../opportunity.view';
+
+const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
+
+export class GetOpportunity {
+  constructor(readonly actor: Actor, readonly id: string, readonly includes: string[]) {}
+}
+
+@QueryHandler(GetOpportunity)
+export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
+  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+
+  async execute({ actor, id, includes }: GetOpportunity) {
+    const row = await this.database.db
+      .selectFrom('opportunity_list')
+      .select(['state', 'last_version'])
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('Opportunity');
+    const state = parseState(row.state);
+    const refs = await loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id]);
+    const pipeline = this.repository.pipelineFor(actor.orgId, state.pipeline_id);
+    return { version: Number(row.last_version), data: opportunityDetail(state, pipeline, new Date().toISOString(), refs, { includes }) };
+  }
+}
+
+export class ListOpportunities {
+  constructor(readonly actor: Actor, readonly query: ListQuery & { includes?: string[] }) {}
+}
+
+@QueryHandler(ListOpportunities)
+export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities> {
+  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+
+  async execute({ actor, query }: ListOpportunities) {
+    const now = new Date();
+    const db = this.database.db;
+    const [{ rows, byCurrency, total }, winRateRows] = await Promise.all([
+      listOpportunities(db, actor.orgId, query, now),
+      db
+        .selectFrom('pipeline_totals')
+        .select(['status', (eb) => eb.fn.sum<string>('deal_count').as('n')])
+        .where('org_id', '=', actor.orgId)
+        .where('status', 'in', ['won', 'lost'])
+        .$if(!!query.assigned_user_id, (qb) => qb.where('assigned_user_id', '=', query.assigned_user_id!))
+        .groupBy('status')
+        .execute(),
+    ]);
+    const states = rows.map((r) => parseState(r.state));
+    const refs = await loadRefs(db, actor.orgId, states.map((s) => s.assigned_user_id), states.map((s) => s.customer_id));
+    const iso = now.toISOString();
+    const data = states.map((s) => opportunityListItem(s, this.repository.pipelineFor(actor.orgId, s.pipeline_id), iso, refs, { includes: query.includes }));
+    const won = Number(winRateRows.find((r) => r.status === 'won')?.n ?? 0);
+    const lost = Number(winRateRows.find((r) => r.status === 'lost')?.n ?? 0);
+    const main = query.currency ? byCurrency.find((c) => c.currency === query.currency) : byCurrency.length === 1 ? byCurrency[0] : undefined;
+    return {
+      data,
+      meta: {
+        current_page: query.page,
+        per_page: query.per_page,
+        total,
+        last_page: Math.max(1, Math.ceil(total / query.per_page)),
+        from: total === 0 ? null : (query.page - 1) * query.per_page + 1,
+        to: total === 0 ? null : (query.page - 1) * query.per_page + data.length,
+      },
+      summary: {
+        total_opportunities: total,
+        // Money is summed per currency; the single figures appear when one currency is in play.
+        currency: main?.currency ?? null,
+        total_value: main ? toMajor(main.value_minor) : null,
+        total_weighted_value: main ? toMajor(main.weighted_value_minor) : null,
+        average_deal_size: main && main.count ? toMajor(Math.round(main.value_minor / main.count)) : null,
+        win_rate: won + lost === 0 ? null : Math.round((won / (won + lost)) * 1000) / 10,
+        by_currency: byCurrency.map((c) => ({
+          currency: c.currency,
+          count: c.count,
+          total_value: toMajor(c.value_minor),
+          total_weighted_value: toMajor(c.weighted_value_minor),
+          average_deal_size: c.count ? toMajor(Math.round(c.value_minor / c.count)) : 0,
+        })),
+      },
+    };
+  }
+}
+
+export class GetPipelineData {
+  constructor(readonly actor: Actor, readonly params: Omit<PipelineDataParams, 'pipeline'> & { pipelineId?: string }) {}
+}
+
+@QueryHandler(GetPipelineData)
+export class GetPipelineDataHandler implements IQueryHandler<GetPipelineData> {
+  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+
+  execute({ actor, params }: GetPipelineData) {
+    const pipeline = this.repository.pipelineFor(actor.orgId, params.pipelineId);
+    return pipelineData(this.database.db, actor.orgId, { ...params, pipeline }, new Date());
+  }
+}
+
+export class GetForecast {
+  constructor(readonly actor: Actor, readonly params: ForecastParams) {}
+}
+
+@QueryHandler(GetForecast)
+export class GetForecastHandler implements IQueryHandler<GetForecast> {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  execute({ actor, params }: GetForecast) {
+    return forecast(this.database.db, actor.orgId, params, new Date());
+  }
+}
+
+export class GetMonthlyForecast {
+  constructor(readonly actor: Actor, readonly params: MonthlyQuery) {}
+}
+
+@QueryHandler(GetMonthlyForecast)
+export class GetMonthlyForecastHandler implements IQueryHandler<GetMonthlyForecast> {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  execute({ actor, params }: GetMonthlyForecast) {
+    return monthlyForecast(this.database.db, actor.orgId, params, new Date());
+  }
+}
+
+export class GetStats {
+  constructor(readonly actor: Actor, readonly params: { pipelineId?: string; staleDays?: number; currency?: string }) {}
+}
+
+@QueryHandler(GetStats)
+export class GetStatsHandler implements IQueryHandler<GetStats> {
+  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+
+  execute({ actor, params }: GetStats) {
+    const pipeline = this.repository.pipelineFor(actor.orgId, params.pipelineId);
+    return stats(this.database.db, actor.orgId, pipeline, new Date(), params.staleDays, params.currency);
+  }
+}
+
+export class GetPipelineSummary {
+  constructor(readonly actor: Actor, readonly params: { pipelineId?: string; period?: DateRange; currency?: string }) {}
+}
+
+@QueryHandler(GetPipelineSummary)
+export class GetPipelineSummaryHandler implements IQueryHandler<GetPipelineSummary> {
+  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+
+  execute({ actor, params }: GetPipelineSummary) {
+    const pipeline = this.repository.pipelineFor(actor.orgId, params.pipelineId);
+    return pipelineSummary(this.database.db, actor.orgId, pipeline, new Date(), params.period, params.currency);
+  }
+}
+
+export const QUERY_HANDLERS = [
+  GetOpportunityHandler,
+  ListOpportunitiesHandler,
+  GetPipelineDataHandler,
+  GetForecastHandler,
+  GetMonthlyForecastHandler,
+  GetStatsHandler,
+  GetPipelineSummaryHandler,
+];
+
+export function minorOrUndefined(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : (parseAmount(value) ?? undefined);
+}

@@ -1,0 +1,105 @@
+import { Kysely, sql } from 'kysely';
+
+export interface UserRef {
+  id: string;
+  name: string | null;
+  email: string | null;
+}
+
+export interface CustomerRef {
+  id: string;
+  customer_number: string | null;
+  company_name: string | null;
+  email: string | null;
+}
+
+export interface Refs {
+  user(id: string | null): UserRef | null;
+  customer(id: string | null): CustomerRef | null;
+}
+
+/** Users and customers for a set of ids, in two indexed lookups; unknown ids render as {id}. */
+export async function loadRefs(db: Kysely<any>, orgId: string, userIds: (string | null)[], customerIds: (string | null)[]): Promise<Refs> {
+  const uids = [...new Set(userIds.filter((x): x is string => !!x))];
+  const cids = [...new Set(customerIds.filter((x): x is string => !!x))];
+  const [users, customers] = await Promise.all([
+    uids.length
+      ? db.selectFrom('users').select(['id', 'name', 'email']).where('org_id', '=', orgId).where('id', 'in', uids).execute()
+      : [],
+    cids.length
+      ? db
+          .selectFrom('customers')
+          .select(['id', 'customer_number', 'company_name', 'email'])
+          .where('org_id', '=', orgId)
+          .where('id', 'in', cids)
+          .execute()
+      : [],
+  ]);
+  const userMap = new Map(users.map((u) => [u.id, u as UserRef]));
+  const customerMap = new Map(customers.map((c) => [c.id, c as CustomerRef]));
+  return {
+    user: (id) => (id ? (userMap.get(id) ?? { id, name: null, email: null }) : null),
+    customer: (id) => (id ? (customerMap.get(id) ?? { id, customer_number: null, company_name: null, email: null }) : null),
+  };
+}
+
+export interface PageQuery {
+  page: number;
+  per_page: number;
+  search?: string;
+}
+
+export async function listUsers(db: Kysely<any>, orgId: string, q: PageQuery) {
+  let base = db.selectFrom('users').where('org_id', '=', orgId);
+  if (q.search) base = base.where((eb) => eb.or([eb('name', 'ilike', `%${escapeLike(q.search!)}%`), eb('email', 'ilike', `%${escapeLike(q.search!)}%`)]));
+  const [rows, count] = await Promise.all([
+    base.select(['id', 'name', 'email', 'created_at', 'updated_at']).orderBy('name').orderBy('id').limit(q.per_page).offset((q.page - 1) * q.per_page).execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function listCustomers(db: Kysely<any>, orgId: string, q: PageQuery) {
+  let base = db.selectFrom('customers').where('org_id', '=', orgId);
+  if (q.search) {
+    const term = `%${escapeLike(q.search)}%`;
+    base = base.where((eb) => eb.or([eb('company_name', 'ilike', term), eb('email', 'ilike', term), eb('customer_number', 'ilike', term)]));
+  }
+  const [rows, count] = await Promise.all([
+    base
+      .select(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
+      .orderBy('company_name')
+      .orderBy('id')
+      .limit(q.per_page)
+      .offset((q.page - 1) * q.per_page)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function upsertUser(db: Kysely<any>, orgId: string, user: { id: string; name: string; email?: string | null }, mode: 'create' | 'update') {
+  if (mode === 'create') {
+    return db
+      .insertInto('users')
+      .values({ org_id: orgId, id: user.id, name: user.name, email: user.email ?? null })
+      .onConflict((oc) => oc.columns(['org_id', 'id']).doNothing())
+      .returning(['id', 'name', 'email', 'created_at', 'updated_at'])
+      .executeTakeFirst();
+  }
+  return db
+    .updateTable('users')
+    .set({ ...(user.name !== undefined ? { name: user.name } : {}), ...(user.email !== undefined ? { email: user.email } : {}), updated_at: sql`now()` })
+    .where('org_id', '=', orgId)
+    .where('id', '=', user.id)
+    .returning(['id', 'name', 'email', 'created_at', 'updated_at'])
+    .executeTakeFirst();
+}
+
+export function customerNumberFor(id: string): string {
+  return /^\d+$/.test(id) ? `CUST-${id.padStart(6, '0')}` : `CUST-${id.toUpperCase()}`;
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -1,0 +1,269 @@
+import { Kysely, sql } from 'kysely';
+import { activeStages, Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
+import { applyFilters } from './list-opportunities';
+import { DateRange, namedPeriod, Period, quarterPeriod, shiftQuarter } from './periods';
+import { averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } from './pipeline-totals';
+
+const money = toMajor;
+const DAY_MS = 86_400_000;
+
+/** Forecast categories by probability (seed 000): commit ≥ 90 %, best case ≥ 60 %. */
+export const COMMIT_MIN_PROBABILITY = 90;
+export const BEST_CASE_MIN_PROBABILITY = 60;
+
+export interface PipelineDataQuery {
+  userId?: string;
+  dateRange?: DateRange;
+  pipeline: Pipeline;
+  currency?: string;
+}
+
+export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDataQuery, now: Date) {
+  const period = q.dateRange ? namedPeriod(q.dateRange, now) : null;
+  const all = await loadTotals(db, orgId, { userId: q.userId, pipelineId: q.pipeline.id, from: period?.from, to: period?.to });
+  const { currency, others } = chooseCurrency(all, q.currency);
+  const rows = all.filter((r) => r.currency === currency);
+  const open = rows.filter((r) => r.status === 'open');
+  const byStage = activeStages(q.pipeline).map((stage) => {
+    const s = sum(open.filter((r) => r.stage === stage.key));
+    return {
+      stage: stage.key,
+      count: s.count,
+      total_value: money(s.value_minor),
+      weighted_value: money(s.weighted_value_minor),
+      average_deal_size: money(averageMinor(s)),
+    };
+  });
+  const openSum = sum(open);
+  const won = sum(rows.filter((r) => r.status === 'won'));
+  return {
+    period: period ? { label: period.label, from: period.from, to: period.to } : { label: 'all_time', from: null, to: null },
+    currency,
+    other_currencies: others,
+    by_stage: byStage,
+    summary: {
+      total_opportunities: openSum.count,
+      total_pipeline_value: money(openSum.value_minor),
+      total_weighted_value: money(openSum.weighted_value_minor),
+      average_deal_size: money(averageMinor(openSum)),
+      win_rate: winRate(rows),
+      average_sales_cycle_days: won.count ? Math.round(won.sales_cycle_days_sum / won.count) : null,
+    },
+    forecast: {
+      commit: money(sum(open.filter((r) => r.probability >= COMMIT_MIN_PROBABILITY)).weighted_value_minor),
+      best_case: money(sum(open.filter((r) => r.probability >= BEST_CASE_MIN_PROBABILITY)).weighted_value_minor),
+      pipeline: money(openSum.weighted_value_minor),
+    },
+  };
+}
+
+export interface ForecastQuery {
+  year: number;
+  quarter: number;
+  userId?: string;
+  currency?: string;
+}
+
+/** Closed-won value plus weighted open value expected in the period: the figure trends compare. */
+function expectedRevenueMinor(rows: TotalsRow[]): number {
+  return sum(rows.filter((r) => r.status === 'won')).value_minor + sum(rows.filter((r) => r.status === 'open')).weighted_value_minor;
+}
+
+export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery, now: Date) {
+  const period = quarterPeriod(q.year, q.quarter);
+  const previous = shiftQuarter(q.year, q.quarter, -1);
+  const lastYear = shiftQuarter(q.year, q.quarter, -4);
+  const load = (p: Period) => loadTotals(db, orgId, { userId: q.userId, from: p.from, to: p.to });
+  const [current, prev, yearAgo] = await Promise.all([
+    load(period),
+    load(quarterPeriod(previous.year, previous.quarter)),
+    load(quarterPeriod(lastYear.year, lastYear.quarter)),
+  ]);
+  const { currency, others } = chooseCurrency(current, q.currency);
+  const inCurrency = (rows: TotalsRow[]) => rows.filter((r) => r.currency === currency);
+  const rows = inCurrency(current);
+  const open = rows.filter((r) => r.status === 'open');
+  const commit = sum(open.filter((r) => r.probability >= COMMIT_MIN_PROBABILITY));
+  const bestCase = sum(open.filter((r) => r.probability >= BEST_CASE_MIN_PROBABILITY));
+  const pipeline = sum(open);
+  const won = sum(rows.filter((r) => r.status === 'won'));
+  const atRisk = await atRiskIn(db, orgId, period, currency, q.userId, now);
+  const thisFigure = expectedRevenueMinor(rows);
+  const trend = (base: TotalsRow[]) => {
+    const before = expectedRevenueMinor(inCurrency(base));
+    return {
+      change_percentage: before === 0 ? null : Math.round(((thisFigure - before) / before) * 1000) / 10,
+      change_value: money(thisFigure - before),
+    };
+  };
+  const confidence = confidenceLevel(won.value_minor, commit.weighted_value_minor, pipeline.weighted_value_minor, atRisk.weighted_value_minor);
+  const vsLast = trend(prev);
+  return {
+    period: period.label,
+    from: period.from,
+    to: period.to,
+    currency,
+    other_currencies: others,
+    forecast_categories: {
+      commit: { description: `${COMMIT_MIN_PROBABILITY}%+ probability, closing this period`, count: commit.count, value: money(commit.weighted_value_minor), unweighted_value: money(commit.value_minor) },
+      best_case: { description: `${BEST_CASE_MIN_PROBABILITY}%+ probability, likely to close`, count: bestCase.count, value: money(bestCase.weighted_value_minor), unweighted_value: money(bestCase.value_minor) },
+      pipeline: { description: 'All open opportunities closing this period', count: pipeline.count, value: money(pipeline.weighted_value_minor), unweighted_value: money(pipeline.value_minor) },
+      at_risk: { description: `Overdue or stalled (no stage change or activity for ${STALE_STAGE_DAYS}+ days)`, count: atRisk.count, value: money(atRisk.weighted_value_minor), unweighted_value: money(atRisk.value_minor) },
+      closed_won: { description: 'Won with a close date in this period', count: won.count, value: money(won.value_minor) },
+    },
+    expected_revenue: money(thisFigure),
+    trends: { vs_last_quarter: vsLast, vs_same_quarter_last_year: trend(yearAgo) },
+    confidence_level: confidence,
+    notes: forecastNotes(vsLast.change_percentage, atRisk.count, money(atRisk.weighted_value_minor), currency, confidence),
+  };
+}
+
+/**
+ * confidence_level: the share of the period's expected revenue that is already won or in
+ * commit — ≥ 60 % high, ≥ 30 % medium, else low — one level lower when at-risk deals hold
+ * more than a third of the open weighted pipeline.
+ */
+export function confidenceLevel(wonMinor: number, commitMinor: number, pipelineMinor: number, atRiskMinor: number): 'high' | 'medium' | 'low' {
+  const expected = wonMinor + pipelineMinor;
+  const secured = expected === 0 ? 0 : (wonMinor + commitMinor) / expected;
+  const levels = ['low', 'medium', 'high'] as const;
+  let level = secured >= 0.6 ? 2 : secured >= 0.3 ? 1 : 0;
+  if (pipelineMinor > 0 && atRiskMinor / pipelineMinor > 1 / 3) level = Math.max(0, level - 1);
+  return levels[level];
+}
+
+function forecastNotes(change: number | null, atRiskCount: number, atRiskValue: number, currency: string, confidence: string): string {
+  const trend = change === null ? 'No comparable figure last quarter.' : `${change >= 0 ? 'Up' : 'Down'} ${Math.abs(change)}% on last quarter.`;
+  const risk = atRiskCount ? ` ${atRiskCount} deal(s) at risk, ${atRiskValue} ${currency} weighted.` : ' No deals at risk.';
+  return `${trend}${risk} Confidence ${confidence}.`;
+}
+
+async function atRiskIn(db: Kysely<any>, orgId: string, period: Period, currency: string, userId: string | undefined, now: Date) {
+  const today = now.toISOString().slice(0, 10);
+  const stale = new Date(now.getTime() - STALE_STAGE_DAYS * DAY_MS);
+  let q = db
+    .selectFrom('opportunity_list')
+    .select([
+      (eb) => eb.fn.countAll<string>().as('count'),
+      (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+      (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+    ])
+    .where('org_id', '=', orgId)
+    .where('deleted_at', 'is', null)
+    .where('status', '=', 'open')
+    .where('currency', '=', currency)
+    .where('expected_close_date', '>=', period.from)
+    .where('expected_close_date', '<=', period.to)
+    .where((eb) => eb.or([eb('expected_close_date', '<', today), eb('stage_changed_at', '<', stale), eb('last_activity_at', '<', stale)]));
+  if (userId) q = q.where('assigned_user_id', '=', userId);
+  const row = await q.executeTakeFirstOrThrow();
+  return { count: Number(row.count), value_minor: Number(row.value_minor ?? 0), weighted_value_minor: Number(row.weighted_value_minor ?? 0) };
+}
+
+export interface MonthlyQuery {
+  from?: string;
+  to?: string;
+  userId?: string;
+  currency?: string;
+}
+
+/** Seed 002: unweighted and weighted open value per expected-close month. */
+export async function monthlyForecast(db: Kysely<any>, orgId: string, q: MonthlyQuery, now: Date) {
+  const rows = await applyFilters(db.selectFrom('opportunity_list'), orgId, {
+    status: ['open'],
+    expected_close_date_from: q.from,
+    expected_close_date_to: q.to,
+    assigned_user_id: q.userId,
+  }, now)
+    .where('expected_close_date', 'is not', null)
+    .select([
+      'currency',
+      sql<string>`to_char(expected_close_date, 'YYYY-MM')`.as('month'),
+      (eb) => eb.fn.countAll<string>().as('count'),
+      (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+      (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+    ])
+    .groupBy(['currency', sql`to_char(expected_close_date, 'YYYY-MM')`])
+    .execute();
+  const counts = new Map<string, number>();
+  for (const r of rows) counts.set(r.currency, (counts.get(r.currency) ?? 0) + Number(r.count));
+  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const currency = q.currency ?? ranked[0]?.[0] ?? 'USD';
+  const months = rows
+    .filter((r) => r.currency === currency)
+    .map((r) => ({ month: r.month, count: Number(r.count), unweighted: money(Number(r.value_minor)), weighted: money(Number(r.weighted_value_minor)) }))
+    .sort((a, b) => a.month.localeCompare(b.month));
+  return {
+    currency,
+    other_currencies: ranked.filter(([c]) => c !== currency).map(([c, count]) => ({ currency: c, count })),
+    from: q.from ?? null,
+    to: q.to ?? null,
+    months,
+    totals: {
+      unweighted: money(months.reduce((n, m) => n + Math.round(m.unweighted * 100), 0)),
+      weighted: money(months.reduce((n, m) => n + Math.round(m.weighted * 100), 0)),
+    },
+  };
+}
+
+/** Seed 003 stats: counts per stage (plus stale), open value, weighted value, follow-ups due. */
+export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, now: Date, staleDays = STALE_STAGE_DAYS, currency?: string) {
+  const all = await loadTotals(db, orgId, { pipelineId: pipeline.id });
+  const { currency: chosen, others } = chooseCurrency(all, currency);
+  const counts: Record<string, number> = {};
+  for (const stage of pipeline.stages) counts[stage.key] = sum(all.filter((r) => r.stage === stage.key)).count;
+  const count = (f: Parameters<typeof applyFilters>[2]) =>
+    applyFilters(db.selectFrom('opportunity_list'), orgId, { pipeline_id: pipeline.id, ...f }, now)
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
+  const [stale, followUp] = await Promise.all([
+    count({ status: ['open'], last_activity_days_ago_min: staleDays }),
+    count({ needs_follow_up: true }),
+  ]);
+  counts.stale = Number(stale.n);
+  const open = sum(all.filter((r) => r.status === 'open' && r.currency === chosen));
+  return {
+    counts,
+    currency: chosen,
+    other_currencies: others,
+    total_value: money(open.value_minor),
+    weighted_value: money(open.weighted_value_minor),
+    needs_follow_up: Number(followUp.n),
+    stale_after_days: staleDays,
+    total: sum(all).count,
+  };
+}
+
+/** Seed 004 pipeline summary: every stage in display order, closed ones included. */
+export async function pipelineSummary(db: Kysely<any>, orgId: string, pipeline: Pipeline, now: Date, range: DateRange = 'all_time', currency?: string) {
+  const period = namedPeriod(range, now);
+  const all = await loadTotals(db, orgId, { pipelineId: pipeline.id, from: period?.from, to: period?.to });
+  const { currency: chosen, others } = chooseCurrency(all, currency);
+  const rows = all.filter((r) => r.currency === chosen);
+  const stages = [...pipeline.stages]
+    .sort((a, b) => a.display_order - b.display_order)
+    .map((stage) => {
+      const s = sum(rows.filter((r) => r.stage === stage.key));
+      return {
+        stage: stage.key,
+        name: stage.name,
+        display_order: stage.display_order,
+        is_won: stage.kind === 'won',
+        is_lost: stage.kind === 'lost',
+        deal_count: s.count,
+        total_value: money(s.value_minor),
+        weighted_value: money(s.weighted_value_minor),
+      };
+    });
+  const total = sum(rows);
+  return {
+    pipeline_id: pipeline.id,
+    currency: chosen,
+    other_currencies: others,
+    total_deals: total.count,
+    total_value: money(total.value_minor),
+    total_weighted_value: money(total.weighted_value_minor),
+    stages,
+    period: range,
+  };
+}

@@ -1,0 +1,153 @@
+import { Kysely, SelectQueryBuilder, sql } from 'kysely';
+
+export const SORTABLE = {
+  created_at: 'created_at',
+  updated_at: 'updated_at',
+  value: 'value_minor',
+  weighted_value: 'weighted_value_minor',
+  expected_close_date: 'expected_close_date',
+  probability: 'probability',
+  name: 'name',
+  stage_changed_at: 'stage_changed_at',
+  last_activity_at: 'last_activity_at',
+} as const;
+export type SortField = keyof typeof SORTABLE;
+
+export interface ListFilters {
+  stage?: string[];
+  exclude_stage?: string[];
+  status?: Array<'open' | 'won' | 'lost'>;
+  pipeline_id?: string;
+  customer_id?: string;
+  assigned_user_id?: string;
+  priority?: string[];
+  source?: string;
+  category_id?: string;
+  currency?: string;
+  expected_close_date_from?: string;
+  expected_close_date_to?: string;
+  min_value_minor?: number;
+  max_value_minor?: number;
+  search?: string;
+  overdue?: boolean;
+  days_in_stage_min?: number;
+  last_activity_days_ago_min?: number;
+  needs_follow_up?: boolean;
+  /** Deals carrying all of these tags. */
+  tags?: string[];
+  /** cf_<key>=value filters: custom_fields[key] equals value. */
+  custom_fields?: Record<string, string>;
+}
+
+export interface ListQuery extends ListFilters {
+  sort_by: SortField;
+  sort_direction: 'asc' | 'desc';
+  page: number;
+  per_page: number;
+}
+
+export interface CurrencyTotals {
+  currency: string;
+  count: number;
+  value_minor: number;
+  weighted_value_minor: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Every list filter as one WHERE clause; each is served by an index on opportunity_list. */
+export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_list', any>>(
+  qb: QB,
+  orgId: string,
+  f: ListFilters,
+  now: Date,
+): QB {
+  const today = now.toISOString().slice(0, 10);
+  let q = qb.where('org_id', '=', orgId).where('deleted_at', 'is', null) as QB;
+  const where = (cond: (q: QB) => QB) => (q = cond(q));
+  if (f.stage?.length) where((x) => x.where('stage', 'in', f.stage!) as QB);
+  if (f.exclude_stage?.length) where((x) => x.where('stage', 'not in', f.exclude_stage!) as QB);
+  if (f.status?.length) where((x) => x.where('status', 'in', f.status!) as QB);
+  if (f.pipeline_id) where((x) => x.where('pipeline_id', '=', f.pipeline_id!) as QB);
+  if (f.customer_id) where((x) => x.where('customer_id', '=', f.customer_id!) as QB);
+  if (f.assigned_user_id) where((x) => x.where('assigned_user_id', '=', f.assigned_user_id!) as QB);
+  if (f.priority?.length) where((x) => x.where('priority', 'in', f.priority!) as QB);
+  if (f.source) where((x) => x.where('source', '=', f.source!) as QB);
+  if (f.category_id) where((x) => x.where('category_id', '=', f.category_id!) as QB);
+  if (f.currency) where((x) => x.where('currency', '=', f.currency!) as QB);
+  if (f.expected_close_date_from) where((x) => x.where('expected_close_date', '>=', f.expected_close_date_from!) as QB);
+  if (f.expected_close_date_to) where((x) => x.where('expected_close_date', '<=', f.expected_close_date_to!) as QB);
+  if (f.min_value_minor !== undefined) where((x) => x.where('value_minor', '>=', f.min_value_minor!) as QB);
+  if (f.max_value_minor !== undefined) where((x) => x.where('value_minor', '<=', f.max_value_minor!) as QB);
+  if (f.search?.trim()) {
+    const query = toPrefixQuery(f.search);
+    if (query) where((x) => x.where(sql<boolean>`search @@ to_tsquery('simple', ${query})`) as QB);
+  }
+  if (f.overdue === true) {
+    where((x) => x.where('status', '=', 'open').where('expected_close_date', '<', today) as QB);
+  } else if (f.overdue === false) {
+    where((x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('expected_close_date', '>=', today), eb('expected_close_date', 'is', null)])) as QB);
+  }
+  if (f.days_in_stage_min !== undefined) {
+    where((x) => x.where('stage_changed_at', '<=', new Date(now.getTime() - f.days_in_stage_min! * DAY_MS)) as QB);
+  }
+  if (f.last_activity_days_ago_min !== undefined) {
+    where((x) => x.where('last_activity_at', '<=', new Date(now.getTime() - f.last_activity_days_ago_min! * DAY_MS)) as QB);
+  }
+  if (f.needs_follow_up) {
+    where((x) => x.where('status', '=', 'open').where('follow_up_date', '<=', today) as QB);
+  }
+  if (f.tags?.length) where((x) => x.where(sql<boolean>`tags @> ${sql.val(f.tags)}::text[]`) as QB);
+  for (const [key, value] of Object.entries(f.custom_fields ?? {})) {
+    const candidates = customFieldCandidates(key, value);
+    where((x) => x.where((eb) => eb.or(candidates.map((c) => eb(sql`custom_fields`, '@>', sql`${JSON.stringify(c)}::jsonb`)))) as QB);
+  }
+  return q;
+}
+
+export async function listOpportunities(db: Kysely<any>, orgId: string, query: ListQuery, now: Date) {
+  const column = SORTABLE[query.sort_by];
+  const rows = await applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
+    .select(['id', 'state', 'stage_kind', 'last_version'])
+    .orderBy(sql.ref(column), sql.raw(`${query.sort_direction === 'asc' ? 'asc' : 'desc'} nulls last`))
+    .orderBy('id', query.sort_direction)
+    .limit(query.per_page)
+    .offset((query.page - 1) * query.per_page)
+    .execute();
+  const totals = await applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
+    .select([
+      'currency',
+      (eb) => eb.fn.countAll<string>().as('count'),
+      (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+      (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+    ])
+    .groupBy('currency')
+    .execute();
+  const byCurrency: CurrencyTotals[] = totals
+    .map((t) => ({
+      currency: t.currency,
+      count: Number(t.count),
+      value_minor: Number(t.value_minor ?? 0),
+      weighted_value_minor: Number(t.weighted_value_minor ?? 0),
+    }))
+    .sort((a, b) => b.count - a.count || a.currency.localeCompare(b.currency));
+  return { rows, byCurrency, total: byCurrency.reduce((n, t) => n + t.count, 0) };
+}
+
+/** "acme corp" → 'acme:* & corp:*' (word prefixes, every word required). */
+function toPrefixQuery(search: string): string | null {
+  const words = search
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
+    .slice(0, 8);
+  return words.length ? words.map((w) => `${w}:*`).join(' & ') : null;
+}
+
+/** A query string value may stand for a JSON string, number or boolean in custom_fields. */
+function customFieldCandidates(key: string, value: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [{ [key]: value }];
+  if (/^-?\d+(\.\d+)?$/.test(value)) out.push({ [key]: Number(value) });
+  if (value === 'true' || value === 'false') out.push({ [key]: value === 'true' });
+  return out;
+}

@@ -1,0 +1,252 @@
+import { Logger } from '@nestjs/common';
+import { Kysely, sql } from 'kysely';
+import { EventEmitter } from 'node:events';
+import type { EventStore, RecordedEvent } from '@app/event-store';
+import type { Projection } from './projection';
+
+export interface RunnerOptions {
+  batchSize: number;
+  /** Fallback polling interval when no wake-up arrives. */
+  pollMs: number;
+  /** Attempts at a failing event before it is dead-lettered. */
+  maxAttempts: number;
+  /** Stop the projection at a poison event instead of dead-lettering it. */
+  haltOnPoison: boolean;
+}
+
+export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = { batchSize: 500, pollMs: 500, maxAttempts: 3, haltOnPoison: false };
+
+export interface ProjectionStatus {
+  projection: string;
+  checkpoint: string | null;
+  position: string;
+  events_processed: string;
+  dead_letters: number;
+  running: boolean;
+  halted_reason: string | null;
+  updated_at: Date | null;
+}
+
+/** Another process holds the projection or moved its checkpoint: nothing was applied. */
+class BatchSkipped extends Error {}
+
+/**
+ * Follows the global log for each projection. One batch = one transaction holding the
+ * projection's advisory lock, the read-model writes and a compare-and-set of the checkpoint,
+ * so two workers never apply the same batch and a crash leaves nothing half-written.
+ */
+export class ProjectionRunner {
+  private readonly logger = new Logger('Projections');
+  private readonly progress = new EventEmitter().setMaxListeners(0);
+  private readonly loops = new Map<string, Promise<void>>();
+  private readonly halted = new Map<string, string>();
+  private stopping = false;
+  private readonly wakeups = new EventEmitter().setMaxListeners(0);
+  private unsubscribe: (() => void) | null = null;
+  deadLettered = 0;
+
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly store: EventStore,
+    readonly projections: Projection[],
+    private readonly options: RunnerOptions = DEFAULT_RUNNER_OPTIONS,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.ensureCheckpoints();
+    this.stopping = false;
+    this.unsubscribe = this.store.onAppended(() => this.wakeups.emit('wake'));
+    for (const projection of this.projections) this.loops.set(projection.name, this.loop(projection));
+  }
+
+  /** Finishes the batch in flight, then stops. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeups.emit('wake');
+    this.unsubscribe?.();
+    await Promise.all(this.loops.values());
+    this.loops.clear();
+  }
+
+  get running(): boolean {
+    return this.loops.size > 0 && !this.stopping;
+  }
+
+  /** Called after each committed batch (read-your-writes waits on it). */
+  onProgress(listener: () => void): () => void {
+    this.progress.on('progress', listener);
+    return () => this.progress.off('progress', listener);
+  }
+
+  async ensureCheckpoints(): Promise<void> {
+    for (const projection of this.projections) {
+      await this.db
+        .insertInto('projection_checkpoints')
+        .values({ projection: projection.name, checkpoint: null })
+        .onConflict((oc) => oc.column('projection').doNothing())
+        .execute();
+    }
+  }
+
+  /** Process until the log is drained (tests, rebuilds). Returns events applied. */
+  async catchUp(projection: Projection): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.runBatch(projection);
+      if (n === 0) return total;
+      total += n;
+    }
+  }
+
+  /** One batch; returns how many events it applied (0 when there was nothing to do). */
+  async runBatch(projection: Projection): Promise<number> {
+    const row = await this.db
+      .selectFrom('projection_checkpoints')
+      .select('checkpoint')
+      .where('projection', '=', projection.name)
+      .executeTakeFirstOrThrow();
+    // The log is read before the transaction: PGlite has one connection, and a long-held
+    // transaction should not wait on the event store.
+    const page = await this.store.readAll(row.checkpoint, this.options.batchSize);
+    if (page.events.length === 0) return 0;
+    const last = page.events[page.events.length - 1];
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const { rows } = await sql<{ locked: boolean }>`
+          select pg_try_advisory_xact_lock(hashtext(${`projection:${projection.name}`})) as locked`.execute(trx);
+        if (!rows[0]?.locked) throw new BatchSkipped();
+        const moved = await trx
+          .updateTable('projection_checkpoints')
+          .set({
+            checkpoint: page.checkpoint,
+            position: last.position,
+            events_processed: sql`events_processed + ${page.events.length}`,
+            updated_at: sql`now()`,
+          })
+          .where('projection', '=', projection.name)
+          .where(sql<boolean>`checkpoint is not distinct from ${row.checkpoint}`)
+          .executeTakeFirst();
+        if (Number(moved.numUpdatedRows) !== 1) throw new BatchSkipped();
+        await this.applyIsolated(trx, projection, page.events);
+      });
+    } catch (error) {
+      if (error instanceof BatchSkipped) return 0;
+      throw error;
+    }
+    this.progress.emit('progress');
+    return page.events.length;
+  }
+
+  /** The whole batch at once; if it fails, event by event so one bad event cannot block the rest. */
+  private async applyIsolated(trx: Kysely<any>, projection: Projection, events: RecordedEvent[]): Promise<void> {
+    try {
+      await withSavepoint(trx, 'batch', () => projection.applyBatch(trx, events));
+      return;
+    } catch {
+      // fall through to one at a time
+    }
+    for (const event of events) {
+      let lastError: unknown;
+      for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
+        try {
+          await withSavepoint(trx, 'event', () => projection.applyBatch(trx, [event]));
+          lastError = undefined;
+          break;
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      if (lastError === undefined) continue;
+      const reason = lastError instanceof Error ? lastError.message : String(lastError);
+      if (this.options.haltOnPoison) {
+        throw new Error(`Projection ${projection.name} halted at ${event.streamId}@${event.streamVersion}: ${reason}`);
+      }
+      this.deadLettered++;
+      this.logger.error(`Dead-lettered ${event.type} ${event.streamId}@${event.streamVersion} in ${projection.name}: ${reason}`);
+      await trx
+        .insertInto('projection_dead_letters')
+        .values({
+          projection: projection.name,
+          event_id: event.eventId,
+          stream_id: event.streamId,
+          stream_version: event.streamVersion,
+          position: event.position,
+          event_type: event.type,
+          error: reason.slice(0, 2000),
+          attempts: this.options.maxAttempts,
+        })
+        .onConflict((oc) => oc.columns(['projection', 'event_id']).doNothing())
+        .execute();
+    }
+  }
+
+  async status(): Promise<ProjectionStatus[]> {
+    const rows = await this.db.selectFrom('projection_checkpoints').selectAll().orderBy('projection').execute();
+    const dead = await this.db
+      .selectFrom('projection_dead_letters')
+      .select(['projection', (eb) => eb.fn.countAll<string>().as('n')])
+      .groupBy('projection')
+      .execute();
+    const deadBy = new Map(dead.map((d) => [d.projection, Number(d.n)]));
+    return rows
+      .filter((r) => this.projections.some((p) => p.name === r.projection))
+      .map((r) => ({
+        projection: r.projection,
+        checkpoint: r.checkpoint,
+        position: String(r.position),
+        events_processed: String(r.events_processed),
+        dead_letters: deadBy.get(r.projection) ?? 0,
+        running: this.loops.has(r.projection) && !this.halted.has(r.projection),
+        halted_reason: this.halted.get(r.projection) ?? null,
+        updated_at: r.updated_at,
+      }));
+  }
+
+  private async loop(projection: Projection): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      let applied = 0;
+      try {
+        applied = await this.runBatch(projection);
+        failures = 0;
+      } catch (error) {
+        failures++;
+        const message = error instanceof Error ? error.message : String(error);
+        if (this.options.haltOnPoison && message.includes('halted')) {
+          this.halted.set(projection.name, message);
+          this.logger.error(message);
+          return;
+        }
+        this.logger.warn(`Projection ${projection.name} batch failed (retrying): ${message}`);
+        await this.sleep(Math.min(5000, 100 * 2 ** failures));
+        continue;
+      }
+      if (applied === 0) await this.sleep(this.options.pollMs);
+    }
+  }
+
+  /** Waits for a wake-up (append or stop) or the timeout, whichever comes first. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeups.off('wake', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeups.once('wake', done);
+    });
+  }
+}
+
+async function withSavepoint<T>(trx: Kysely<any>, name: string, fn: () => Promise<T>): Promise<T> {
+  await sql.raw(`savepoint ${name}`).execute(trx);
+  try {
+    const result = await fn();
+    await sql.raw(`release savepoint ${name}`).execute(trx);
+    return result;
+  } catch (error) {
+    await sql.raw(`rollback to savepoint ${name}`).execute(trx);
+    throw error;
+  }
+}
