@@ -20,7 +20,8 @@ const SESSION_LIMIT = 10_000;
 /**
  * Read-your-writes: a query waits (bounded) until the read models have applied the position a
  * command returned. The position comes from the caller (X-Consistency-Token or ?consistency=)
- * or, in this process, from the same token's last command.
+ * or, within this process, from the org's latest command, so everyone in an org reads what
+ * anyone in it just wrote through this process.
  */
 export class ConsistencyService {
   private readonly sessions = new Map<string, string>();

@@ -159,7 +159,7 @@ export class OpportunitiesController {
   private async dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
     const outcome = await this.commands.execute<OpportunityCommandMessage, CommandOutcome>(message);
     setVersionHeaders(res, outcome);
-    if (outcome.position !== null) this.consistency.remember(message.meta.actor.tokenId, outcome.position);
+    if (outcome.position !== null) this.consistency.remember(message.meta.actor.orgId, outcome.position);
     return outcome;
   }
 

@@ -121,7 +121,7 @@ export class OpportunityQueriesController {
 
   private async waitForWrites(req: Request, res: Response, actor: Actor): Promise<ConsistencyReport> {
     const explicit = req.header('x-consistency-token') ?? (typeof req.query.consistency === 'string' ? req.query.consistency : undefined);
-    const report = await this.consistency.waitFor(explicit, actor.tokenId, READ_MODELS);
+    const report = await this.consistency.waitFor(explicit, actor.orgId, READ_MODELS);
     res.setHeader('X-Consistency', report.reached ? 'reached' : 'behind');
     res.setHeader('X-Projection-Position', report.projection_position);
     return report;
