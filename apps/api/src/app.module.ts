@@ -1,7 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import { EventStore, EventStoreDBEventStore, PostgresEventStore } from '@app/event-store';
+import { EventStore, openEventStore } from '@app/event-store';
 
 import {
   APP_CONFIG,
@@ -32,17 +32,6 @@ export interface AppModuleOptions {
   eventStore?: EventStore;
 }
 
-async function createEventStore(config: AppConfig, database: Database): Promise<EventStore> {
-  if (config.eventstoreUrl) {
-    const store = EventStoreDBEventStore.fromConnectionString(config.eventstoreUrl);
-    await store.start();
-    return store;
-  }
-  const store = new PostgresEventStore(database);
-  await store.start();
-  return store;
-}
-
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
@@ -53,7 +42,7 @@ export class AppModule {
         : { provide: DATABASE, useFactory: () => openDatabase(options.config) },
       options.eventStore
         ? { provide: EventStore, useValue: options.eventStore }
-        : { provide: EventStore, useFactory: (db: Database) => createEventStore(options.config, db), inject: [DATABASE] },
+        : { provide: EventStore, useFactory: (db: Database) => openEventStore(options.config, db), inject: [DATABASE] },
       { provide: TokenService, useFactory: (db: Database) => new TokenService(db.db), inject: [DATABASE] },
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ErrorFilter },

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
-import { ConsistencyService, OpportunityProjection, ProjectionRunner } from '@app/read-models';
+import { allProjections, ConsistencyService, ProjectionRunner } from '@app/read-models';
 
 /** Runs the projectors inside the API process unless RUN_PROJECTORS=false (then apps/worker does). */
 @Injectable()
@@ -26,7 +26,7 @@ export const READ_SIDE_PROVIDERS: Provider[] = [
     provide: ProjectionRunner,
     inject: [DATABASE, EventStore, APP_CONFIG],
     useFactory: (database: Database, store: EventStore, config: AppConfig) =>
-      new ProjectionRunner(database.db, store, [new OpportunityProjection()], {
+      new ProjectionRunner(database.db, store, allProjections(), {
         batchSize: config.projectionBatchSize,
         pollMs: config.projectionPollMs,
         maxAttempts: 3,

@@ -2,3 +2,4 @@ export * from './event-store.port';
 export * from './postgres/postgres-event-store';
 export * from './wake-up';
 export * from './eventstoredb/eventstoredb-event-store';
+export * from './open';

@@ -8,3 +8,4 @@ export * from './opportunities/queries/pipeline-totals';
 export * from './opportunities/queries/analytics';
 export * from './directory/directory';
 export * from './consistency';
+export * from './projections';

@@ -88,6 +88,20 @@ export class ProjectionRunner {
     }
   }
 
+  /** Empties a read model and replays it from the start of the log (in place). */
+  async rebuild(projection: Projection): Promise<number> {
+    await this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtext(${`projection:${projection.name}`}))`.execute(trx);
+      await projection.reset(trx);
+      await trx
+        .updateTable('projection_checkpoints')
+        .set({ checkpoint: null, position: 0, events_processed: 0, updated_at: sql`now()` })
+        .where('projection', '=', projection.name)
+        .execute();
+    });
+    return this.catchUp(projection);
+  }
+
   /** Process until the log is drained (tests, rebuilds). Returns events applied. */
   async catchUp(projection: Projection): Promise<number> {
     let total = 0;

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { decide, DEFAULT_PIPELINE, fold, OpportunityCommand, OpportunityEvent } from '@app/domain';
+import type { EventStore, NewEvent } from '@app/event-store';
+
+/** Runs commands through the real decider and appends the events, like the API does. */
+export class DealWriter {
+  constructor(private readonly store: EventStore, readonly orgId = `org_${randomUUID().slice(0, 8)}`) {}
+
+  async run(id: string, commands: OpportunityCommand[], at: string[] = [], actor = 'rep_1'): Promise<OpportunityEvent[]> {
+    const stream = `opportunity-${this.orgId}-${id}`;
+    const existing = await this.store.readStream(stream);
+    let state = fold(existing.map((e) => ({ type: e.type, data: e.data }) as OpportunityEvent));
+    const produced: OpportunityEvent[] = [];
+    for (const [i, command] of commands.entries()) {
+      const now = at[i] ?? new Date().toISOString();
+      const events = decide(command, state, { now, actor_id: actor, pipeline: DEFAULT_PIPELINE });
+      if (events.length === 0) continue;
+      await this.store.append(stream, events.map((e) => toNew(e, this.orgId, actor, now)), state.version === 0 ? 'no_stream' : state.version);
+      state = fold(events, state);
+      produced.push(...events);
+    }
+    return produced;
+  }
+
+  create(id: string, input: Partial<Extract<OpportunityCommand, { type: 'CreateOpportunity' }>['input']> = {}, at?: string) {
+    return this.run(
+      id,
+      [
+        {
+          type: 'CreateOpportunity',
+          opportunity_id: id,
+          input: { name: `Deal ${id.slice(0, 4)}`, customer_id: 'c1', value_minor: 100_000, expected_close_date: '2030-06-30', ...input },
+        },
+      ],
+      at ? [at] : [],
+    );
+  }
+}
+
+function toNew(event: OpportunityEvent, orgId: string, actor: string, now: string): NewEvent {
+  return {
+    eventId: randomUUID(),
+    type: event.type,
+    data: event.data,
+    metadata: { org_id: orgId, actor_id: actor, correlation_id: randomUUID(), causation_id: randomUUID(), occurred_at: now },
+  };
+}
