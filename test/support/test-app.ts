@@ -15,8 +15,12 @@ export interface TestApp {
 }
 
 /** The real HTTP app (same bootstrap as `npm start`) on an isolated test database. */
-export async function startTestApp(backend: TestBackend, env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
-  const database = await backend.open();
+export async function startTestApp(
+  backend: TestBackend,
+  env: NodeJS.ProcessEnv = {},
+  databaseOptions: { maxConnections?: number } = {},
+): Promise<TestApp> {
+  const database = await backend.open(databaseOptions);
   const config = { ...loadConfig({ ...env }), commandRetries: Number(env.COMMAND_RETRIES ?? 20) };
   const app = await createApp({ config, database, logger: false });
   await app.init();
