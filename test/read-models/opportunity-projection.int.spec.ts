@@ -24,7 +24,7 @@ async function snapshot(db: Kysely<any>) {
     .orderBy('assigned_user_id')
     .orderBy('currency')
     .orderBy('close_month')
-    .orderBy('probability')
+    .orderBy('probability_band')
     .execute();
   return { list: list.map((r) => ({ ...r, value_minor: String(r.value_minor), weighted_value_minor: String(r.weighted_value_minor), last_version: String(r.last_version) })), totals: totals.map((t) => JSON.parse(JSON.stringify(t, (_, v) => (typeof v === 'number' ? String(v) : v)))) };
 }

@@ -40,14 +40,15 @@ export class OpportunityQueriesController {
     const { rest, customFields } = splitCustomFields(withoutConsistency(raw));
     const q = validateQuery(ListOpportunitiesQueryDto, rest);
     const report = await this.waitForWrites(req, res, actor);
+    const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, ...filters } = q;
     const result = await this.queries.execute(
       new ListOpportunities(actor, {
-        ...q,
-        exclude_stage: [...(q['stage!'] ?? []), ...(q.exclude_stage ?? [])],
-        min_value_minor: minorOrUndefined(q.min_value),
-        max_value_minor: minorOrUndefined(q.max_value),
+        ...filters,
+        exclude_stage: [...(excluded ?? []), ...(exclude_stage ?? [])],
+        min_value_minor: minorOrUndefined(min_value),
+        max_value_minor: minorOrUndefined(max_value),
         custom_fields: customFields,
-      }),
+      }, includes ?? []),
     );
     return withConsistency(result, report);
   }

@@ -90,6 +90,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     create index opportunity_list_owner_idx on opportunity_list (org_id, assigned_user_id, status) where deleted_at is null;
     create index opportunity_list_priority_idx on opportunity_list (org_id, priority) where deleted_at is null;
     create index opportunity_list_close_idx on opportunity_list (org_id, expected_close_date) where deleted_at is null;
+    create index opportunity_list_close_desc_idx on opportunity_list (org_id, expected_close_date desc nulls last) where deleted_at is null;
     create index opportunity_list_value_idx on opportunity_list (org_id, value_minor) where deleted_at is null;
     create index opportunity_list_created_idx on opportunity_list (org_id, created_at) where deleted_at is null;
     create index opportunity_list_probability_idx on opportunity_list (org_id, probability) where deleted_at is null;
@@ -110,12 +111,13 @@ export async function up(db: Kysely<any>): Promise<void> {
       assigned_user_id text not null,
       currency text not null,
       close_month date not null,
-      probability integer not null,
+      -- 90 (commit, >= 90 %), 60 (best case, >= 60 %) or 0: the forecast categories.
+      probability_band integer not null,
       deal_count bigint not null,
       value_minor bigint not null,
       weighted_value_minor bigint not null,
       sales_cycle_days_sum bigint not null,
-      primary key (org_id, pipeline_id, stage, status, assigned_user_id, currency, close_month, probability)
+      primary key (org_id, pipeline_id, stage, status, assigned_user_id, currency, close_month, probability_band)
     );
     create index pipeline_totals_month_idx on pipeline_totals (org_id, close_month);
   `.execute(db);

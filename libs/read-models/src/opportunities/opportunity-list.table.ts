@@ -37,7 +37,7 @@ export interface OpportunityListTable {
   last_position: string | number;
 }
 
-/** Pre-aggregated figures per (pipeline, stage, status, owner, currency, close month, probability). */
+/** Pre-aggregated figures per (pipeline, stage, status, owner, currency, close month, probability band). */
 export interface PipelineTotalsTable {
   org_id: string;
   pipeline_id: string;
@@ -48,7 +48,7 @@ export interface PipelineTotalsTable {
   currency: string;
   /** First day of the close month; 1900-01-01 when the deal has no date. */
   close_month: string;
-  probability: number;
+  probability_band: number;
   deal_count: string | number;
   value_minor: string | number;
   weighted_value_minor: string | number;
@@ -56,3 +56,11 @@ export interface PipelineTotalsTable {
 }
 
 export const NO_CLOSE_MONTH = '1900-01-01';
+
+/** Forecast categories of seed 000: commit ≥ 90 %, best case ≥ 60 %. */
+export const COMMIT_MIN_PROBABILITY = 90;
+export const BEST_CASE_MIN_PROBABILITY = 60;
+
+export function probabilityBand(probability: number): number {
+  return probability >= COMMIT_MIN_PROBABILITY ? COMMIT_MIN_PROBABILITY : probability >= BEST_CASE_MIN_PROBABILITY ? BEST_CASE_MIN_PROBABILITY : 0;
+}

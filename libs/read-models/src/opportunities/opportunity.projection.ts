@@ -13,7 +13,7 @@ import {
 } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
-import { NO_CLOSE_MONTH, OpportunityListTable, PipelineTotalsTable } from './opportunity-list.table';
+import { NO_CLOSE_MONTH, OpportunityListTable, PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
 
 const STREAM = /^opportunity-(.+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
@@ -113,7 +113,7 @@ export class OpportunityProjection implements Projection {
     const add = (state: OpportunityState | null, orgId: string, sign: 1 | -1) => {
       const c = contribution(state, orgId);
       if (!c) return;
-      const key = JSON.stringify([c.org_id, c.pipeline_id, c.stage, c.status, c.assigned_user_id, c.currency, c.close_month, c.probability]);
+      const key = JSON.stringify([c.org_id, c.pipeline_id, c.stage, c.status, c.assigned_user_id, c.currency, c.close_month, c.probability_band]);
       const d = deltas.get(key) ?? { ...c, deal_count: 0, value_minor: 0, weighted_value_minor: 0, sales_cycle_days_sum: 0 };
       d.deal_count = Number(d.deal_count) + sign;
       d.value_minor = Number(d.value_minor) + sign * Number(c.value_minor);
@@ -133,7 +133,7 @@ export class OpportunityProjection implements Projection {
       .insertInto('pipeline_totals')
       .values(values)
       .onConflict((oc) =>
-        oc.columns(['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability']).doUpdateSet({
+        oc.columns(['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band']).doUpdateSet({
           deal_count: sql`pipeline_totals.deal_count + excluded.deal_count`,
           value_minor: sql`pipeline_totals.value_minor + excluded.value_minor`,
           weighted_value_minor: sql`pipeline_totals.weighted_value_minor + excluded.weighted_value_minor`,
@@ -199,7 +199,7 @@ function contribution(s: OpportunityState | null, orgId: string): PipelineTotals
     assigned_user_id: s.assigned_user_id ?? '',
     currency: s.currency,
     close_month: date ? `${date.slice(0, 7)}-01` : NO_CLOSE_MONTH,
-    probability: s.probability,
+    probability_band: probabilityBand(s.probability),
     deal_count: 1,
     value_minor: s.value_minor,
     weighted_value_minor: weightedMinor(s.value_minor, s.probability),

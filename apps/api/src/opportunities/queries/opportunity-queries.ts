@@ -47,14 +47,14 @@ export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
 }
 
 export class ListOpportunities {
-  constructor(readonly actor: Actor, readonly query: ListQuery & { includes?: string[] }) {}
+  constructor(readonly actor: Actor, readonly query: ListQuery, readonly includes: string[]) {}
 }
 
 @QueryHandler(ListOpportunities)
 export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities> {
   constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
 
-  async execute({ actor, query }: ListOpportunities) {
+  async execute({ actor, query, includes }: ListOpportunities) {
     const now = new Date();
     const db = this.database.db;
     const [{ rows, byCurrency, total }, winRateRows] = await Promise.all([
@@ -71,7 +71,7 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
     const states = rows.map((r) => parseState(r.state));
     const refs = await loadRefs(db, actor.orgId, states.map((s) => s.assigned_user_id), states.map((s) => s.customer_id));
     const iso = now.toISOString();
-    const data = states.map((s) => opportunityListItem(s, this.repository.pipelineFor(actor.orgId, s.pipeline_id), iso, refs, { includes: query.includes }));
+    const data = states.map((s) => opportunityListItem(s, this.repository.pipelineFor(actor.orgId, s.pipeline_id), iso, refs, { includes }));
     const won = Number(winRateRows.find((r) => r.status === 'won')?.n ?? 0);
     const lost = Number(winRateRows.find((r) => r.status === 'lost')?.n ?? 0);
     const main = query.currency ? byCurrency.find((c) => c.currency === query.currency) : byCurrency.length === 1 ? byCurrency[0] : undefined;

@@ -1,5 +1,6 @@
 import { Kysely, sql } from 'kysely';
 import { activeStages, Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
+import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../opportunity-list.table';
 import { applyFilters } from './list-opportunities';
 import { DateRange, namedPeriod, Period, quarterPeriod, shiftQuarter } from './periods';
 import { averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } from './pipeline-totals';
@@ -7,9 +8,6 @@ import { averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } fro
 const money = toMajor;
 const DAY_MS = 86_400_000;
 
-/** Forecast categories by probability (seed 000): commit ≥ 90 %, best case ≥ 60 %. */
-export const COMMIT_MIN_PROBABILITY = 90;
-export const BEST_CASE_MIN_PROBABILITY = 60;
 
 export interface PipelineDataQuery {
   userId?: string;

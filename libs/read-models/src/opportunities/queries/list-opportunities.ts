@@ -12,6 +12,7 @@ export const SORTABLE = {
   last_activity_at: 'last_activity_at',
 } as const;
 export type SortField = keyof typeof SORTABLE;
+const NULLABLE_SORTS: ReadonlySet<SortField> = new Set(['expected_close_date']);
 
 export interface ListFilters {
   stage?: string[];
@@ -105,24 +106,67 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
   return q;
 }
 
-export async function listOpportunities(db: Kysely<any>, orgId: string, query: ListQuery, now: Date) {
+/** Filters that pipeline_totals can answer without touching one row per deal. */
+const TOTALS_FILTERS: ReadonlySet<keyof ListFilters> = new Set(['stage', 'exclude_stage', 'status', 'assigned_user_id', 'pipeline_id', 'currency']);
+
+function answerableFromTotals(f: ListFilters): boolean {
+  return (Object.keys(f) as (keyof ListFilters)[]).every((key) => {
+    const value = f[key];
+    const empty = value === undefined || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
+    return empty || TOTALS_FILTERS.has(key);
+  });
+}
+
+/** The page query (sorted, limited). Exposed so benchmarks can EXPLAIN exactly what runs. */
+export function listPageQuery(db: Kysely<any>, orgId: string, query: ListQuery, now: Date) {
   const column = SORTABLE[query.sort_by];
-  const rows = await applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
+  // Only a nullable column needs NULLS LAST; on the others it would stop the index serving the sort.
+  const direction = `${query.sort_direction === 'asc' ? 'asc' : 'desc'}${NULLABLE_SORTS.has(query.sort_by) ? ' nulls last' : ''}`;
+  return applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
     .select(['id', 'state', 'stage_kind', 'last_version'])
-    .orderBy(sql.ref(column), sql.raw(`${query.sort_direction === 'asc' ? 'asc' : 'desc'} nulls last`))
+    .orderBy(sql`${sql.ref(column)} ${sql.raw(direction)}`)
     .orderBy('id', query.sort_direction)
     .limit(query.per_page)
-    .offset((query.page - 1) * query.per_page)
-    .execute();
-  const totals = await applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
+    .offset((query.page - 1) * query.per_page);
+}
+
+/** Count and money per currency over the whole filtered set, from the cheapest source. */
+export function listTotalsQuery(db: Kysely<any>, orgId: string, f: ListFilters, now: Date) {
+  if (answerableFromTotals(f)) {
+    let q = db
+      .selectFrom('pipeline_totals')
+      .select([
+        'currency',
+        (eb) => eb.fn.sum<string>('deal_count').as('count'),
+        (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+        (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+      ])
+      .where('org_id', '=', orgId)
+      .where('deal_count', '>', 0);
+    if (f.stage?.length) q = q.where('stage', 'in', f.stage);
+    if (f.exclude_stage?.length) q = q.where('stage', 'not in', f.exclude_stage);
+    if (f.status?.length) q = q.where('status', 'in', f.status);
+    if (f.assigned_user_id) q = q.where('assigned_user_id', '=', f.assigned_user_id);
+    if (f.pipeline_id) q = q.where('pipeline_id', '=', f.pipeline_id);
+    if (f.currency) q = q.where('currency', '=', f.currency);
+    return q.groupBy('currency');
+  }
+  return applyFilters(db.selectFrom('opportunity_list'), orgId, f, now)
     .select([
       'currency',
       (eb) => eb.fn.countAll<string>().as('count'),
       (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
       (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
     ])
-    .groupBy('currency')
-    .execute();
+    .groupBy('currency');
+}
+
+export async function listOpportunities(db: Kysely<any>, orgId: string, query: ListQuery, now: Date) {
+  const { sort_by: _s, sort_direction: _d, page: _p, per_page: _pp, ...filters } = query;
+  const [rows, totals] = await Promise.all([
+    listPageQuery(db, orgId, query, now).execute(),
+    listTotalsQuery(db, orgId, filters, now).execute(),
+  ]);
   const byCurrency: CurrencyTotals[] = totals
     .map((t) => ({
       currency: t.currency,

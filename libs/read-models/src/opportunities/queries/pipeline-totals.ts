@@ -1,13 +1,13 @@
 import { Kysely } from 'kysely';
 import { NO_CLOSE_MONTH } from '../opportunity-list.table';
 
+/** Totals grouped by what the analytics need; scope filters apply before grouping. */
 export interface TotalsRow {
   pipeline_id: string;
   stage: string;
   status: 'open' | 'won' | 'lost';
-  assigned_user_id: string;
   currency: string;
-  close_month: string;
+  /** 90, 60 or 0: compare with COMMIT_MIN_PROBABILITY / BEST_CASE_MIN_PROBABILITY. */
   probability: number;
   deal_count: number;
   value_minor: number;
@@ -23,28 +23,41 @@ export interface TotalsScope {
   to?: string;
 }
 
-/** The pre-aggregated rows in scope (a few per stage × month × owner, not one per deal). */
+/** Sums the pre-aggregated rows in scope in SQL: a handful of rows per stage come back. */
 export async function loadTotals(db: Kysely<any>, orgId: string, scope: TotalsScope): Promise<TotalsRow[]> {
-  let q = db.selectFrom('pipeline_totals').selectAll().where('org_id', '=', orgId).where('deal_count', '>', 0);
+  let q = db
+    .selectFrom('pipeline_totals')
+    .select([
+      'pipeline_id',
+      'stage',
+      'status',
+      'currency',
+      'probability_band',
+      (eb) => eb.fn.sum<string>('deal_count').as('deal_count'),
+      (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+      (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+      (eb) => eb.fn.sum<string>('sales_cycle_days_sum').as('sales_cycle_days_sum'),
+    ])
+    .where('org_id', '=', orgId);
   if (scope.userId) q = q.where('assigned_user_id', '=', scope.userId);
   if (scope.pipelineId) q = q.where('pipeline_id', '=', scope.pipelineId);
   if (scope.from) q = q.where('close_month', '>=', `${scope.from.slice(0, 7)}-01`);
   if (scope.to) q = q.where('close_month', '<=', `${scope.to.slice(0, 7)}-01`);
   if (scope.from || scope.to) q = q.where('close_month', '!=', NO_CLOSE_MONTH);
-  const rows = await q.execute();
-  return rows.map((r) => ({
-    pipeline_id: r.pipeline_id,
-    stage: r.stage,
-    status: r.status,
-    assigned_user_id: r.assigned_user_id,
-    currency: r.currency,
-    close_month: typeof r.close_month === 'string' ? r.close_month : new Date(r.close_month).toISOString().slice(0, 10),
-    probability: Number(r.probability),
-    deal_count: Number(r.deal_count),
-    value_minor: Number(r.value_minor),
-    weighted_value_minor: Number(r.weighted_value_minor),
-    sales_cycle_days_sum: Number(r.sales_cycle_days_sum),
-  }));
+  const rows = await q.groupBy(['pipeline_id', 'stage', 'status', 'currency', 'probability_band']).execute();
+  return rows
+    .map((r) => ({
+      pipeline_id: r.pipeline_id,
+      stage: r.stage,
+      status: r.status,
+      currency: r.currency,
+      probability: Number(r.probability_band),
+      deal_count: Number(r.deal_count),
+      value_minor: Number(r.value_minor),
+      weighted_value_minor: Number(r.weighted_value_minor),
+      sales_cycle_days_sum: Number(r.sales_cycle_days_sum),
+    }))
+    .filter((r) => r.deal_count > 0);
 }
 
 export interface Sum {

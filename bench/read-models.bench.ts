@@ -1,0 +1,141 @@
+/**
+ * Read side at scale on real PostgreSQL: generate N deals (events made by the real decider),
+ * rebuild the projection from the log (events/s), then EXPLAIN and time every main query.
+ * Usage: BENCH_DATABASE_URL=postgres://… npx tsx bench/read-models.bench.ts [--deals 200000] [--runs 40]
+ */
+import { parseArgs } from 'node:util';
+import { Kysely, sql } from 'kysely';
+import { DEFAULT_PIPELINE } from '../libs/domain/src';
+import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
+import { openPostgres } from '../libs/platform/src/database/database';
+import { migrateToLatest } from '../libs/platform/src/database/migrate';
+import { ListQuery, listPageQuery, listTotalsQuery, listOpportunities } from '../libs/read-models/src/opportunities/queries/list-opportunities';
+import { forecast, pipelineData } from '../libs/read-models/src/opportunities/queries/analytics';
+import { quarterOf } from '../libs/read-models/src/opportunities/queries/periods';
+import { OpportunityProjection } from '../libs/read-models/src/opportunities/opportunity.projection';
+import { ProjectionRunner } from '../libs/read-models/src/projector/projection-runner';
+import { loadDeals } from './generate';
+
+const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false } } });
+const DEALS = Number(values.deals);
+const RUNS = Number(values.runs);
+const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+if (!url) {
+  console.error('Set BENCH_DATABASE_URL to a PostgreSQL server');
+  process.exit(2);
+}
+const ORG = 'bench';
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+  for (let i = 0; i < 3; i++) await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return { p50: percentile(samples, 50), p95: percentile(samples, 95) };
+}
+
+/** Plan nodes touching opportunity_list / pipeline_totals, e.g. "Index Scan opportunity_list_stage_idx". */
+async function plan(db: Kysely<any>, compiled: { sql: string; parameters: readonly unknown[] }): Promise<{ nodes: string[]; seqScan: boolean }> {
+  const { rows } = await db.executeQuery<{ 'QUERY PLAN': any }>({ sql: `explain (format json) ${compiled.sql}`, parameters: compiled.parameters, query: { kind: 'RawNode' } as any, queryId: { queryId: 'explain' } as any });
+  const nodes: string[] = [];
+  let seqScan = false;
+  const walk = (n: any) => {
+    if (n['Relation Name'] === 'opportunity_list' || n['Relation Name'] === 'pipeline_totals') {
+      nodes.push(`${n['Node Type']}${n['Index Name'] ? ` ${n['Index Name']}` : ` ${n['Relation Name']}`}`);
+      if (n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'opportunity_list') seqScan = true;
+    }
+    (n.Plans ?? []).forEach(walk);
+  };
+  walk(rows[0]['QUERY PLAN'][0].Plan);
+  return { nodes: [...new Set(nodes)], seqScan };
+}
+
+async function main(): Promise<void> {
+  const schema = `bench_read_${Date.now()}`;
+  const database = await openPostgres({ connectionString: url!, schema, max: 10 });
+  const db = database.db;
+  await migrateToLatest(db);
+  const store = new PostgresEventStore(database);
+  try {
+    let t = Date.now();
+    const events = await loadDeals(db, ORG, DEALS, 42, (n) => n % 20000 < 10 && process.stderr.write(`\rgenerated ${n} deals`));
+    process.stderr.write(`\rgenerated ${DEALS} deals, ${events} events in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+
+    const projection = new OpportunityProjection();
+    const runner = new ProjectionRunner(db, store, [projection], { batchSize: 2000, pollMs: 100, maxAttempts: 1, haltOnPoison: true });
+    await runner.ensureCheckpoints();
+    t = Date.now();
+    const applied = await runner.rebuild(projection);
+    const rebuildSeconds = (Date.now() - t) / 1000;
+    await sql`analyze`.execute(db);
+
+    const now = new Date();
+    const base: ListQuery = { sort_by: 'created_at', sort_direction: 'desc', page: 1, per_page: 25 };
+    const today = now.toISOString().slice(0, 10);
+    const inAMonth = new Date(now.getTime() + 30 * 86_400_000).toISOString().slice(0, 10);
+    const idRow = await db.selectFrom('opportunity_list').select('id').where('org_id', '=', ORG).orderBy('id').limit(1).offset(DEALS >> 1).executeTakeFirstOrThrow();
+    const cases: [string, Partial<ListQuery>][] = [
+      ['no filter (newest first)', {}],
+      ['stage=proposal', { stage: ['proposal'] }],
+      ['status=open&assigned_user_id', { status: ['open'], assigned_user_id: 'user_7' }],
+      ['customer_id', { customer_id: 'cust_123' }],
+      ['priority=high&stage=negotiation', { priority: ['high'], stage: ['negotiation'] }],
+      ['expected close date in next 30 days', { expected_close_date_from: today, expected_close_date_to: inAMonth }],
+      ['min_value/max_value', { min_value_minor: 4_000_000_000, max_value_minor: 4_100_000_000 }],
+      ['search=globex analytics', { search: 'globex analytics' }],
+      ['overdue=true', { overdue: true }],
+      ['stage=proposal&days_in_stage_min=30 (seed scenario 2)', { stage: ['proposal'], days_in_stage_min: 30 }],
+      ['status=open&last_activity_days_ago_min=60', { status: ['open'], last_activity_days_ago_min: 60 }],
+      ['tags=partner,renewal', { tags: ['partner', 'renewal'] }],
+      ['cf_region=emea&stage=verbal_commitment', { custom_fields: { region: 'emea' }, stage: ['verbal_commitment'] }],
+      ['stage!=won,lost', { exclude_stage: ['won', 'lost'] }],
+      ['sort_by=value desc', { sort_by: 'value', sort_direction: 'desc' }],
+    ];
+    const lines: string[] = [];
+    lines.push(`| query | plan (opportunity_list / pipeline_totals nodes) | seq scan of all deals | p50 ms | p95 ms |`);
+    lines.push('|---|---|---|---|---|');
+    for (const [label, extra] of cases) {
+      const q = { ...base, ...extra } as ListQuery;
+      const { sort_by: _a, sort_direction: _b, page: _c, per_page: _d, ...filters } = q;
+      const pagePlan = await plan(db, listPageQuery(db, ORG, q, now).compile());
+      const totalsPlan = await plan(db, listTotalsQuery(db, ORG, filters, now).compile());
+      const latency = await time(() => listOpportunities(db, ORG, q, now));
+      const nodes = [...pagePlan.nodes.map((n) => `page: ${n}`), ...totalsPlan.nodes.map((n) => `totals: ${n}`)].join('<br>');
+      lines.push(`| list: ${label} | ${nodes} | ${pagePlan.seqScan || totalsPlan.seqScan ? 'yes' : 'no'} | ${latency.p50.toFixed(1)} | ${latency.p95.toFixed(1)} |`);
+    }
+    const detailCompiled = db.selectFrom('opportunity_list').select(['state', 'last_version']).where('org_id', '=', ORG).where('id', '=', idRow.id).where('deleted_at', 'is', null).compile();
+    const detailPlan = await plan(db, detailCompiled);
+    const detail = await time(() => db.selectFrom('opportunity_list').select(['state', 'last_version']).where('org_id', '=', ORG).where('id', '=', idRow.id).executeTakeFirst());
+    lines.push(`| detail by id | ${detailPlan.nodes.join('<br>')} | ${detailPlan.seqScan ? 'yes' : 'no'} | ${detail.p50.toFixed(1)} | ${detail.p95.toFixed(1)} |`);
+    const pd = await time(() => pipelineData(db, ORG, { pipeline: DEFAULT_PIPELINE }, now));
+    lines.push(`| pipeline-data (all time) | pipeline_totals (pre-aggregated) | no | ${pd.p50.toFixed(1)} | ${pd.p95.toFixed(1)} |`);
+    const pdq = await time(() => pipelineData(db, ORG, { pipeline: DEFAULT_PIPELINE, dateRange: 'this_quarter', userId: 'user_3' }, now));
+    lines.push(`| pipeline-data (this_quarter, user_id) | pipeline_totals (pre-aggregated) | no | ${pdq.p50.toFixed(1)} | ${pdq.p95.toFixed(1)} |`);
+    const { year, quarter } = quarterOf(now);
+    const fc = await time(() => forecast(db, ORG, { year, quarter }, now));
+    lines.push(`| forecast (current quarter) | pipeline_totals + at-risk index scan | no | ${fc.p50.toFixed(1)} | ${fc.p95.toFixed(1)} |`);
+    const totalsRows = await db.selectFrom('pipeline_totals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+
+    console.log(`Read models at ${DEALS.toLocaleString('en-US')} deals (${events.toLocaleString('en-US')} events, one org), PostgreSQL, ${RUNS} timed runs per query after 3 warm-ups.`);
+    console.log(`Projection rebuild: ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = ${Math.round(applied / rebuildSeconds).toLocaleString('en-US')} events/s; pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`);
+    console.log('');
+    lines.forEach((l) => console.log(l));
+  } finally {
+    await store.close();
+    if (!values.keep) await sql.raw(`drop schema "${schema}" cascade`).execute(db);
+    await database.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
