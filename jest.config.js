@@ -18,6 +18,8 @@ const base = {
 };
 
 module.exports = {
+  // Hooks start apps and databases; Jest applies the timeout to hooks from the root config.
+  testTimeout: 120000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,test}/**/*.unit.spec.ts'] },
     {

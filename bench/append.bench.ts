@@ -42,7 +42,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const schema = `bench_${Date.now()}`;
   const database = await openPostgres({ connectionString: url!, schema, max: 20 });
-  await migrateToLatest(database.db);
+  await migrateToLatest(database.db, schema);
   await sql`create table raw_events (like events including defaults)`.execute(database.db);
   const store = new PostgresEventStore(database);
   const rows: string[] = [];

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const schema = `bench_read_${Date.now()}`;
   const database = await openPostgres({ connectionString: url!, schema, max: 10 });
   const db = database.db;
-  await migrateToLatest(db);
+  await migrateToLatest(db, schema);
   const store = new PostgresEventStore(database);
   try {
     let t = Date.now();

@@ -26,7 +26,7 @@ function postgres(url: string): TestBackend {
     async open(options = {}) {
       const schema = `test_${randomBytes(6).toString('hex')}`;
       const database = await openPostgres({ connectionString: url, schema, max: options.maxConnections ?? 8 });
-      await migrateToLatest(database.db);
+      await migrateToLatest(database.db, schema);
       const close = database.close.bind(database);
       return {
         ...database,

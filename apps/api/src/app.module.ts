@@ -14,6 +14,8 @@ import {
   openDatabase,
   TokenService,
 } from '@app/platform';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
 import { CustomersController, UsersController } from './directory/directory.controller';
 import { HealthController } from './health.controller';
 import { ProjectionsController } from './operations/projections.controller';
@@ -23,6 +25,7 @@ import { READ_SIDE_PROVIDERS } from './read-side';
 import { COMMAND_HANDLERS } from './opportunities/commands';
 import { OpportunitiesController } from './opportunities/opportunities.controller';
 import { OpportunityRepository } from './opportunities/opportunity.repository';
+import { OpportunityViews } from './opportunities/opportunity-views.service';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -48,6 +51,8 @@ export class AppModule {
       { provide: APP_FILTER, useClass: ErrorFilter },
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       OpportunityRepository,
+      AuditService,
+      OpportunityViews,
       ...COMMAND_HANDLERS,
       ...QUERY_HANDLERS,
       ...READ_SIDE_PROVIDERS,
@@ -63,6 +68,7 @@ export class AppModule {
         UsersController,
         CustomersController,
         ProjectionsController,
+        AuditController,
       ],
       providers,
     };

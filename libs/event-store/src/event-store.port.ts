@@ -51,6 +51,11 @@ export interface ReadStreamOptions {
   toVersion?: number;
 }
 
+export interface ReadAllFilter {
+  /** Only events whose metadata.org_id is this org (the audit feed). */
+  orgId?: string;
+}
+
 export interface ReadAllResult {
   events: RecordedEvent[];
   /** Pass back to continue after the last event returned (unchanged when nothing was read). */
@@ -62,7 +67,7 @@ export abstract class EventStore {
   abstract append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
   abstract readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Every committed event after `after` (null → from the start), in commit order. */
-  abstract readAll(after: string | null, limit: number): Promise<ReadAllResult>;
+  abstract readAll(after: string | null, limit: number, filter?: ReadAllFilter): Promise<ReadAllResult>;
   /** Wake-up hint after appends; polling remains the fallback. Returns an unsubscribe. */
   abstract onAppended(listener: () => void): () => void;
   /** The readAll checkpoint of the event at a global position (null if there is none). */

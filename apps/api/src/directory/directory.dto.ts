@@ -1,6 +1,7 @@
 import { IsEmail, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { IsReferenceId } from '../opportunities/dto/validators';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
+import { IsOptionalNotNull } from '../opportunities/dto/validators';
 
 export class CreateUserDto {
   @IsReferenceId() id: string;
@@ -9,21 +10,21 @@ export class CreateUserDto {
 }
 
 export class UpdateUserDto {
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
   @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
 }
 
 export class CreateCustomerDto {
   /** Optional: generated when absent. */
-  @IsOptional() @IsReferenceId() id?: string;
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(50) customer_number?: string;
+  @IsOptionalNotNull() @IsReferenceId() id?: string;
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(50) customer_number?: string;
   @IsString() @IsNotEmpty() @MaxLength(300) company_name: string;
   @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
 }
 
 export class UpdateCustomerDto {
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(50) customer_number?: string;
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(300) company_name?: string;
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(50) customer_number?: string;
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(300) company_name?: string;
   @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
 }
 

@@ -1,11 +1,12 @@
-import { Body, Controller, Delete, HttpCode, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
 import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityState } from '@app/domain';
-import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid } from '@app/platform';
-import { ConsistencyService, loadRefs, Refs } from '@app/read-models';
+import { Actor, CurrentActor, nameBasedUuid } from '@app/platform';
+import { ConsistencyService } from '@app/read-models';
+import { OpportunityViews } from './opportunity-views.service';
 import {
   AdvanceStage,
   AssignOpportunity,
@@ -33,7 +34,7 @@ import { UpdateOpportunityDto } from './dto/update-opportunity.dto';
 import { amountToMinor } from './dto/validators';
 import type { CommandOutcome } from './opportunity.repository';
 import { OpportunityRepository } from './opportunity.repository';
-import { assignedView, lostView, opportunityDetail, stageView, wonView } from './opportunity.view';
+import { assignedView, lostView, stageView, wonView } from './opportunity.view';
 
 /** UUIDs are case-insensitive: ids are validated and lower-cased before they name a stream. */
 const uuid = new ParseOpportunityIdPipe();
@@ -44,7 +45,7 @@ export class OpportunitiesController {
     private readonly commands: CommandBus,
     private readonly repository: OpportunityRepository,
     private readonly consistency: ConsistencyService,
-    @Inject(DATABASE) private readonly database: Database,
+    private readonly views: OpportunityViews,
   ) {}
 
   @Post()
@@ -164,14 +165,14 @@ export class OpportunitiesController {
   }
 
   private pipeline(actor: Actor, state: OpportunityState) {
-    return this.repository.pipelineFor(actor.orgId, state.pipeline_id);
+    return this.views.pipeline(actor, state);
   }
 
-  private refs(actor: Actor, state: OpportunityState): Promise<Refs> {
-    return loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id]);
+  private refs(actor: Actor, state: OpportunityState) {
+    return this.views.refs(actor, state);
   }
 
-  private async detail(actor: Actor, state: OpportunityState) {
-    return opportunityDetail(state, this.pipeline(actor, state), new Date().toISOString(), await this.refs(actor, state));
+  private detail(actor: Actor, state: OpportunityState) {
+    return this.views.detail(actor, state);
   }
 }

@@ -12,7 +12,9 @@ import {
   PipelineSummaryQueryDto,
   StatsQueryDto,
 } from './dto/query.dto';
+import { AuditService, parseAsOf } from '../audit/audit.service';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
+import { OpportunityViews } from './opportunity-views.service';
 import {
   GetForecast,
   GetMonthlyForecast,
@@ -33,6 +35,8 @@ export class OpportunityQueriesController {
   constructor(
     private readonly queries: QueryBus,
     private readonly consistency: ConsistencyService,
+    private readonly audit: AuditService,
+    private readonly views: OpportunityViews,
   ) {}
 
   @Get()
@@ -114,6 +118,13 @@ export class OpportunityQueriesController {
     @Res({ passthrough: true }) res: Response,
   ) {
     const q = validateQuery(DetailQueryDto, withoutConsistency(raw));
+    if (q.as_of !== undefined) {
+      // Time travel: folded from the event log, no read model involved.
+      const at = parseAsOf(q.as_of);
+      const state = await this.audit.asOf(actor, id, at);
+      res.setHeader('ETag', `"${state.version}"`);
+      return { data: await this.views.detail(actor, state, q.includes ?? []), meta: { as_of: at.toISOString() } };
+    }
     const report = await this.waitForWrites(req, res, actor);
     const result = await this.queries.execute(new GetOpportunity(actor, id, q.includes ?? []));
     res.setHeader('ETag', `"${result.version}"`);

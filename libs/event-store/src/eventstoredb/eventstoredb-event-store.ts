@@ -32,6 +32,7 @@ import {
   EventStore,
   ExpectedVersion,
   NewEvent,
+  ReadAllFilter,
   ReadAllResult,
   ReadStreamOptions,
   RecordedEvent,
@@ -174,7 +175,8 @@ export class EventStoreDBEventStore extends EventStore {
     return events;
   }
 
-  async readAll(after: string | null, limit: number): Promise<ReadAllResult> {
+  async readAll(after: string | null, limit: number, filter: ReadAllFilter = {}): Promise<ReadAllResult> {
+    if (filter.orgId !== undefined) return this.readAllForOrg(after, limit, filter.orgId);
     if (!Number.isInteger(limit) || limit <= 0) return { events: [], checkpoint: after };
     const start = after === null ? null : parseCheckpoint(after);
     // Scan from the hint when we already know the events between `after` and it are not ours.
@@ -217,6 +219,24 @@ export class EventStoreDBEventStore extends EventStore {
 
   onAppended(listener: () => void): () => void {
     return this.wake.subscribe(listener);
+  }
+
+  /** $all has no metadata filter: page through our streams and keep the org's events. */
+  private async readAllForOrg(after: string | null, limit: number, orgId: string): Promise<ReadAllResult> {
+    const events: RecordedEvent[] = [];
+    let checkpoint = after;
+    while (events.length < limit) {
+      const page = await this.readAll(checkpoint, Math.max(limit, 256));
+      for (const event of page.events) {
+        if (event.metadata?.org_id !== orgId) continue;
+        events.push(event);
+        if (events.length === limit) break;
+      }
+      if (page.events.length === 0) break;
+      checkpoint = page.checkpoint;
+      if (events.length === limit) break;
+    }
+    return { events, checkpoint: events.length ? events[events.length - 1].checkpoint : after };
   }
 
   /** An append reports its commit position; every event of that commit shares it. */

@@ -6,6 +6,7 @@ import {
   EventStore,
   ExpectedVersion,
   NewEvent,
+  ReadAllFilter,
   ReadAllResult,
   ReadStreamOptions,
   RecordedEvent,
@@ -123,12 +124,14 @@ export class PostgresEventStore extends EventStore {
     return rows.map(toRecorded);
   }
 
-  async readAll(after: string | null, limit: number): Promise<ReadAllResult> {
+  async readAll(after: string | null, limit: number, filter: ReadAllFilter = {}): Promise<ReadAllResult> {
     const [xid, position] = parseCheckpoint(after ?? START);
+    const org = filter.orgId === undefined ? sql`` : sql`and metadata->>'org_id' = ${filter.orgId}`;
     const { rows } = await sql<EventRow>`
       select ${sql.raw(COLUMNS)} from events
       where (transaction_id, global_position) > (${xid}::text::xid8, ${position}::bigint)
         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ${org}
       order by events.transaction_id, events.global_position
       limit ${limit}`.execute(this.database.db);
     const events = rows.map(toRecorded);

@@ -16,6 +16,8 @@ export type DatabaseKind = 'pglite' | 'postgres';
 export interface Database {
   readonly kind: DatabaseKind;
   readonly db: Kysely<any>;
+  /** The schema every connection is confined to, if any. */
+  readonly schema?: string;
   /** Subscribe to a NOTIFY channel; returns an unsubscribe function. */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   notify(channel: string): Promise<void>;
@@ -47,6 +49,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   return {
     kind: 'postgres',
     db,
+    schema: options.schema,
     async listen(channel, onNotify) {
       const client = new Client(connOptions);
       client.on('error', () => undefined);

@@ -1,8 +1,12 @@
 import { Kysely, Migrator } from 'kysely';
 import { StaticMigrationProvider } from '../migrations';
 
-export async function migrateToLatest(db: Kysely<any>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+/**
+ * `schema`: where the migration bookkeeping lives when the database is confined to one schema
+ * (without it Kysely would find another schema's bookkeeping tables and skip creating its own).
+ */
+export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

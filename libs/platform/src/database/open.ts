@@ -8,6 +8,6 @@ export async function openDatabase(config: Pick<AppConfig, 'databaseUrl' | 'data
   const database = config.databaseUrl
     ? await openPostgres({ connectionString: config.databaseUrl })
     : await openPGlite({ dataDir: join(config.dataDir, 'pglite') });
-  await migrateToLatest(database.db);
+  await migrateToLatest(database.db, database.schema);
   return database;
 }

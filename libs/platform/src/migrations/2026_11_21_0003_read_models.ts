@@ -83,19 +83,31 @@ export async function up(db: Kysely<any>): Promise<void> {
       last_version bigint not null,
       last_position bigint not null,
       primary key (org_id, id)
-    );
-    create index opportunity_list_stage_idx on opportunity_list (org_id, stage, created_at) where deleted_at is null;
-    create index opportunity_list_status_idx on opportunity_list (org_id, status, expected_close_date) where deleted_at is null;
-    create index opportunity_list_customer_idx on opportunity_list (org_id, customer_id) where deleted_at is null;
-    create index opportunity_list_owner_idx on opportunity_list (org_id, assigned_user_id, status) where deleted_at is null;
-    create index opportunity_list_priority_idx on opportunity_list (org_id, priority) where deleted_at is null;
-    create index opportunity_list_close_idx on opportunity_list (org_id, expected_close_date) where deleted_at is null;
+    ) with (toast_tuple_target = 256); -- state (~1.5 kB) lives out of line: list scans read narrow rows
+    -- Filter indexes carry the summed columns, so summaries over a filter read the index only.
+    create index opportunity_list_stage_idx on opportunity_list (org_id, stage, created_at)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
+    create index opportunity_list_status_idx on opportunity_list (org_id, status, expected_close_date)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
+    create index opportunity_list_customer_idx on opportunity_list (org_id, customer_id)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
+    create index opportunity_list_owner_idx on opportunity_list (org_id, assigned_user_id, status)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
+    create index opportunity_list_priority_idx on opportunity_list (org_id, priority, stage)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
+    create index opportunity_list_close_idx on opportunity_list (org_id, expected_close_date)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
     create index opportunity_list_close_desc_idx on opportunity_list (org_id, expected_close_date desc nulls last) where deleted_at is null;
     create index opportunity_list_value_idx on opportunity_list (org_id, value_minor) where deleted_at is null;
     create index opportunity_list_created_idx on opportunity_list (org_id, created_at) where deleted_at is null;
     create index opportunity_list_probability_idx on opportunity_list (org_id, probability) where deleted_at is null;
     create index opportunity_list_stage_changed_idx on opportunity_list (org_id, stage_changed_at) where deleted_at is null;
     create index opportunity_list_activity_idx on opportunity_list (org_id, last_activity_at) where deleted_at is null;
+    -- Stalled and stale deals are open ones: these serve days_in_stage_min / last_activity_days_ago_min with status.
+    create index opportunity_list_open_stalled_idx on opportunity_list (org_id, status, stage_changed_at)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
+    create index opportunity_list_open_stale_idx on opportunity_list (org_id, status, last_activity_at)
+      include (currency, value_minor, weighted_value_minor) where deleted_at is null;
     create index opportunity_list_follow_up_idx on opportunity_list (org_id, follow_up_date) where deleted_at is null;
     create index opportunity_list_tags_idx on opportunity_list using gin (tags);
     create index opportunity_list_custom_fields_idx on opportunity_list using gin (custom_fields jsonb_path_ops);

@@ -2,12 +2,14 @@ import { Migration, MigrationProvider } from 'kysely';
 import * as eventStore from './2026_11_21_0001_event_store';
 import * as tenancy from './2026_11_21_0002_tenancy';
 import * as readModels from './2026_11_21_0003_read_models';
+import * as audit from './2026_11_21_0004_audit';
 
 // Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
 const MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0001_event_store': eventStore,
   '2026_11_21_0002_tenancy': tenancy,
   '2026_11_21_0003_read_models': readModels,
+  '2026_11_21_0004_audit': audit,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -1,5 +1,6 @@
 import {
   ArrayMaxSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -12,7 +13,7 @@ import {
   Min,
   IsEmail,
 } from 'class-validator';
-import { IsAmount, IsDateOnly, IsReferenceId } from './validators';
+import { IsAmount, IsDateOnly, IsOptionalNotNull, IsReferenceId } from './validators';
 
 export const PRIORITIES = ['low', 'medium', 'high'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -20,7 +21,7 @@ export type Priority = (typeof PRIORITIES)[number];
 /** Fields an opportunity carries; create and update share them (all optional here). */
 export class OpportunityFieldsDto {
   @IsOptional() @IsString() @MaxLength(5000) description?: string | null;
-  @IsOptional() @IsReferenceId() customer_id?: string;
+  @IsOptionalNotNull() @IsReferenceId() customer_id?: string;
   @IsOptional() @IsReferenceId() lead_id?: string | null;
   @IsOptional() @IsAmount() expected_revenue?: number | string | null;
   @IsOptional() @IsString() @Matches(/^[A-Z]{3}$/, { message: 'currency must be a 3-letter ISO 4217 code (e.g. USD)' })
@@ -28,15 +29,15 @@ export class OpportunityFieldsDto {
   @IsOptional() @IsInt() @Min(0) @Max(100) probability?: number | null;
   @IsOptional() @IsString() @MaxLength(100) source?: string | null;
   @IsOptional() @IsIn(PRIORITIES, { message: `priority must be one of: ${PRIORITIES.join(', ')}` }) priority?: Priority | null;
-  @IsOptional() @IsReferenceId() assigned_user_id?: string;
+  @IsOptionalNotNull() @IsReferenceId() assigned_user_id?: string;
   @IsOptional() @IsReferenceId() campaign_id?: string | null;
   @IsOptional() @IsString() @MaxLength(200) territory?: string | null;
   @IsOptional() @IsString() @MaxLength(200) competitor?: string | null;
   @IsOptional() @IsString() @MaxLength(200) decision_maker?: string | null;
-  @IsOptional() @IsBoolean() budget_confirmed?: boolean;
-  @IsOptional() @IsBoolean() authority_confirmed?: boolean;
-  @IsOptional() @IsBoolean() need_confirmed?: boolean;
-  @IsOptional() @IsBoolean() timeline_confirmed?: boolean;
+  @IsOptionalNotNull() @IsBoolean() budget_confirmed?: boolean;
+  @IsOptionalNotNull() @IsBoolean() authority_confirmed?: boolean;
+  @IsOptionalNotNull() @IsBoolean() need_confirmed?: boolean;
+  @IsOptionalNotNull() @IsBoolean() timeline_confirmed?: boolean;
   @IsOptional() @IsString() @MaxLength(1000) next_step?: string | null;
   @IsOptional() @IsString() @MaxLength(20000) discovery_notes?: string | null;
   @IsOptional() @IsString() @MaxLength(20000) proposal_notes?: string | null;
@@ -47,10 +48,11 @@ export class OpportunityFieldsDto {
   @IsOptional() @IsString() @MaxLength(50) prospect_phone?: string | null;
   @IsOptional() @IsReferenceId() category_id?: string | null;
   @IsOptional() @IsDateOnly() follow_up_date?: string | null;
-  @IsOptional()
+  @IsOptionalNotNull()
+  @IsArray({ message: 'tags must be an array of strings' })
   @ArrayMaxSize(50)
   @IsString({ each: true })
   @MaxLength(50, { each: true })
   tags?: string[];
-  @IsOptional() @IsObject() custom_fields?: Record<string, unknown>;
+  @IsOptionalNotNull() @IsObject({ message: 'custom_fields must be an object' }) custom_fields?: Record<string, unknown>;
 }

@@ -12,7 +12,7 @@ const LIST_ITEM = /^[A-Za-z0-9_.:@-]{1,100}$/;
 
 /** Paging shared by every list. */
 export class PageQueryDto {
-  @IsOptional() @Transform(toInt) @IsInt({ message: 'page must be a whole number' }) @Min(1) page: number = 1;
+  @IsOptional() @Transform(toInt) @IsInt({ message: 'page must be a whole number' }) @Min(1) @Max(1_000_000) page: number = 1;
   @IsOptional() @Transform(toInt) @IsInt({ message: 'per_page must be a whole number' }) @Min(1) @Max(100, { message: 'per_page must not be greater than 100' })
   per_page: number = 25;
 }

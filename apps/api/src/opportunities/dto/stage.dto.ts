@@ -1,5 +1,5 @@
 import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsAmount, IsDateOnly, IsReferenceId } from './validators';
+import { IsAmount, IsDateOnly, IsOptionalNotNull, IsReferenceId } from './validators';
 
 export class ChangeStageDto {
   @IsString() @IsNotEmpty() @MaxLength(64) stage: string;
@@ -24,8 +24,8 @@ export class MoveToPreviousStageDto {
 
 export class WinOpportunityDto {
   @IsOptional() @IsString() @MaxLength(5000) close_reason?: string;
-  @IsOptional() @IsAmount() actual_value?: number | string;
-  @IsOptional() @IsDateOnly() close_date?: string;
+  @IsOptionalNotNull() @IsAmount() actual_value?: number | string;
+  @IsOptionalNotNull() @IsDateOnly() close_date?: string;
 }
 
 export class LoseOpportunityDto {
@@ -33,13 +33,13 @@ export class LoseOpportunityDto {
   @IsOptional() @IsString() @MaxLength(200) competitor?: string;
   @IsOptional() @IsString() @MaxLength(20000) loss_notes?: string;
   @IsOptional() @IsString() @MaxLength(20000) lessons_learned?: string;
-  @IsOptional() @IsDateOnly() close_date?: string;
+  @IsOptionalNotNull() @IsDateOnly() close_date?: string;
 }
 
 export class AssignOpportunityDto {
   @IsReferenceId() user_id: string;
   @IsOptional() @IsString() @MaxLength(2000) reason?: string;
-  @IsOptional() @IsBoolean() notify?: boolean;
+  @IsOptionalNotNull() @IsBoolean() notify?: boolean;
 }
 
 export class DeleteOpportunityQuery {

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsString, Matches, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
+import { IsString, Matches, MaxLength, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
 import { isValidDate, parseAmount } from '@app/domain';
 import { applyDecorators } from '@nestjs/common';
 
@@ -53,3 +53,6 @@ export function IsDateOnly(options?: ValidationOptions) {
 export function amountToMinor(value: unknown): number | undefined {
   return value === undefined || value === null ? undefined : (parseAmount(value) ?? undefined);
 }
+
+/** May be left out, but when present must be valid: null is not a value for this field. */
+export const IsOptionalNotNull = () => ValidateIf((_object, value) => value !== undefined);

@@ -18,7 +18,8 @@ import {
 } from '@app/read-models';
 import { toMajor } from '@app/domain';
 import { OpportunityRepository } from '../opportunity.repository';
-import { opportunityDetail, opportunityListItem } from '../opportunity.view';
+import { opportunityListItem } from '../opportunity.view';
+import { OpportunityViews } from '../opportunity-views.service';
 
 const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
 
@@ -28,7 +29,7 @@ export class GetOpportunity {
 
 @QueryHandler(GetOpportunity)
 export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
-  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+  constructor(@Inject(DATABASE) private readonly database: Database, private readonly views: OpportunityViews) {}
 
   async execute({ actor, id, includes }: GetOpportunity) {
     const row = await this.database.db
@@ -39,10 +40,7 @@ export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row) throw DomainError.notFound('Opportunity');
-    const state = parseState(row.state);
-    const refs = await loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id]);
-    const pipeline = this.repository.pipelineFor(actor.orgId, state.pipeline_id);
-    return { version: Number(row.last_version), data: opportunityDetail(state, pipeline, new Date().toISOString(), refs, { includes }) };
+    return { version: Number(row.last_version), data: await this.views.detail(actor, parseState(row.state), includes) };
   }
 }
 

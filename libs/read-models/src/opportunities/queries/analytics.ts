@@ -32,7 +32,11 @@ export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDa
       average_deal_size: money(averageMinor(s)),
     };
   });
-  const openSum = sum(open);
+  // The pipeline is the active stages; paused deals are reported beside it, not in it.
+  const activeKeys = new Set(activeStages(q.pipeline).map((s) => s.key));
+  const active = open.filter((r) => activeKeys.has(r.stage));
+  const onHold = sum(open.filter((r) => !activeKeys.has(r.stage)));
+  const openSum = sum(active);
   const won = sum(rows.filter((r) => r.status === 'won'));
   return {
     period: period ? { label: period.label, from: period.from, to: period.to } : { label: 'all_time', from: null, to: null },
@@ -48,10 +52,11 @@ export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDa
       average_sales_cycle_days: won.count ? Math.round(won.sales_cycle_days_sum / won.count) : null,
     },
     forecast: {
-      commit: money(sum(open.filter((r) => r.probability >= COMMIT_MIN_PROBABILITY)).weighted_value_minor),
-      best_case: money(sum(open.filter((r) => r.probability >= BEST_CASE_MIN_PROBABILITY)).weighted_value_minor),
+      commit: money(sum(active.filter((r) => r.probability >= COMMIT_MIN_PROBABILITY)).weighted_value_minor),
+      best_case: money(sum(active.filter((r) => r.probability >= BEST_CASE_MIN_PROBABILITY)).weighted_value_minor),
       pipeline: money(openSum.weighted_value_minor),
     },
+    on_hold: { count: onHold.count, total_value: money(onHold.value_minor) },
   };
 }
 

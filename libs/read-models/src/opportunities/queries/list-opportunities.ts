@@ -56,6 +56,12 @@ export interface CurrencyTotals {
 
 const DAY_MS = 86_400_000;
 
+/** 00:00 UTC of the day after (the day of `now` minus `days`). */
+function startOfDayAfter(now: Date, days: number): Date {
+  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  return new Date(midnight - (days - 1) * DAY_MS);
+}
+
 /** Every list filter as one WHERE clause; each is served by an index on opportunity_list. */
 export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_list', any>>(
   qb: QB,
@@ -89,14 +95,18 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
   } else if (f.overdue === false) {
     where((x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('expected_close_date', '>=', today), eb('expected_close_date', 'is', null)])) as QB);
   }
+  // Day counts are calendar days (UTC), as stage_duration shows them: N days ago or earlier
+  // means before the start of the day after (today − N).
   if (f.days_in_stage_min !== undefined) {
-    where((x) => x.where('stage_changed_at', '<=', new Date(now.getTime() - f.days_in_stage_min! * DAY_MS)) as QB);
+    where((x) => x.where('stage_changed_at', '<', startOfDayAfter(now, f.days_in_stage_min!)) as QB);
   }
   if (f.last_activity_days_ago_min !== undefined) {
-    where((x) => x.where('last_activity_at', '<=', new Date(now.getTime() - f.last_activity_days_ago_min! * DAY_MS)) as QB);
+    where((x) => x.where('last_activity_at', '<', startOfDayAfter(now, f.last_activity_days_ago_min!)) as QB);
   }
-  if (f.needs_follow_up) {
+  if (f.needs_follow_up === true) {
     where((x) => x.where('status', '=', 'open').where('follow_up_date', '<=', today) as QB);
+  } else if (f.needs_follow_up === false) {
+    where((x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('follow_up_date', 'is', null), eb('follow_up_date', '>', today)])) as QB);
   }
   if (f.tags?.length) where((x) => x.where(sql<boolean>`tags @> ${sql.val(f.tags)}::text[]`) as QB);
   for (const [key, value] of Object.entries(f.custom_fields ?? {})) {

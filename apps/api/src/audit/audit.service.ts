@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, ErrorCode, OpportunityState } from '@app/domain';
+import { EventStore, RecordedEvent } from '@app/event-store';
+import type { Actor } from '@app/platform';
+import { foldRecorded, opportunityStreamId } from '../opportunities/opportunity-stream';
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A point in time from a query parameter: an ISO-8601 instant, or a date meaning the end of that day (UTC). */
+export function parseAsOf(value: string, field = 'as_of'): Date {
+  const text = value.trim();
+  const instant = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T23:59:59.999Z` : text;
+  const time = ISO_INSTANT.test(text) ? Date.parse(instant) : NaN;
+  if (!Number.isFinite(time)) {
+    throw DomainError.validation({ [field]: [`${field} must be an ISO-8601 time such as 2026-03-31T17:00:00Z (or a date)`] });
+  }
+  return new Date(time);
+}
+
+export function historyItem(e: RecordedEvent) {
+  return {
+    type: e.type,
+    version: e.streamVersion,
+    position: e.position,
+    event_id: e.eventId,
+    schema_version: e.schemaVersion,
+    actor_id: e.metadata.actor_id ?? null,
+    actor_role: (e.metadata.actor_role as string | undefined) ?? null,
+    recorded_at: e.recordedAt.toISOString(),
+    occurred_at: e.metadata.occurred_at ?? null,
+    correlation_id: e.metadata.correlation_id ?? null,
+    causation_id: e.metadata.causation_id ?? null,
+    data: e.data,
+  };
+}
+
+/** History, time travel and the audit feed: all answered from the event log itself. */
+@Injectable()
+export class AuditService {
+  constructor(private readonly store: EventStore) {}
+
+  /** Managers and admins see every deal's history; others only the deals they own. */
+  async history(actor: Actor, opportunityId: string): Promise<{ state: OpportunityState; events: RecordedEvent[] }> {
+    const events = await this.store.readStream(opportunityStreamId(actor.orgId, opportunityId));
+    if (events.length === 0) throw DomainError.notFound('Opportunity');
+    const state = foldRecorded(events);
+    if (actor.role !== 'admin' && actor.role !== 'manager' && state.assigned_user_id !== actor.userId) {
+      throw new DomainError(ErrorCode.Forbidden, 'Only managers, admins and the owner may read this history');
+    }
+    return { state, events };
+  }
+
+  /** The deal as it stood at `at`, folded from the events recorded until then. */
+  async asOf(actor: Actor, opportunityId: string, at: Date): Promise<OpportunityState> {
+    const events = await this.store.readStream(opportunityStreamId(actor.orgId, opportunityId));
+    const state = foldRecorded(events.filter((e) => e.recordedAt.getTime() <= at.getTime()));
+    if (!state.exists || state.deleted) throw new DomainError(ErrorCode.NotFound, `Opportunity did not exist at ${at.toISOString()}`);
+    return state;
+  }
+
+  /** The org's events in commit order after a position returned earlier (exclusive). */
+  async feed(actor: Actor, after: string | null, limit: number): Promise<RecordedEvent[]> {
+    let checkpoint: string | null = null;
+    if (after !== null && after !== '0') {
+      checkpoint = await this.store.checkpointAt(after);
+      if (checkpoint === null) throw DomainError.validation({ after: ['after must be a position returned by this feed or a command'] });
+    }
+    const page = await this.store.readAll(checkpoint, limit, { orgId: actor.orgId });
+    return page.events;
+  }
+}

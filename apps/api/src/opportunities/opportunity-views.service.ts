@@ -1,0 +1,27 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { OpportunityState } from '@app/domain';
+import { Actor, Database, DATABASE } from '@app/platform';
+import { loadRefs, Refs } from '@app/read-models';
+import { OpportunityRepository } from './opportunity.repository';
+import { opportunityDetail } from './opportunity.view';
+
+/** Renders a deal for an actor: resolves its owner and customer, picks its pipeline. */
+@Injectable()
+export class OpportunityViews {
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly repository: OpportunityRepository,
+  ) {}
+
+  refs(actor: Actor, state: OpportunityState): Promise<Refs> {
+    return loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id]);
+  }
+
+  pipeline(actor: Actor, state: OpportunityState) {
+    return this.repository.pipelineFor(actor.orgId, state.pipeline_id);
+  }
+
+  async detail(actor: Actor, state: OpportunityState, includes: string[] = []) {
+    return opportunityDetail(state, this.pipeline(actor, state), new Date().toISOString(), await this.refs(actor, state), { includes });
+  }
+}
