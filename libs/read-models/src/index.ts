@@ -9,3 +9,5 @@ export * from './opportunities/queries/analytics';
 export * from './directory/directory';
 export * from './consistency';
 export * from './projections';
+export * from './replay';
+export * from './opportunities/deal-fold';

@@ -33,7 +33,6 @@ import {
 import { UpdateOpportunityDto } from './dto/update-opportunity.dto';
 import { amountToMinor } from './dto/validators';
 import type { CommandOutcome } from './opportunity.repository';
-import { OpportunityRepository } from './opportunity.repository';
 import { assignedView, lostView, stageView, wonView } from './opportunity.view';
 
 /** UUIDs are case-insensitive: ids are validated and lower-cased before they name a stream. */
@@ -43,7 +42,6 @@ const uuid = new ParseOpportunityIdPipe();
 export class OpportunitiesController {
   constructor(
     private readonly commands: CommandBus,
-    private readonly repository: OpportunityRepository,
     private readonly consistency: ConsistencyService,
     private readonly views: OpportunityViews,
   ) {}

@@ -60,9 +60,10 @@ export class OpportunityQueriesController {
   @Get('pipeline-data')
   async pipelineData(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const q = validateQuery(PipelineDataQueryDto, withoutConsistency(raw));
+    const asOf = q.as_of === undefined ? undefined : parseAsOf(q.as_of);
     const report = await this.waitForWrites(req, res, actor);
     const data = await this.queries.execute(
-      new GetPipelineData(actor, { userId: q.user_id, dateRange: q.date_range, pipelineId: q.pipeline_id, currency: q.currency }),
+      new GetPipelineData(actor, { userId: q.user_id, dateRange: q.date_range, pipelineId: q.pipeline_id, currency: q.currency, asOf }),
     );
     return withConsistency({ data }, report);
   }
@@ -70,14 +71,16 @@ export class OpportunityQueriesController {
   @Get('forecast')
   async forecast(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const q = validateQuery(ForecastQueryDto, withoutConsistency(raw));
+    const asOf = q.as_of === undefined ? undefined : parseAsOf(q.as_of);
     const report = await this.waitForWrites(req, res, actor);
-    const current = quarterOf(new Date());
+    const current = quarterOf(asOf ?? new Date());
     const data = await this.queries.execute(
       new GetForecast(actor, {
         year: q.year ?? current.year,
         quarter: q.quarter ? Number(q.quarter.slice(1)) : current.quarter,
         userId: q.user_id,
         currency: q.currency,
+        asOf,
       }),
     );
     return withConsistency({ data }, report);

@@ -3,6 +3,8 @@ import * as eventStore from './2026_11_21_0001_event_store';
 import * as tenancy from './2026_11_21_0002_tenancy';
 import * as readModels from './2026_11_21_0003_read_models';
 import * as audit from './2026_11_21_0004_audit';
+import * as intervals from './2026_11_21_0005_opportunity_intervals';
+import * as webhooks from './2026_11_21_0006_webhooks';
 
 // Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +12,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0002_tenancy': tenancy,
   '2026_11_21_0003_read_models': readModels,
   '2026_11_21_0004_audit': audit,
+  '2026_11_21_0005_opportunity_intervals': intervals,
+  '2026_11_21_0006_webhooks': webhooks,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -2,10 +2,6 @@ import { Kysely, sql } from 'kysely';
 import {
   bantScore,
   daysBetween,
-  evolve,
-  INITIAL_STATE,
-  OPPORTUNITY_EVENT_TYPES,
-  OpportunityEvent,
   OpportunityState,
   stageKindOf,
   statusOf,
@@ -13,88 +9,114 @@ import {
 } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
+import { foldBatch, FoldedDeal } from './deal-fold';
 import { NO_CLOSE_MONTH, OpportunityListTable, PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
 
-const STREAM = /^opportunity-(.+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
 
-interface Tracked {
+type Tracked = FoldedDeal;
+
+/** One state of a deal from the event that produced it until the next one. */
+interface Interval {
   orgId: string;
   id: string;
-  before: OpportunityState | null;
   state: OpportunityState;
-  lastVersion: number;
-  lastPosition: string;
+  version: number;
+  from: Date;
 }
 
 /**
- * opportunity_list (one row per deal, state folded with the domain's own evolve) and
- * pipeline_totals (each deal's contribution removed and re-added as it changes).
+ * opportunity_list (one row per deal, state folded with the domain's own evolve),
+ * pipeline_totals (each deal's contribution removed and re-added as it changes) and
+ * opportunity_intervals (each state with the time span it held, for "as of" analytics).
  */
 export class OpportunityProjection implements Projection {
-  readonly name = 'opportunities';
+  static readonly NAME = 'opportunities';
+  static readonly TABLES = ['opportunity_list', 'pipeline_totals', 'opportunity_intervals'] as const;
+  readonly name: string;
+  readonly tables: readonly string[];
+  private readonly list: string;
+  private readonly totals: string;
+  private readonly intervals: string;
+
+  /** `suffix` writes to a copy of the tables (replay and verify build beside the live ones). */
+  constructor(suffix = '') {
+    this.name = OpportunityProjection.NAME + suffix;
+    [this.list, this.totals, this.intervals] = OpportunityProjection.TABLES.map((t) => t + suffix);
+    this.tables = [this.list, this.totals, this.intervals];
+  }
 
   async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
-    const relevant = events.filter((e) => HANDLED.has(e.type) && STREAM.test(e.streamId));
-    if (relevant.length === 0) return;
-    const tracked = await this.load(trx, relevant);
-    for (const event of relevant) {
-      const [, orgId, id] = STREAM.exec(event.streamId)!;
-      const row = tracked.get(`${orgId}/${id}`)!;
-      if (event.streamVersion <= row.lastVersion) continue; // already applied
-      if (event.streamVersion !== row.lastVersion + 1) {
-        throw new Error(`Gap in ${event.streamId}: have ${row.lastVersion}, got ${event.streamVersion}`);
-      }
-      row.state = evolve(row.state, { type: event.type, data: event.data } as OpportunityEvent);
-      row.lastVersion = event.streamVersion;
-      row.lastPosition = event.position;
-    }
-    const changed = [...tracked.values()].filter((t) => t.state !== t.before);
+    const intervals: Interval[] = [];
+    const deals = await foldBatch(trx, this.list, events, (event, deal) =>
+      intervals.push({ orgId: deal.orgId, id: deal.id, state: deal.state, version: event.streamVersion, from: event.recordedAt }),
+    );
+    const changed = [...deals.values()].filter((t) => t.state !== t.before);
     if (changed.length === 0) return;
     await this.writeRows(trx, changed);
     await this.writeTotals(trx, changed);
+    await this.writeIntervals(trx, intervals);
   }
 
   async reset(trx: Kysely<any>): Promise<void> {
-    await trx.deleteFrom('opportunity_list').execute();
-    await trx.deleteFrom('pipeline_totals').execute();
+    for (const table of this.tables) await trx.deleteFrom(table).execute();
   }
 
-  private async load(trx: Kysely<any>, events: RecordedEvent[]): Promise<Map<string, Tracked>> {
-    const keys = new Map<string, { orgId: string; id: string }>();
-    for (const e of events) {
-      const [, orgId, id] = STREAM.exec(e.streamId)!;
-      keys.set(`${orgId}/${id}`, { orgId, id });
+  /** Closes each deal's open interval at its next event and opens the new one (deleted deals get none). */
+  private async writeIntervals(trx: Kysely<any>, intervals: Interval[]): Promise<void> {
+    const rows: Record<string, unknown>[] = [];
+    const latest = new Map<string, Record<string, unknown>>();
+    const closeStored: { orgId: string; id: string; version: number; at: Date }[] = [];
+    for (const interval of intervals) {
+      const key = `${interval.orgId}/${interval.id}`;
+      const previous = latest.get(key);
+      if (previous) previous.valid_to = interval.from;
+      else if (interval.version > 1) closeStored.push({ orgId: interval.orgId, id: interval.id, version: interval.version, at: interval.from });
+      latest.delete(key);
+      const c = contribution(interval.state, interval.orgId);
+      if (!c) continue;
+      const s = interval.state;
+      const row = {
+        org_id: interval.orgId,
+        id: interval.id,
+        version: interval.version,
+        valid_from: interval.from,
+        valid_to: null as Date | null,
+        pipeline_id: c.pipeline_id,
+        stage: c.stage,
+        status: c.status,
+        assigned_user_id: c.assigned_user_id,
+        currency: c.currency,
+        expected_close_date: s.expected_close_date,
+        close_month: c.close_month,
+        probability_band: c.probability_band,
+        value_minor: c.value_minor,
+        weighted_value_minor: c.weighted_value_minor,
+        sales_cycle_days: salesCycleDays(s),
+        stage_changed_at: s.stage_changed_at ?? s.created_at!,
+        last_activity_at: s.last_activity_at ?? s.created_at!,
+      };
+      rows.push(row);
+      latest.set(key, row);
     }
-    const orgs = [...new Set([...keys.values()].map((k) => k.orgId))];
-    const ids = [...keys.values()].map((k) => k.id);
-    const rows = await trx
-      .selectFrom('opportunity_list')
-      .select(['org_id', 'id', 'state', 'last_version', 'last_position'])
-      .where('org_id', 'in', orgs)
-      .where('id', 'in', ids)
+    if (closeStored.length) {
+      const values = sql.join(closeStored.map((c) => sql`(${c.orgId}, ${c.id}::uuid, ${c.version}::bigint, ${c.at}::timestamptz)`));
+      await sql`
+        update ${sql.table(this.intervals)} i set valid_to = v.at
+        from (values ${values}) as v(org_id, id, version, at)
+        where i.org_id = v.org_id and i.id = v.id and i.valid_to is null and i.version < v.version`.execute(trx);
+    }
+    if (rows.length === 0) return;
+    await trx
+      .insertInto(this.intervals)
+      .values(rows)
+      .onConflict((oc) => oc.columns(['org_id', 'id', 'version']).doNothing())
       .execute();
-    const found = new Map(rows.map((r) => [`${r.org_id}/${r.id}`, r]));
-    const tracked = new Map<string, Tracked>();
-    for (const [key, { orgId, id }] of keys) {
-      const row = found.get(key);
-      const state = row ? (typeof row.state === 'string' ? JSON.parse(row.state) : row.state) : null;
-      tracked.set(key, {
-        orgId,
-        id,
-        before: state,
-        state: state ?? INITIAL_STATE,
-        lastVersion: row ? Number(row.last_version) : 0,
-        lastPosition: row ? String(row.last_position) : '0',
-      });
-    }
-    return tracked;
   }
 
   private async writeRows(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
     const rows = changed.map((t) => toRow(t));
     await trx
-      .insertInto('opportunity_list')
+      .insertInto(this.list)
       .values(rows)
       .onConflict((oc) =>
         oc.columns(['org_id', 'id']).doUpdateSet((eb) => {
@@ -130,18 +152,18 @@ export class OpportunityProjection implements Projection {
     );
     if (values.length === 0) return;
     await trx
-      .insertInto('pipeline_totals')
+      .insertInto(this.totals)
       .values(values)
       .onConflict((oc) =>
         oc.columns(['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band']).doUpdateSet({
-          deal_count: sql`pipeline_totals.deal_count + excluded.deal_count`,
-          value_minor: sql`pipeline_totals.value_minor + excluded.value_minor`,
-          weighted_value_minor: sql`pipeline_totals.weighted_value_minor + excluded.weighted_value_minor`,
-          sales_cycle_days_sum: sql`pipeline_totals.sales_cycle_days_sum + excluded.sales_cycle_days_sum`,
+          deal_count: sql`${sql.table(this.totals)}.deal_count + excluded.deal_count`,
+          value_minor: sql`${sql.table(this.totals)}.value_minor + excluded.value_minor`,
+          weighted_value_minor: sql`${sql.table(this.totals)}.weighted_value_minor + excluded.weighted_value_minor`,
+          sales_cycle_days_sum: sql`${sql.table(this.totals)}.sales_cycle_days_sum + excluded.sales_cycle_days_sum`,
         }),
       )
       .execute();
-    await trx.deleteFrom('pipeline_totals').where('deal_count', '=', 0).where('org_id', 'in', [...new Set(values.map((v) => v.org_id))]).execute();
+    await trx.deleteFrom(this.totals).where('deal_count', '=', 0).where('org_id', 'in', [...new Set(values.map((v) => v.org_id))]).execute();
   }
 }
 

@@ -88,6 +88,15 @@ export class ProjectionRunner {
     }
   }
 
+  async processedCount(projection: Projection): Promise<number> {
+    const row = await this.db.selectFrom('projection_checkpoints').select('events_processed').where('projection', '=', projection.name).executeTakeFirst();
+    return Number(row?.events_processed ?? 0);
+  }
+
+  async resetCheckpoint(projection: Projection): Promise<void> {
+    await this.db.deleteFrom('projection_checkpoints').where('projection', '=', projection.name).execute();
+  }
+
   /** Empties a read model and replays it from the start of the log (in place). */
   async rebuild(projection: Projection): Promise<number> {
     await this.db.transaction().execute(async (trx) => {
@@ -112,8 +121,11 @@ export class ProjectionRunner {
     }
   }
 
-  /** One batch; returns how many events it applied (0 when there was nothing to do). */
-  async runBatch(projection: Projection): Promise<number> {
+  /**
+   * One batch; returns how many events it applied (0 when there was nothing to do).
+   * `stopAt`: apply nothing past this checkpoint (verify rebuilds to the live checkpoint).
+   */
+  async runBatch(projection: Projection, stopAt?: string | null): Promise<number> {
     const row = await this.db
       .selectFrom('projection_checkpoints')
       .select('checkpoint')
@@ -122,6 +134,10 @@ export class ProjectionRunner {
     // The log is read before the transaction: PGlite has one connection, and a long-held
     // transaction should not wait on the event store.
     const page = await this.store.readAll(row.checkpoint, this.options.batchSize);
+    if (stopAt !== undefined) {
+      page.events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
+      page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : row.checkpoint;
+    }
     if (page.events.length === 0) return 0;
     const last = page.events[page.events.length - 1];
     try {

@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
 import { IsAmount, IsDateOnly, IsOptionalNotNull } from './validators';
 import { OpportunityFieldsDto } from './opportunity-fields.dto';
 

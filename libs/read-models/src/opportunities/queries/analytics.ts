@@ -1,9 +1,9 @@
-import { Kysely, sql } from 'kysely';
+import { Kysely, SelectQueryBuilder, sql } from 'kysely';
 import { activeStages, Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
 import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../opportunity-list.table';
 import { applyFilters } from './list-opportunities';
 import { DateRange, namedPeriod, Period, quarterPeriod, shiftQuarter } from './periods';
-import { averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } from './pipeline-totals';
+import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } from './pipeline-totals';
 
 const money = toMajor;
 const DAY_MS = 86_400_000;
@@ -14,11 +14,14 @@ export interface PipelineDataQuery {
   dateRange?: DateRange;
   pipeline: Pipeline;
   currency?: string;
+  /** The pipeline as it stood at this instant (periods are relative to it). */
+  asOf?: Date;
 }
 
 export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDataQuery, now: Date) {
-  const period = q.dateRange ? namedPeriod(q.dateRange, now) : null;
-  const all = await loadTotals(db, orgId, { userId: q.userId, pipelineId: q.pipeline.id, from: period?.from, to: period?.to });
+  const at = q.asOf ?? now;
+  const period = q.dateRange ? namedPeriod(q.dateRange, at) : null;
+  const all = await loadTotals(db, orgId, { userId: q.userId, pipelineId: q.pipeline.id, from: period?.from, to: period?.to, asOf: q.asOf });
   const { currency, others } = chooseCurrency(all, q.currency);
   const rows = all.filter((r) => r.currency === currency);
   const open = rows.filter((r) => r.status === 'open');
@@ -40,6 +43,7 @@ export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDa
   const won = sum(rows.filter((r) => r.status === 'won'));
   return {
     period: period ? { label: period.label, from: period.from, to: period.to } : { label: 'all_time', from: null, to: null },
+    as_of: q.asOf ? q.asOf.toISOString() : null,
     currency,
     other_currencies: others,
     by_stage: byStage,
@@ -65,6 +69,8 @@ export interface ForecastQuery {
   quarter: number;
   userId?: string;
   currency?: string;
+  /** The forecast as it stood at this instant. */
+  asOf?: Date;
 }
 
 /** Closed-won value plus weighted open value expected in the period: the figure trends compare. */
@@ -76,7 +82,7 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
   const period = quarterPeriod(q.year, q.quarter);
   const previous = shiftQuarter(q.year, q.quarter, -1);
   const lastYear = shiftQuarter(q.year, q.quarter, -4);
-  const load = (p: Period) => loadTotals(db, orgId, { userId: q.userId, from: p.from, to: p.to });
+  const load = (p: Period) => loadTotals(db, orgId, { userId: q.userId, from: p.from, to: p.to, asOf: q.asOf });
   const [current, prev, yearAgo] = await Promise.all([
     load(period),
     load(quarterPeriod(previous.year, previous.quarter)),
@@ -90,7 +96,7 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
   const bestCase = sum(open.filter((r) => r.probability >= BEST_CASE_MIN_PROBABILITY));
   const pipeline = sum(open);
   const won = sum(rows.filter((r) => r.status === 'won'));
-  const atRisk = await atRiskIn(db, orgId, period, currency, q.userId, now);
+  const atRisk = await atRiskIn(db, orgId, period, currency, q.userId, q.asOf ?? now, !!q.asOf);
   const thisFigure = expectedRevenueMinor(rows);
   const trend = (base: TotalsRow[]) => {
     const before = expectedRevenueMinor(inCurrency(base));
@@ -105,6 +111,7 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
     period: period.label,
     from: period.from,
     to: period.to,
+    as_of: q.asOf ? q.asOf.toISOString() : null,
     currency,
     other_currencies: others,
     forecast_categories: {
@@ -141,18 +148,19 @@ function forecastNotes(change: number | null, atRiskCount: number, atRiskValue: 
   return `${trend}${risk} Confidence ${confidence}.`;
 }
 
-async function atRiskIn(db: Kysely<any>, orgId: string, period: Period, currency: string, userId: string | undefined, now: Date) {
+async function atRiskIn(db: Kysely<any>, orgId: string, period: Period, currency: string, userId: string | undefined, now: Date, historical: boolean) {
   const today = now.toISOString().slice(0, 10);
   const stale = new Date(now.getTime() - STALE_STAGE_DAYS * DAY_MS);
-  let q = db
-    .selectFrom('opportunity_list')
+  // Both sources have the same columns; typed loosely so one query serves either.
+  const base: SelectQueryBuilder<any, any, {}> = historical
+    ? aliveAt(db, orgId, now)
+    : db.selectFrom('opportunity_list').where('org_id', '=', orgId).where('deleted_at', 'is', null);
+  let q = base
     .select([
       (eb) => eb.fn.countAll<string>().as('count'),
       (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
       (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
     ])
-    .where('org_id', '=', orgId)
-    .where('deleted_at', 'is', null)
     .where('status', '=', 'open')
     .where('currency', '=', currency)
     .where('expected_close_date', '>=', period.from)

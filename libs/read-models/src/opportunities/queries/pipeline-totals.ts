@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { NO_CLOSE_MONTH } from '../opportunity-list.table';
 
 /** Totals grouped by what the analytics need; scope filters apply before grouping. */
@@ -21,10 +21,13 @@ export interface TotalsScope {
   /** Inclusive date range; matched by close month (periods here are whole months). */
   from?: string;
   to?: string;
+  /** Answer from the deals' states at this instant (opportunity_intervals) instead of now. */
+  asOf?: Date;
 }
 
 /** Sums the pre-aggregated rows in scope in SQL: a handful of rows per stage come back. */
 export async function loadTotals(db: Kysely<any>, orgId: string, scope: TotalsScope): Promise<TotalsRow[]> {
+  if (scope.asOf) return loadTotalsAsOf(db, orgId, scope, scope.asOf);
   let q = db
     .selectFrom('pipeline_totals')
     .select([
@@ -44,7 +47,40 @@ export async function loadTotals(db: Kysely<any>, orgId: string, scope: TotalsSc
   if (scope.from) q = q.where('close_month', '>=', `${scope.from.slice(0, 7)}-01`);
   if (scope.to) q = q.where('close_month', '<=', `${scope.to.slice(0, 7)}-01`);
   if (scope.from || scope.to) q = q.where('close_month', '!=', NO_CLOSE_MONTH);
-  const rows = await q.groupBy(['pipeline_id', 'stage', 'status', 'currency', 'probability_band']).execute();
+  return toTotalsRows(await q.groupBy(['pipeline_id', 'stage', 'status', 'currency', 'probability_band']).execute());
+}
+
+/** The same sums over the intervals alive at `at`: each deal as it stood then. */
+async function loadTotalsAsOf(db: Kysely<any>, orgId: string, scope: TotalsScope, at: Date): Promise<TotalsRow[]> {
+  let q = aliveAt(db, orgId, at).select([
+    'pipeline_id',
+    'stage',
+    'status',
+    'currency',
+    'probability_band',
+    (eb) => eb.fn.countAll<string>().as('deal_count'),
+    (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+    (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+    sql<string>`sum(case when status = 'won' then coalesce(sales_cycle_days, 0) else 0 end)`.as('sales_cycle_days_sum'),
+  ]);
+  if (scope.userId) q = q.where('assigned_user_id', '=', scope.userId);
+  if (scope.pipelineId) q = q.where('pipeline_id', '=', scope.pipelineId);
+  if (scope.from) q = q.where('close_month', '>=', `${scope.from.slice(0, 7)}-01`);
+  if (scope.to) q = q.where('close_month', '<=', `${scope.to.slice(0, 7)}-01`);
+  if (scope.from || scope.to) q = q.where('close_month', '!=', NO_CLOSE_MONTH);
+  return toTotalsRows(await q.groupBy(['pipeline_id', 'stage', 'status', 'currency', 'probability_band']).execute());
+}
+
+/** Intervals in force at `at`: started by then and not yet replaced. */
+export function aliveAt(db: Kysely<any>, orgId: string, at: Date) {
+  return db
+    .selectFrom('opportunity_intervals')
+    .where('org_id', '=', orgId)
+    .where('valid_from', '<=', at)
+    .where((eb) => eb.or([eb('valid_to', 'is', null), eb('valid_to', '>', at)]));
+}
+
+function toTotalsRows(rows: any[]): TotalsRow[] {
   return rows
     .map((r) => ({
       pipeline_id: r.pipeline_id,

@@ -1,0 +1,29 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { verifyProjection } from '@app/read-models';
+import { progressBar, selectKinds, withStores } from './cli-support';
+
+/**
+ * npm run verify -- [--projection <name>|all]
+ * Rebuilds into scratch tables up to the live checkpoint and prints every row that differs.
+ * Exit code 1 when anything differs.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { projection: { type: 'string', default: 'all' } } });
+  let differences = 0;
+  await withStores(async (database, store) => {
+    for (const kind of selectKinds(values.projection)) {
+      const bar = progressBar(`verify ${kind.name}`);
+      const found = await verifyProjection(database, store, kind, { onProgress: bar.update }).finally(() => bar.stop());
+      differences += found.length;
+      for (const d of found) process.stdout.write(`${kind.name} ${d.table} ${d.side}: ${JSON.stringify(d.row)}\n`);
+      process.stdout.write(`${kind.name}: ${found.length === 0 ? 'no differences' : `${found.length} differing row(s)`}\n`);
+    }
+  });
+  process.exit(differences === 0 ? 0 : 1);
+}
+
+main().catch((error) => {
+  process.stderr.write(`\n${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(2);
+});

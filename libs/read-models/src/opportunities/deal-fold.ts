@@ -1,0 +1,71 @@
+import { Kysely } from 'kysely';
+import { evolve, INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, OpportunityEvent, OpportunityState } from '@app/domain';
+import type { RecordedEvent } from '@app/event-store';
+
+const STREAM = /^opportunity-(.+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
+
+export interface FoldedDeal {
+  orgId: string;
+  id: string;
+  /** State stored before this batch (null for a deal new to the table). */
+  before: OpportunityState | null;
+  state: OpportunityState;
+  lastVersion: number;
+  lastPosition: string;
+}
+
+export function isOpportunityEvent(e: RecordedEvent): boolean {
+  return HANDLED.has(e.type) && STREAM.test(e.streamId);
+}
+
+export function dealOf(e: RecordedEvent): { orgId: string; id: string } {
+  const [, orgId, id] = STREAM.exec(e.streamId)!;
+  return { orgId, id };
+}
+
+/**
+ * Loads the stored states of the deals a batch touches (from `table`: org_id, id, state,
+ * last_version), folds each event with the domain's evolve (skipping versions already applied)
+ * and calls onEvent with the state right after each event.
+ */
+export async function foldBatch(
+  trx: Kysely<any>,
+  table: string,
+  events: RecordedEvent[],
+  onEvent?: (event: RecordedEvent, deal: FoldedDeal) => void,
+): Promise<Map<string, FoldedDeal>> {
+  const relevant = events.filter(isOpportunityEvent);
+  const keys = new Map<string, { orgId: string; id: string }>();
+  for (const e of relevant) {
+    const deal = dealOf(e);
+    keys.set(`${deal.orgId}/${deal.id}`, deal);
+  }
+  const deals = new Map<string, FoldedDeal>();
+  if (keys.size === 0) return deals;
+  const rows = await trx
+    .selectFrom(table)
+    .select(['org_id', 'id', 'state', 'last_version'])
+    .where('org_id', 'in', [...new Set([...keys.values()].map((k) => k.orgId))])
+    .where('id', 'in', [...keys.values()].map((k) => k.id))
+    .execute();
+  const found = new Map(rows.map((r) => [`${r.org_id}/${r.id}`, r]));
+  for (const [key, { orgId, id }] of keys) {
+    const row = found.get(key);
+    const state = row ? ((typeof row.state === 'string' ? JSON.parse(row.state) : row.state) as OpportunityState) : null;
+    deals.set(key, { orgId, id, before: state, state: state ?? INITIAL_STATE, lastVersion: row ? Number(row.last_version) : 0, lastPosition: '0' });
+  }
+  for (const event of relevant) {
+    const { orgId, id } = dealOf(event);
+    const deal = deals.get(`${orgId}/${id}`)!;
+    if (event.streamVersion <= deal.lastVersion) continue; // already applied
+    if (event.streamVersion !== deal.lastVersion + 1) {
+      throw new Error(`Gap in ${event.streamId}: have ${deal.lastVersion}, got ${event.streamVersion}`);
+    }
+    deal.state = evolve(deal.state, { type: event.type, data: event.data } as OpportunityEvent);
+    deal.lastVersion = event.streamVersion;
+    deal.lastPosition = event.position;
+    onEvent?.(event, deal);
+  }
+  return deals;
+}

@@ -1,0 +1,217 @@
+import { Kysely, sql } from 'kysely';
+import type { EventStore } from '@app/event-store';
+import type { Database } from '@app/platform/database/database';
+import { OpportunityProjection } from './opportunities/opportunity.projection';
+import { DEFAULT_RUNNER_OPTIONS, ProjectionRunner } from './projector/projection-runner';
+
+/** A projection whose tables can be built beside the live ones under a suffix. */
+export interface RebuildableProjection {
+  readonly name: string;
+  readonly tables: readonly string[];
+}
+
+export interface ProjectionKind {
+  name: string;
+  tables: readonly string[];
+  /** The projection writing to the tables with this suffix ('' = live). */
+  create(suffix: string): OpportunityProjection;
+}
+
+export const PROJECTION_KINDS: ProjectionKind[] = [
+  { name: OpportunityProjection.NAME, tables: OpportunityProjection.TABLES, create: (suffix) => new OpportunityProjection(suffix) },
+];
+
+export interface Progress {
+  processed: number;
+  total: number;
+}
+
+const REBUILD = '__rebuild';
+const VERIFY = '__verify';
+const BATCH = 2000;
+
+/** Copies of the live tables (columns, defaults, generated columns, indexes, storage). */
+async function createCopies(db: Kysely<any>, kind: ProjectionKind, suffix: string, fresh: boolean): Promise<void> {
+  for (const table of kind.tables) {
+    if (fresh) await sql`drop table if exists ${sql.table(table + suffix)}`.execute(db);
+    await sql`create table if not exists ${sql.table(table + suffix)} (like ${sql.table(table)} including all)`.execute(db);
+    const { rows } = await sql<{ options: string[] | null }>`
+      select reloptions as options from pg_class where oid = ${table}::regclass`.execute(db);
+    for (const option of rows[0]?.options ?? []) {
+      await sql`alter table ${sql.table(table + suffix)} set (${sql.raw(option)})`.execute(db);
+    }
+  }
+}
+
+async function countEvents(db: Kysely<any>): Promise<number> {
+  try {
+    const { rows } = await sql<{ n: string }>`select count(*)::text as n from events`.execute(db);
+    return Number(rows[0].n);
+  } catch {
+    return 0; // the log lives in EventStoreDB: progress without a total
+  }
+}
+
+async function catchUpWithProgress(runner: ProjectionRunner, projection: OpportunityProjection, total: number, onProgress: (p: Progress) => void, stopAt?: string | null) {
+  const start = await runner.processedCount(projection);
+  let processed = start;
+  for (;;) {
+    const n = await runner.runBatch(projection, stopAt);
+    if (n === 0) break;
+    processed += n;
+    onProgress({ processed, total: Math.max(total, processed) });
+  }
+  return processed;
+}
+
+/**
+ * Rebuilds a projection from the whole log into fresh tables and swaps them in atomically while
+ * the live projection keeps serving. Interrupted, it resumes from its own checkpoint next time.
+ */
+export async function replayProjection(
+  db: Kysely<any>,
+  store: EventStore,
+  kind: ProjectionKind,
+  options: { restart?: boolean; onProgress?: (p: Progress) => void } = {},
+): Promise<{ events: number; seconds: number }> {
+  const started = Date.now();
+  const target = kind.create(REBUILD);
+  await createCopies(db, kind, REBUILD, !!options.restart);
+  const runner = new ProjectionRunner(db, store, [target], { ...DEFAULT_RUNNER_OPTIONS, batchSize: BATCH, haltOnPoison: true });
+  if (options.restart) await runner.resetCheckpoint(target);
+  await runner.ensureCheckpoints();
+  const total = await countEvents(db);
+  const events = await catchUpWithProgress(runner, target, total, options.onProgress ?? (() => undefined));
+
+  await db.transaction().execute(async (trx) => {
+    // Waits for the live projector's batch in flight; it skips batches until this commits.
+    await sql`select pg_advisory_xact_lock(hashtext(${`projection:${kind.name}`}))`.execute(trx);
+    const indexes = await indexNames(trx, kind.tables);
+    for (const table of kind.tables) {
+      await sql`alter table ${sql.table(table)} rename to ${sql.table(`${table}__old`)}`.execute(trx);
+      await sql`alter table ${sql.table(table + REBUILD)} rename to ${sql.table(table)}`.execute(trx);
+      await sql`drop table ${sql.table(`${table}__old`)}`.execute(trx);
+    }
+    await restoreIndexNames(trx, indexes);
+    // The live projection carries on from where the rebuild stopped.
+    const done = await trx.selectFrom('projection_checkpoints').selectAll().where('projection', '=', target.name).executeTakeFirstOrThrow();
+    await trx
+      .updateTable('projection_checkpoints')
+      .set({ checkpoint: done.checkpoint, position: done.position, events_processed: done.events_processed, updated_at: sql`now()` })
+      .where('projection', '=', kind.name)
+      .execute();
+    await trx.deleteFrom('projection_checkpoints').where('projection', '=', target.name).execute();
+  });
+  return { events, seconds: (Date.now() - started) / 1000 };
+}
+
+export interface Difference {
+  table: string;
+  side: 'only in live' | 'only in rebuild';
+  row: Record<string, unknown>;
+}
+
+/**
+ * Rebuilds into scratch tables up to exactly the live checkpoint, then compares them row by row.
+ * An empty result means the live read model equals a rebuild from the log.
+ */
+export async function verifyProjection(
+  database: Database,
+  store: EventStore,
+  kind: ProjectionKind,
+  options: { onProgress?: (p: Progress) => void } = {},
+): Promise<Difference[]> {
+  const db = database.db;
+  const scratch = kind.create(VERIFY);
+  await createCopies(db, kind, VERIFY, true);
+  const runner = new ProjectionRunner(db, store, [scratch], { ...DEFAULT_RUNNER_OPTIONS, batchSize: BATCH, haltOnPoison: true });
+  await runner.resetCheckpoint(scratch);
+  await runner.ensureCheckpoints();
+  const total = await countEvents(db);
+  try {
+    return await holdingProjection(database, kind.name, async () => {
+      const live = await db.selectFrom('projection_checkpoints').select('checkpoint').where('projection', '=', kind.name).executeTakeFirst();
+      await catchUpWithProgress(runner, scratch, total, options.onProgress ?? (() => undefined), live?.checkpoint ?? null);
+      const differences: Difference[] = [];
+      for (const table of kind.tables) {
+        const columns = await comparableColumns(db, table);
+        const list = sql.join(columns.map((c) => sql.ref(c)));
+        const onlyLive = await sql<Record<string, unknown>>`
+          select ${list} from ${sql.table(table)} except select ${list} from ${sql.table(table + VERIFY)} limit 1000`.execute(db);
+        const onlyRebuild = await sql<Record<string, unknown>>`
+          select ${list} from ${sql.table(table + VERIFY)} except select ${list} from ${sql.table(table)} limit 1000`.execute(db);
+        differences.push(...onlyLive.rows.map((row) => ({ table, side: 'only in live' as const, row })));
+        differences.push(...onlyRebuild.rows.map((row) => ({ table, side: 'only in rebuild' as const, row })));
+      }
+      return differences;
+    });
+  } finally {
+    for (const table of kind.tables) await sql`drop table if exists ${sql.table(table + VERIFY)}`.execute(db);
+    await db.deleteFrom('projection_checkpoints').where('projection', '=', scratch.name).execute();
+  }
+}
+
+/**
+ * Keeps the live projector of `name` still while fn runs: a session advisory lock on its own
+ * connection makes the projector's per-batch try-lock fail. The embedded database belongs to one
+ * process, and the API is stopped while the CLI uses it, so there is nothing to hold there.
+ */
+async function holdingProjection<T>(database: Database, name: string, fn: () => Promise<T>): Promise<T> {
+  if (database.kind !== 'postgres') return fn();
+  const key = `projection:${name}`;
+  return database.db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
+    try {
+      return await fn();
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
+    }
+  });
+}
+
+/** Every stored column except generated ones (they follow from the others). */
+async function comparableColumns(db: Kysely<any>, table: string): Promise<string[]> {
+  const { rows } = await sql<{ column_name: string }>`
+    select column_name from information_schema.columns
+    where table_schema = current_schema() and table_name = ${table} and is_generated = 'NEVER'
+    order by ordinal_position`.execute(db);
+  return rows.map((r) => r.column_name);
+}
+
+interface IndexName {
+  table: string;
+  name: string;
+  /** Definition with the index and table names blanked, to match the rebuilt copy's index. */
+  shape: string;
+}
+
+async function indexNames(db: Kysely<any>, tables: readonly string[]): Promise<IndexName[]> {
+  const out: IndexName[] = [];
+  for (const table of tables) {
+    const { rows } = await sql<{ name: string; def: string }>`
+      select i.relname as name, pg_get_indexdef(i.oid) as def
+      from pg_index x join pg_class i on i.oid = x.indexrelid
+      where x.indrelid = ${table}::regclass`.execute(db);
+    out.push(...rows.map((r) => ({ table, name: r.name, shape: shapeOf(r.def, r.name, table) })));
+  }
+  return out;
+}
+
+/** After the swap the rebuilt indexes take the live names (migrations refer to them). */
+async function restoreIndexNames(db: Kysely<any>, previous: IndexName[]): Promise<void> {
+  const tables = [...new Set(previous.map((p) => p.table))];
+  const current = await indexNames(db, tables);
+  for (const index of current) {
+    const wanted = previous.find((p) => p.table === index.table && p.shape === index.shape);
+    if (wanted && wanted.name !== index.name) {
+      await sql`alter index ${sql.table(index.name)} rename to ${sql.table(wanted.name)}`.execute(db);
+    }
+  }
+}
+
+function shapeOf(def: string, name: string, table: string): string {
+  return def
+    .replace(` INDEX ${name} ON `, ' INDEX _ ON ')
+    .replace(` INDEX "${name}" ON `, ' INDEX _ ON ')
+    .replace(new RegExp(`\\bON (ONLY )?([\\w."]+\\.)?"?${table}(__\\w+)?"?`), 'ON _');
+}
