@@ -22,6 +22,7 @@ import { ProjectionsController } from './operations/projections.controller';
 import { OpportunityQueriesController } from './opportunities/opportunity-queries.controller';
 import { QUERY_HANDLERS } from './opportunities/queries/opportunity-queries';
 import { READ_SIDE_PROVIDERS } from './read-side';
+import { WebhooksController } from './webhooks/webhooks.controller';
 import { COMMAND_HANDLERS } from './opportunities/commands';
 import { OpportunitiesController } from './opportunities/opportunities.controller';
 import { OpportunityRepository } from './opportunities/opportunity.repository';
@@ -69,6 +70,7 @@ export class AppModule {
         CustomersController,
         ProjectionsController,
         AuditController,
+        WebhooksController,
       ],
       providers,
     };

@@ -1,23 +1,37 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
-import { allProjections, ConsistencyService, ProjectionRunner } from '@app/read-models';
+import { ConsistencyService, ProjectionRunner } from '@app/read-models';
+import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
 
-/** Runs the projectors inside the API process unless RUN_PROJECTORS=false (then apps/worker does). */
+/**
+ * Runs the projectors and the webhook dispatcher inside the API process unless
+ * RUN_PROJECTORS / RUN_WEBHOOK_DISPATCHER say false (then apps/worker does).
+ */
 @Injectable()
-export class InProcessProjectors implements OnApplicationBootstrap, OnApplicationShutdown {
+export class InProcessWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
+  private offProgress: (() => void) | null = null;
+
   constructor(
     private readonly runner: ProjectionRunner,
+    private readonly dispatcher: WebhookDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     await this.runner.ensureCheckpoints();
     if (this.config.runProjectors) await this.runner.start();
+    if (this.config.runWebhookDispatcher) {
+      this.offProgress = this.runner.onProgress(() => this.dispatcher.wake());
+      this.dispatcher.start();
+    }
   }
 
+  /** Graceful: the projector finishes its batch, the dispatcher its deliveries in flight. */
   async onApplicationShutdown(): Promise<void> {
+    this.offProgress?.();
     await this.runner.stop();
+    await this.dispatcher.stop();
   }
 }
 
@@ -26,7 +40,7 @@ export const READ_SIDE_PROVIDERS: Provider[] = [
     provide: ProjectionRunner,
     inject: [DATABASE, EventStore, APP_CONFIG],
     useFactory: (database: Database, store: EventStore, config: AppConfig) =>
-      new ProjectionRunner(database.db, store, allProjections(), {
+      new ProjectionRunner(database.db, store, serviceProjections(), {
         batchSize: config.projectionBatchSize,
         pollMs: config.projectionPollMs,
         maxAttempts: 3,
@@ -39,5 +53,12 @@ export const READ_SIDE_PROVIDERS: Provider[] = [
     useFactory: (database: Database, store: EventStore, runner: ProjectionRunner, config: AppConfig) =>
       new ConsistencyService(database.db, store, runner, config.consistencyTimeoutMs),
   },
-  InProcessProjectors,
+  { provide: AddressPolicy, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AddressPolicy(config.webhookAllowedHosts) },
+  {
+    provide: WebhookDispatcher,
+    inject: [DATABASE, AddressPolicy, APP_CONFIG],
+    useFactory: (database: Database, policy: AddressPolicy, config: AppConfig) => new WebhookDispatcher(database.db, policy, dispatcherOptionsFrom(config)),
+  },
+  InProcessWorkers,
 ];
+

@@ -2,11 +2,13 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { openEventStore } from '@app/event-store';
 import { loadConfig, openDatabase } from '@app/platform';
-import { allProjections, ProjectionRunner } from '@app/read-models';
+import { ProjectionRunner } from '@app/read-models';
+import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
 
 /**
- * Projectors as their own process (scale-out). Several workers may run: each batch takes the
- * projection's advisory lock and compare-and-sets its checkpoint, so none is applied twice.
+ * Projectors and the webhook dispatcher as their own process (scale-out). Several workers may
+ * run: each projector batch takes the projection's advisory lock and compare-and-sets its
+ * checkpoint, and webhook messages are claimed with FOR UPDATE SKIP LOCKED.
  */
 async function main(): Promise<void> {
   const logger = new Logger('Worker');
@@ -16,14 +18,17 @@ async function main(): Promise<void> {
   }
   const database = await openDatabase(config);
   const store = await openEventStore(config, database);
-  const runner = new ProjectionRunner(database.db, store, allProjections(), {
+  const runner = new ProjectionRunner(database.db, store, serviceProjections(), {
     batchSize: config.projectionBatchSize,
     pollMs: config.projectionPollMs,
     maxAttempts: 3,
     haltOnPoison: config.projectionHaltOnPoison,
   });
   await runner.start();
-  logger.log(`Running projections: ${runner.projections.map((p) => p.name).join(', ')}`);
+  const dispatcher = new WebhookDispatcher(database.db, new AddressPolicy(config.webhookAllowedHosts), dispatcherOptionsFrom(config));
+  runner.onProgress(() => dispatcher.wake());
+  dispatcher.start();
+  logger.log(`Running projections: ${runner.projections.map((p) => p.name).join(', ')}; webhook dispatcher on`);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -31,6 +36,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.log(`${signal}: finishing the batch in flight`);
     await runner.stop();
+    await dispatcher.stop();
     await store.close();
     await database.close();
     process.exit(0);

@@ -21,6 +21,16 @@ export interface AppConfig {
   projectionPollMs: number;
   /** Stop a projection at a poison event instead of dead-lettering it. */
   projectionHaltOnPoison: boolean;
+  /** Deliver webhooks from this process (the API by default; workers always). */
+  runWebhookDispatcher: boolean;
+  /** Hosts or IPs webhooks may reach even though they are private (e.g. 127.0.0.1 in tests). */
+  webhookAllowedHosts: string[];
+  webhookTimeoutMs: number;
+  /** Seconds to wait after each failed attempt; the last entry exhausts the schedule. */
+  webhookRetrySchedule: number[];
+  /** How long the previous secret stays valid after a rotation. */
+  webhookSecretOverlapSeconds: number;
+  webhookPollMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -37,6 +47,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     projectionBatchSize: Math.max(1, intFrom(env.PROJECTION_BATCH_SIZE, 500, 'PROJECTION_BATCH_SIZE')),
     projectionPollMs: Math.max(10, intFrom(env.PROJECTION_POLL_MS, 500, 'PROJECTION_POLL_MS')),
     projectionHaltOnPoison: env.PROJECTION_HALT_ON_POISON === 'true',
+    runWebhookDispatcher: (env.RUN_WEBHOOK_DISPATCHER ?? env.RUN_PROJECTORS ?? 'true') !== 'false',
+    webhookAllowedHosts: (env.WEBHOOK_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    webhookTimeoutMs: Math.max(100, intFrom(env.WEBHOOK_TIMEOUT_MS, 15_000, 'WEBHOOK_TIMEOUT_MS')),
+    webhookRetrySchedule: scheduleFrom(env.WEBHOOK_RETRY_SCHEDULE),
+    webhookSecretOverlapSeconds: intFrom(env.WEBHOOK_SECRET_OVERLAP_SECONDS, 86_400, 'WEBHOOK_SECRET_OVERLAP_SECONDS'),
+    webhookPollMs: Math.max(10, intFrom(env.WEBHOOK_POLL_MS, 500, 'WEBHOOK_POLL_MS')),
   };
 }
 
@@ -45,4 +61,14 @@ function intFrom(value: string | undefined, fallback: number, name: string): num
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${value}"`);
   return n;
+}
+
+/** Standard Webhooks' reference schedule unless WEBHOOK_RETRY_SCHEDULE gives seconds, e.g. "5,300,1800". */
+function scheduleFrom(value: string | undefined): number[] {
+  if (!value) return [5, 300, 1800, 7200, 18000, 36000, 36000];
+  const parts = value.split(',').map((p) => Number(p.trim()));
+  if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
+    throw new Error(`WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got "${value}"`);
+  }
+  return parts;
 }

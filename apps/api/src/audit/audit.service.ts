@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, OpportunityState } from '@app/domain';
+import { DomainError, ErrorCode, isValidDate, OpportunityState } from '@app/domain';
 import { EventStore, RecordedEvent } from '@app/event-store';
 import type { Actor } from '@app/platform';
 import { foldRecorded, opportunityStreamId } from '../opportunities/opportunity-stream';
@@ -10,7 +10,8 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]
 export function parseAsOf(value: string, field = 'as_of'): Date {
   const text = value.trim();
   const instant = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T23:59:59.999Z` : text;
-  const time = ISO_INSTANT.test(text) ? Date.parse(instant) : NaN;
+  // Date.parse rolls 2026-02-30 over to March: the calendar date is checked on its own.
+  const time = ISO_INSTANT.test(text) && isValidDate(text.slice(0, 10)) ? Date.parse(instant) : NaN;
   if (!Number.isFinite(time)) {
     throw DomainError.validation({ [field]: [`${field} must be an ISO-8601 time such as 2026-03-31T17:00:00Z (or a date)`] });
   }
@@ -39,12 +40,13 @@ export function historyItem(e: RecordedEvent) {
 export class AuditService {
   constructor(private readonly store: EventStore) {}
 
-  /** Managers and admins see every deal's history; others only the deals they own. */
+  /** Managers and admins see every deal's history; reps the deals they own; viewers none. */
   async history(actor: Actor, opportunityId: string): Promise<{ state: OpportunityState; events: RecordedEvent[] }> {
     const events = await this.store.readStream(opportunityStreamId(actor.orgId, opportunityId));
     if (events.length === 0) throw DomainError.notFound('Opportunity');
     const state = foldRecorded(events);
-    if (actor.role !== 'admin' && actor.role !== 'manager' && state.assigned_user_id !== actor.userId) {
+    const owner = actor.role === 'rep' && state.assigned_user_id === actor.userId;
+    if (actor.role !== 'admin' && actor.role !== 'manager' && !owner) {
       throw new DomainError(ErrorCode.Forbidden, 'Only managers, admins and the owner may read this history');
     }
     return { state, events };

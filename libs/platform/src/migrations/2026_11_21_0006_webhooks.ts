@@ -32,7 +32,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       position bigint,
       body text not null,
       status text not null check (status in ('pending', 'delivered', 'failed')),
+      -- Position in the retry schedule (a manual redelivery starts it again).
       attempts integer not null default 0,
+      -- Every attempt ever made, numbering the delivery log.
+      total_attempts integer not null default 0,
       next_attempt_at timestamptz,
       last_attempt_at timestamptz,
       last_status_code integer,

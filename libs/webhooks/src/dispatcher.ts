@@ -1,0 +1,293 @@
+import { Logger } from '@nestjs/common';
+import { Kysely, sql } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Agent, request } from 'undici';
+import type { AppConfig } from '@app/platform/config';
+import { AddressPolicy } from './address-policy';
+import { TEST_EVENT_TYPE } from './payload';
+import { nextDelaySeconds, parseRetryAfter } from './schedule';
+import { signatureHeader } from './signing';
+
+export interface DispatcherOptions {
+  timeoutMs: number;
+  /** Seconds to wait after failed attempt 1, 2, …; exhausted → message failed, endpoint disabled. */
+  retrySchedule: number[];
+  pollMs: number;
+  /** Messages claimed per round; each claim is a lease, so a crashed worker's messages come back. */
+  batchSize: number;
+  leaseSeconds: number;
+  concurrency: number;
+}
+
+export interface AttemptResult {
+  webhook_id: string;
+  attempt: number;
+  delivered: boolean;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
+interface Claimed {
+  id: string;
+  endpoint_id: string;
+  body: string;
+  attempts: number;
+  total_attempts: number;
+  url: string;
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Date | null;
+  enabled: boolean;
+  deleted_at: Date | null;
+}
+
+const EXCERPT_BYTES = 1024;
+
+/** Dispatcher settings from the service configuration (the lease outlives a timed-out attempt). */
+export function dispatcherOptionsFrom(config: AppConfig): DispatcherOptions {
+  return {
+    timeoutMs: config.webhookTimeoutMs,
+    retrySchedule: config.webhookRetrySchedule,
+    pollMs: config.webhookPollMs,
+    batchSize: 50,
+    leaseSeconds: Math.ceil(config.webhookTimeoutMs / 1000) * 2 + 30,
+    concurrency: 8,
+  };
+}
+
+/**
+ * Delivers outbox messages (at least once). Workers claim due messages with
+ * FOR UPDATE SKIP LOCKED and a lease, so several share the work and none is lost if one dies.
+ */
+export class WebhookDispatcher {
+  private readonly logger = new Logger('Webhooks');
+  private readonly agent: Agent;
+  private readonly wakeups = new EventEmitter().setMaxListeners(0);
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  readonly outcomes = { delivered: 0, retried: 0, failed: 0 };
+
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly policy: AddressPolicy,
+    private readonly options: DispatcherOptions,
+  ) {
+    this.agent = new Agent({ connect: { lookup: policy.lookup as never, timeout: options.timeoutMs } });
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    this.loop = null;
+    await this.agent.close();
+  }
+
+  /** New messages may be due (the outbox projector just committed). */
+  wake(): void {
+    this.wakeups.emit('wake');
+  }
+
+  /** Claims and delivers due messages until none is due; returns how many were attempted. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const claimed = await this.claim();
+      if (claimed.length === 0) return total;
+      total += claimed.length;
+      await this.deliverAll(claimed);
+    }
+  }
+
+  /** Sends a signed webhook.test message now and reports the attempt. */
+  async sendTest(orgId: string, endpointId: string): Promise<AttemptResult> {
+    const id = `msg_${randomUUID().replace(/-/g, '')}`;
+    const body = JSON.stringify({ type: TEST_EVENT_TYPE, timestamp: new Date().toISOString(), data: { endpoint_id: endpointId, message: 'Test ping' } });
+    await this.db
+      .insertInto('webhook_messages')
+      .values({ id, org_id: orgId, endpoint_id: endpointId, event_type: TEST_EVENT_TYPE, body, status: 'pending', next_attempt_at: null })
+      .execute();
+    const [message] = await this.load([id]);
+    return this.deliver(message, { retry: false });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let attempted = 0;
+      try {
+        attempted = await this.drain();
+      } catch (error) {
+        this.logger.warn(`Webhook dispatch round failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (attempted === 0 && !this.stopping) await this.sleep(this.options.pollMs);
+    }
+  }
+
+  private async claim(): Promise<Claimed[]> {
+    const { rows } = await sql<{ id: string }>`
+      with due as (
+        select id from webhook_messages
+        where status = 'pending' and next_attempt_at <= now()
+        order by next_attempt_at
+        limit ${this.options.batchSize}
+        for update skip locked
+      )
+      update webhook_messages m
+      set next_attempt_at = now() + make_interval(secs => ${this.options.leaseSeconds})
+      from due where m.id = due.id
+      returning m.id`.execute(this.db);
+    return rows.length ? this.load(rows.map((r) => r.id)) : [];
+  }
+
+  private load(ids: string[]): Promise<Claimed[]> {
+    return this.db
+      .selectFrom('webhook_messages as m')
+      .innerJoin('webhook_endpoints as e', 'e.id', 'm.endpoint_id')
+      .select(['m.id', 'm.endpoint_id', 'm.body', 'm.attempts', 'm.total_attempts', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_expires_at', 'e.enabled', 'e.deleted_at'])
+      .where('m.id', 'in', ids)
+      .execute() as Promise<Claimed[]>;
+  }
+
+  private async deliverAll(messages: Claimed[]): Promise<void> {
+    const queue = [...messages];
+    const workers = Array.from({ length: Math.min(this.options.concurrency, queue.length) }, async () => {
+      for (let m = queue.shift(); m; m = queue.shift()) await this.deliver(m, { retry: true });
+    });
+    await Promise.all(workers);
+  }
+
+  private async deliver(m: Claimed, { retry }: { retry: boolean }): Promise<AttemptResult> {
+    const attempt = m.attempts + 1;
+    const logNumber = m.total_attempts + 1;
+    if (m.deleted_at || (!m.enabled && retry)) {
+      await this.finish(m.id, 'failed', attempt - 1, null, false);
+      return { webhook_id: m.id, attempt: logNumber - 1, delivered: false, status_code: null, latency_ms: 0, error: 'endpoint disabled or deleted' };
+    }
+    const secrets = [m.secret];
+    if (m.previous_secret && m.previous_secret_expires_at && new Date(m.previous_secret_expires_at).getTime() > Date.now()) {
+      secrets.push(m.previous_secret); // rotation overlap: receivers holding either secret verify
+    }
+    const timestamp = Math.floor(Date.now() / 1000);
+    const started = Date.now();
+    let status: number | null = null;
+    let excerpt: string | null = null;
+    let error: string | null = null;
+    let retryAfter: number | null = null;
+    try {
+      const url = new URL(m.url);
+      this.policy.assertLiteralAllowed(url);
+      const response = await request(url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'opportunity-pipeline-webhooks/1',
+          'webhook-id': m.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signatureHeader(secrets, m.id, timestamp, m.body),
+        },
+        body: m.body,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      status = response.statusCode;
+      retryAfter = parseRetryAfter(response.headers['retry-after']);
+      excerpt = await readExcerpt(response.body);
+    } catch (e) {
+      error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    }
+    const latency = Date.now() - started;
+    await this.db
+      .insertInto('webhook_attempts')
+      .values({ message_id: m.id, attempt: logNumber, attempted_at: new Date(started), status_code: status, latency_ms: latency, response_excerpt: excerpt, error })
+      .execute();
+    const delivered = status !== null && status >= 200 && status < 300;
+    if (delivered) {
+      this.outcomes.delivered++;
+      await this.finish(m.id, 'delivered', attempt, status);
+    } else if (status === 410) {
+      this.outcomes.failed++;
+      await this.finish(m.id, 'failed', attempt, status);
+      await this.disable(m.endpoint_id, 'the endpoint answered 410 Gone');
+    } else if (!retry) {
+      await this.finish(m.id, 'failed', attempt, status);
+    } else {
+      const delay = nextDelaySeconds(attempt, this.options.retrySchedule, retryAfter);
+      if (delay === null) {
+        this.outcomes.failed++;
+        await this.finish(m.id, 'failed', attempt, status);
+        await this.disable(m.endpoint_id, `retry schedule exhausted (${attempt} attempts)`);
+      } else {
+        this.outcomes.retried++;
+        await this.db
+          .updateTable('webhook_messages')
+          .set({
+            attempts: attempt,
+            total_attempts: sql`total_attempts + 1`,
+            last_attempt_at: new Date(started),
+            last_status_code: status,
+            next_attempt_at: sql`now() + make_interval(secs => ${delay})`,
+          })
+          .where('id', '=', m.id)
+          .execute();
+      }
+    }
+    return { webhook_id: m.id, attempt: logNumber, delivered, status_code: status, latency_ms: latency, error };
+  }
+
+  private async finish(id: string, status: 'delivered' | 'failed', attempts: number, code: number | null, attempted = true): Promise<void> {
+    await this.db
+      .updateTable('webhook_messages')
+      .set({
+        status,
+        attempts,
+        ...(attempted ? { total_attempts: sql`total_attempts + 1` } : {}),
+        last_attempt_at: sql`now()`,
+        last_status_code: code,
+        next_attempt_at: null,
+        ...(status === 'delivered' ? { delivered_at: sql`now()` } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  private async disable(endpointId: string, reason: string): Promise<void> {
+    this.logger.warn(`Webhook endpoint ${endpointId} disabled: ${reason}`);
+    await this.db
+      .updateTable('webhook_endpoints')
+      .set({ enabled: false, disabled_reason: reason, updated_at: sql`now()` })
+      .where('id', '=', endpointId)
+      .execute();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeups.off('wake', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeups.once('wake', done);
+    });
+  }
+}
+
+async function readExcerpt(body: AsyncIterable<Buffer | string> & { dump?: () => Promise<void> }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (size < EXCERPT_BYTES) chunks.push(buffer);
+    size += buffer.length;
+  }
+  return Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
+}
