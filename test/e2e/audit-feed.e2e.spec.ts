@@ -195,7 +195,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
     expect((await http().get(EVENTS)).status).toBe(401);
   });
 
-  it.each([['abc'], ['-1'], ['1.5'], ['1e3'], ['12345678901234567890'], ['999999999999']])('after=%s (not a position) → 400', async (after) => {
+  it.each([['abc'], ['-1'], ['1.5'], ['1e3'], ['12345678901234567890'], ['9999999999999999999'], ['999999999999']])('after=%s (not a position) → 400', async (after) => {
     const res = await feed(`?after=${after}`);
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('validation_failed');

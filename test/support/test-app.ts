@@ -11,6 +11,8 @@ export interface TestApp {
   http: () => ReturnType<typeof request>;
   /** Mints a token for a user in an org (created on demand). */
   token(orgId: string, userId: string, role?: Role): Promise<string>;
+  /** Stops the app (projector, dispatcher, HTTP), runs `whileDown`, starts a new one on the same database. */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,22 +24,31 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const database = await backend.open(databaseOptions);
   const config = { ...loadConfig({ ...env }), commandRetries: Number(env.COMMAND_RETRIES ?? 20) };
-  const app = await createApp({ config, database, logger: false });
-  await app.init();
-  const server = app.getHttpServer() as App;
-  const tokens = app.get(TokenService);
-  return {
+  const boot = async () => {
+    const app = await createApp({ config, database, logger: false });
+    await app.init();
+    return app;
+  };
+  let app = await boot();
+  const harness: TestApp = {
     app,
     database,
-    http: () => request(server),
+    http: () => request(harness.app.getHttpServer() as App),
     async token(orgId, userId, role = 'admin') {
-      return (await tokens.mint({ orgId, userId, role })).token;
+      return (await harness.app.get(TokenService).mint({ orgId, userId, role })).token;
+    },
+    async restart(whileDown) {
+      await harness.app.close();
+      await whileDown?.();
+      app = await boot();
+      harness.app = app;
     },
     async close() {
-      await app.close();
+      await harness.app.close();
       await database.close();
     },
   };
+  return harness;
 }
 
 export const API = '/api/v1/crm';

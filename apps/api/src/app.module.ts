@@ -1,4 +1,4 @@
-import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
 import { EventStore, openEventStore } from '@app/event-store';
@@ -36,6 +36,23 @@ export interface AppModuleOptions {
   eventStore?: EventStore;
 }
 
+const OWNS_DATABASE = Symbol('OWNS_DATABASE');
+
+/** Closes what the module opened, after the workers have stopped (they are shut down first). */
+@Injectable()
+class ResourceCloser implements OnApplicationShutdown {
+  constructor(
+    private readonly store: EventStore,
+    @Inject(DATABASE) private readonly database: Database,
+    @Inject(OWNS_DATABASE) private readonly ownsDatabase: boolean,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+    if (this.ownsDatabase) await this.database.close();
+  }
+}
+
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions): DynamicModule {
@@ -51,6 +68,8 @@ export class AppModule {
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ErrorFilter },
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      { provide: OWNS_DATABASE, useValue: !options.database },
+      ResourceCloser,
       OpportunityRepository,
       AuditService,
       OpportunityViews,

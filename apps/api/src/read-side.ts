@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap, Provider } from '@nestjs/common';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
 import { ConsistencyService, ProjectionRunner } from '@app/read-models';
@@ -9,7 +9,7 @@ import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispat
  * RUN_PROJECTORS / RUN_WEBHOOK_DISPATCHER say false (then apps/worker does).
  */
 @Injectable()
-export class InProcessWorkers implements OnApplicationBootstrap, OnApplicationShutdown {
+export class InProcessWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private offProgress: (() => void) | null = null;
 
   constructor(
@@ -28,7 +28,7 @@ export class InProcessWorkers implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Graceful: the projector finishes its batch, the dispatcher its deliveries in flight. */
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     this.offProgress?.();
     await this.runner.stop();
     await this.dispatcher.stop();
