@@ -16,7 +16,16 @@ async function main(): Promise<void> {
       const bar = progressBar(`verify ${kind.name}`);
       const found = await verifyProjection(database, store, kind, { onProgress: bar.update }).finally(() => bar.stop());
       differences += found.length;
-      for (const d of found) process.stdout.write(`${kind.name} ${d.table} ${d.side}: ${JSON.stringify(d.row)}\n`);
+      for (const d of found) {
+        const detail =
+          d.side === 'differs'
+            ? Object.entries(d.columns)
+                .filter(([c]) => c !== 'state')
+                .map(([c, [live, rebuilt]]) => `${c}: live ${JSON.stringify(live)} ≠ rebuild ${JSON.stringify(rebuilt)}`)
+                .join('; ') + ('state' in d.columns ? '; state differs' : '')
+            : '';
+        process.stdout.write(`${kind.name} ${d.table} ${JSON.stringify(d.key)} ${d.side}${detail ? `: ${detail}` : ''}\n`);
+      }
       process.stdout.write(`${kind.name}: ${found.length === 0 ? 'no differences' : `${found.length} differing row(s)`}\n`);
     }
   });

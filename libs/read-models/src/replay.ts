@@ -95,10 +95,11 @@ export async function replayProjection(
     await restoreIndexNames(trx, indexes);
     // The live projection carries on from where the rebuild stopped.
     const done = await trx.selectFrom('projection_checkpoints').selectAll().where('projection', '=', target.name).executeTakeFirstOrThrow();
+    const carried = { checkpoint: done.checkpoint, position: done.position, events_processed: done.events_processed, updated_at: sql`now()` };
     await trx
-      .updateTable('projection_checkpoints')
-      .set({ checkpoint: done.checkpoint, position: done.position, events_processed: done.events_processed, updated_at: sql`now()` })
-      .where('projection', '=', kind.name)
+      .insertInto('projection_checkpoints')
+      .values({ projection: kind.name, ...carried })
+      .onConflict((oc) => oc.column('projection').doUpdateSet(carried))
       .execute();
     await trx.deleteFrom('projection_checkpoints').where('projection', '=', target.name).execute();
   });
@@ -107,8 +108,12 @@ export async function replayProjection(
 
 export interface Difference {
   table: string;
-  side: 'only in live' | 'only in rebuild';
-  row: Record<string, unknown>;
+  /** Primary-key values of the row. */
+  key: Record<string, unknown>;
+  /** 'differs' when both have the row; otherwise which side has it. */
+  side: 'only in live' | 'only in rebuild' | 'differs';
+  /** Column → [live, rebuild] for the columns that differ (all columns for a one-sided row). */
+  columns: Record<string, [unknown, unknown]>;
 }
 
 /**
@@ -135,13 +140,13 @@ export async function verifyProjection(
       const differences: Difference[] = [];
       for (const table of kind.tables) {
         const columns = await comparableColumns(db, table);
+        const keyColumns = await primaryKey(db, table);
         const list = sql.join(columns.map((c) => sql.ref(c)));
         const onlyLive = await sql<Record<string, unknown>>`
           select ${list} from ${sql.table(table)} except select ${list} from ${sql.table(table + VERIFY)} limit 1000`.execute(db);
         const onlyRebuild = await sql<Record<string, unknown>>`
           select ${list} from ${sql.table(table + VERIFY)} except select ${list} from ${sql.table(table)} limit 1000`.execute(db);
-        differences.push(...onlyLive.rows.map((row) => ({ table, side: 'only in live' as const, row })));
-        differences.push(...onlyRebuild.rows.map((row) => ({ table, side: 'only in rebuild' as const, row })));
+        differences.push(...pairUp(table, keyColumns, columns, onlyLive.rows, onlyRebuild.rows));
       }
       return differences;
     });
@@ -167,6 +172,38 @@ async function holdingProjection<T>(database: Database, name: string, fn: () => 
       await sql`select pg_advisory_unlock(hashtext(${key}))`.execute(conn);
     }
   });
+}
+
+async function primaryKey(db: Kysely<any>, table: string): Promise<string[]> {
+  const { rows } = await sql<{ column: string }>`
+    select a.attname as column from pg_index i
+    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+    where i.indrelid = ${table}::regclass and i.indisprimary
+    order by array_position(i.indkey, a.attnum)`.execute(db);
+  return rows.map((r) => r.column);
+}
+
+/** Rows of the two sides with the same key become one 'differs' entry listing only what differs. */
+function pairUp(table: string, keyColumns: string[], columns: string[], live: Record<string, unknown>[], rebuilt: Record<string, unknown>[]): Difference[] {
+  const keyOf = (row: Record<string, unknown>) => JSON.stringify(keyColumns.map((c) => row[c]));
+  const pick = (row: Record<string, unknown>) => Object.fromEntries(keyColumns.map((c) => [c, row[c]]));
+  const rebuiltByKey = new Map(rebuilt.map((r) => [keyOf(r), r]));
+  const out: Difference[] = [];
+  for (const row of live) {
+    const other = rebuiltByKey.get(keyOf(row));
+    rebuiltByKey.delete(keyOf(row));
+    const differing = columns.filter((c) => JSON.stringify(row[c]) !== JSON.stringify(other?.[c]));
+    out.push({
+      table,
+      key: pick(row),
+      side: other ? 'differs' : 'only in live',
+      columns: Object.fromEntries(differing.map((c) => [c, [row[c], other ? other[c] : undefined]])),
+    });
+  }
+  for (const row of rebuiltByKey.values()) {
+    out.push({ table, key: pick(row), side: 'only in rebuild', columns: Object.fromEntries(columns.map((c) => [c, [undefined, row[c]]])) });
+  }
+  return out;
 }
 
 /** Every stored column except generated ones (they follow from the others). */
