@@ -23,6 +23,12 @@ import { OpportunityQueriesController } from './opportunities/opportunity-querie
 import { QUERY_HANDLERS } from './opportunities/queries/opportunity-queries';
 import { READ_SIDE_PROVIDERS } from './read-side';
 import { WebhooksController } from './webhooks/webhooks.controller';
+import { CategoriesController, TokensController } from './admin/admin.controller';
+import { BulkActionsController } from './bulk/bulk-actions.controller';
+import { CommandDispatcher } from './opportunities/command-dispatcher';
+import { PipelineRepository } from './pipelines/pipeline.repository';
+import { PipelinesController } from './pipelines/pipelines.controller';
+import { TimelineController } from './timeline/timeline.controller';
 import { COMMAND_HANDLERS } from './opportunities/commands';
 import { OpportunitiesController } from './opportunities/opportunities.controller';
 import { OpportunityRepository } from './opportunities/opportunity.repository';
@@ -71,6 +77,8 @@ export class AppModule {
       { provide: OWNS_DATABASE, useValue: !options.database },
       ResourceCloser,
       OpportunityRepository,
+      PipelineRepository,
+      CommandDispatcher,
       AuditService,
       OpportunityViews,
       ...COMMAND_HANDLERS,
@@ -83,6 +91,7 @@ export class AppModule {
       // Query routes first: /opportunities/pipeline-data must not be taken for an id.
       controllers: [
         HealthController,
+        BulkActionsController,
         OpportunityQueriesController,
         OpportunitiesController,
         UsersController,
@@ -90,6 +99,10 @@ export class AppModule {
         ProjectionsController,
         AuditController,
         WebhooksController,
+        TimelineController,
+        PipelinesController,
+        TokensController,
+        CategoriesController,
       ],
       providers,
     };

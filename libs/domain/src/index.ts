@@ -7,3 +7,4 @@ export * from './opportunity/commands';
 export * from './opportunity/state';
 export * from './opportunity/decide';
 export * from './opportunity/computed';
+export * from './pipeline-aggregate';

@@ -9,6 +9,8 @@ export interface StageDefinition {
   display_order: number;
   probability: number;
   kind: StageKind;
+  /** Days without activity after which an open deal in this stage is stale (Pipedrive's rotting). */
+  rotting_days?: number;
 }
 
 export interface PipelinePolicy {

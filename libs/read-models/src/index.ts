@@ -11,3 +11,5 @@ export * from './consistency';
 export * from './projections';
 export * from './replay';
 export * from './opportunities/deal-fold';
+export * from './timeline/timeline.projection';
+export * from './pipelines/pipelines.projection';

@@ -10,6 +10,10 @@ export const WEBHOOK_EVENT_TYPE: Record<OpportunityEventType, string> = {
   OpportunityLost: 'opportunity.lost',
   OpportunityAssigned: 'opportunity.assigned',
   OpportunityDeleted: 'opportunity.deleted',
+  ActivityLogged: 'opportunity.activity_logged',
+  ActivityCompleted: 'opportunity.activity_completed',
+  NoteAdded: 'opportunity.note_added',
+  ProspectConverted: 'opportunity.prospect_converted',
 };
 
 export const SUBSCRIBABLE_EVENT_TYPES = Object.values(WEBHOOK_EVENT_TYPE);

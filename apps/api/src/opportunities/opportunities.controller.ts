@@ -1,11 +1,9 @@
 import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
-import { CommandBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityState } from '@app/domain';
 import { Actor, CurrentActor, nameBasedUuid } from '@app/platform';
-import { ConsistencyService } from '@app/read-models';
 import { OpportunityViews } from './opportunity-views.service';
 import {
   AdvanceStage,
@@ -19,7 +17,8 @@ import {
   WinOpportunity,
 } from './commands';
 import { OpportunityCommandMessage } from './commands/opportunity-command';
-import { commandMeta, setVersionHeaders } from './command-context';
+import { commandMeta } from './command-context';
+import { CommandDispatcher } from './command-dispatcher';
 import { CreateOpportunityDto } from './dto/create-opportunity.dto';
 import {
   AdvanceStageDto,
@@ -41,8 +40,7 @@ const uuid = new ParseOpportunityIdPipe();
 @Controller('opportunities')
 export class OpportunitiesController {
   constructor(
-    private readonly commands: CommandBus,
-    private readonly consistency: ConsistencyService,
+    private readonly commands: CommandDispatcher,
     private readonly views: OpportunityViews,
   ) {}
 
@@ -138,14 +136,14 @@ export class OpportunitiesController {
         commandMeta(req, actor),
       ),
     );
-    return { message: 'Opportunity marked as won', data: wonView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
+    return { message: 'Opportunity marked as won', data: wonView(outcome.state, await this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
   }
 
   @Post(':id/lose')
   @HttpCode(200)
   async lose(@Param('id', uuid) id: string, @Body() dto: LoseOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const outcome = await this.dispatch(res, new LoseOpportunity(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
-    return { message: 'Opportunity marked as lost', data: lostView(outcome.state, this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
+    return { message: 'Opportunity marked as lost', data: lostView(outcome.state, await this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
   }
 
   @Post(':id/assign')
@@ -155,11 +153,8 @@ export class OpportunitiesController {
     return { message: 'Opportunity assigned successfully', data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)) };
   }
 
-  private async dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
-    const outcome = await this.commands.execute<OpportunityCommandMessage, CommandOutcome>(message);
-    setVersionHeaders(res, outcome);
-    if (outcome.position !== null) this.consistency.remember(message.meta.actor.orgId, outcome.position);
-    return outcome;
+  private dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
+    return this.commands.dispatch(res, message);
   }
 
   private pipeline(actor: Actor, state: OpportunityState) {

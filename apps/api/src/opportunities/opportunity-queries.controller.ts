@@ -2,7 +2,7 @@ import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
 import type { Request, Response } from 'express';
 import { Actor, CurrentActor, validateQuery } from '@app/platform';
-import { ConsistencyReport, ConsistencyService, quarterOf } from '@app/read-models';
+import { ConsistencyReport, ConsistencyService, quarterOf, READ_MODEL_NAMES } from '@app/read-models';
 import {
   DetailQueryDto,
   ForecastQueryDto,
@@ -27,7 +27,7 @@ import {
 } from './queries/opportunity-queries';
 
 const CUSTOM_FIELD_PARAM = /^cf_([A-Za-z0-9_]{1,64})$/;
-const READ_MODELS = ['opportunities'];
+const READ_MODELS = READ_MODEL_NAMES;
 
 /** Queries read the projections; they first wait (bounded) for the caller's last write. */
 @Controller('opportunities')

@@ -18,10 +18,11 @@ export class OpportunityViews {
   }
 
   pipeline(actor: Actor, state: OpportunityState) {
-    return this.repository.pipelineFor(actor.orgId, state.pipeline_id);
+    return this.repository.pipelineForDisplay(actor.orgId, state.pipeline_id);
   }
 
-  async detail(actor: Actor, state: OpportunityState, includes: string[] = []) {
-    return opportunityDetail(state, this.pipeline(actor, state), new Date().toISOString(), await this.refs(actor, state), { includes });
+  async detail(actor: Actor, state: OpportunityState, includes: string[] = [], activities?: unknown[]) {
+    const [pipeline, refs] = await Promise.all([this.pipeline(actor, state), this.refs(actor, state)]);
+    return opportunityDetail(state, pipeline, new Date().toISOString(), refs, { includes, activities });
   }
 }

@@ -13,6 +13,7 @@ import {
 } from '@app/domain';
 import { ConcurrencyError, EventStore, NewEvent } from '@app/event-store';
 import { Actor, APP_CONFIG, AppConfig, nameBasedUuid } from '@app/platform';
+import { PipelineRepository } from '../pipelines/pipeline.repository';
 import { authorizeCommand } from './opportunity-access';
 import { foldRecorded, opportunityStreamId } from './opportunity-stream';
 
@@ -41,6 +42,7 @@ export interface CommandOutcome {
 export class OpportunityRepository {
   constructor(
     private readonly store: EventStore,
+    private readonly pipelines: PipelineRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -48,8 +50,13 @@ export class OpportunityRepository {
     return foldRecorded(await this.store.readStream(opportunityStreamId(orgId, opportunityId)));
   }
 
-  pipelineFor(_orgId: string, _pipelineId?: string | null): Pipeline {
-    return DEFAULT_PIPELINE;
+  pipelineFor(orgId: string, pipelineId?: string | null): Promise<Pipeline> {
+    return this.pipelines.get(orgId, pipelineId);
+  }
+
+  /** For showing a deal: its pipeline, or the default one if that pipeline is gone. */
+  async pipelineForDisplay(orgId: string, pipelineId?: string | null): Promise<Pipeline> {
+    return this.pipelines.get(orgId, pipelineId).catch(() => DEFAULT_PIPELINE);
   }
 
   async execute(opportunityId: string, command: OpportunityCommand, meta: CommandMeta): Promise<CommandOutcome> {
@@ -64,7 +71,10 @@ export class OpportunityRepository {
       }
       authorizeCommand(meta.actor, command, state);
       const now = new Date().toISOString();
-      const pipeline = this.pipelineFor(meta.actor.orgId, state.pipeline_id);
+      const pipeline = await this.pipelineFor(
+        meta.actor.orgId,
+        command.type === 'CreateOpportunity' ? command.input.pipeline_id : state.pipeline_id,
+      );
       const events = decide(command, state, { now, actor_id: meta.actor.userId, pipeline });
       if (events.length === 0) return { state, events, version: state.version, position: null };
       try {

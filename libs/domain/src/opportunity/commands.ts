@@ -1,4 +1,4 @@
-import type { DetailChanges, OpportunityDetails } from './events';
+import type { ActivityType, DetailChanges, OpportunityDetails } from './events';
 
 /** Input already shaped by the API layer (types checked); the decider checks the rules. */
 export type CreateOpportunityInput = Partial<OpportunityDetails> & {
@@ -35,6 +35,20 @@ export type OpportunityCommand =
       close_date?: string;
     }
   | { type: 'Assign'; user_id: string; reason?: string | null; notify?: boolean }
-  | { type: 'Delete'; reason?: string | null };
+  | { type: 'Delete'; reason?: string | null }
+  | {
+      type: 'LogActivity';
+      activity_id: string;
+      activity_type: ActivityType;
+      subject?: string | null;
+      description?: string | null;
+      outcome?: string | null;
+      priority?: 'low' | 'medium' | 'high' | null;
+      scheduled_at?: string | null;
+      completed_at?: string | null;
+    }
+  | { type: 'CompleteActivity'; activity_id: string; outcome?: string | null; completed_at?: string | null }
+  | { type: 'AddNote'; note_id: string; content: string }
+  | { type: 'ConvertProspect'; customer_id: string; activity_id: string };
 
 export type OpportunityCommandType = OpportunityCommand['type'];

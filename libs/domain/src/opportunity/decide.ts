@@ -84,6 +84,44 @@ export function decide(command: OpportunityCommand, state: OpportunityState, ctx
     }
     case 'Delete':
       return [{ type: 'OpportunityDeleted', data: { deleted_at: ctx.now, reason: command.reason ?? null } }];
+    case 'LogActivity':
+      return [logActivity(command, state, ctx)];
+    case 'CompleteActivity': {
+      const status = state.activities[command.activity_id];
+      if (!status) throw DomainError.notFound('Activity');
+      if (status === 'completed') {
+        throw new DomainError(ErrorCode.AlreadyExists, 'Activity is already completed', { activity_id: command.activity_id });
+      }
+      const completedAt = command.completed_at ?? ctx.now;
+      checkInstant(completedAt, 'completed_at');
+      return [{ type: 'ActivityCompleted', data: { activity_id: command.activity_id, outcome: command.outcome ?? null, completed_at: completedAt } }];
+    }
+    case 'AddNote': {
+      const content = requireText(command.content, 'content');
+      return [{ type: 'NoteAdded', data: { note_id: command.note_id, content, added_at: ctx.now } }];
+    }
+    case 'ConvertProspect': {
+      if (state.customer_id) {
+        throw new DomainError(ErrorCode.AlreadyExists, 'The opportunity already has a customer', { customer_id: state.customer_id });
+      }
+      if (!state.prospect_name) throw DomainError.validation({ prospect_name: ['the opportunity has no prospect to convert'] });
+      const customerId = requireText(command.customer_id, 'customer_id');
+      return [
+        { type: 'ProspectConverted', data: { customer_id: customerId, converted_at: ctx.now } },
+        logActivity(
+          {
+            type: 'LogActivity',
+            activity_id: command.activity_id,
+            activity_type: 'status_change',
+            subject: 'Prospect converted to customer',
+            description: `${state.prospect_name} became customer ${customerId}`,
+            completed_at: ctx.now,
+          },
+          state,
+          ctx,
+        ),
+      ];
+    }
     default: {
       const unreachable: never = command;
       throw new Error(`Unknown command ${(unreachable as { type: string }).type}`);
@@ -264,6 +302,33 @@ function changeStage(
     throw invalidTransition(state, ctx.pipeline, target.key, 'moving backward requires a reason');
   }
   return [moveBackward(state, target, command.reason, command.notes ?? null, ctx)];
+}
+
+function logActivity(command: Extract<OpportunityCommand, { type: 'LogActivity' }>, state: OpportunityState, ctx: DecideContext): OpportunityEvent {
+  if (state.activities[command.activity_id]) throw new DomainError(ErrorCode.AlreadyExists, 'Activity already exists');
+  if (command.scheduled_at) checkInstant(command.scheduled_at, 'scheduled_at');
+  if (command.completed_at) checkInstant(command.completed_at, 'completed_at');
+  return {
+    type: 'ActivityLogged',
+    data: {
+      activity_id: command.activity_id,
+      activity_type: command.activity_type,
+      subject: command.subject ?? null,
+      description: command.description ?? null,
+      outcome: command.outcome ?? null,
+      priority: command.priority ?? null,
+      scheduled_at: command.scheduled_at ?? null,
+      // Neither scheduled nor completed: an interaction that just happened.
+      completed_at: command.completed_at ?? (command.scheduled_at ? null : ctx.now),
+      logged_at: ctx.now,
+    },
+  };
+}
+
+function checkInstant(value: string, field: string): void {
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || !isValidDate(value.slice(0, 10)) || !Number.isFinite(Date.parse(value))) {
+    throw DomainError.validation({ [field]: [`${field} must be an ISO-8601 date-time`] });
+  }
 }
 
 function moveBackward(

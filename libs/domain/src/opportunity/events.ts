@@ -123,6 +123,40 @@ export interface OpportunityDeleted {
   data: { deleted_at: string; reason: string | null };
 }
 
+export const ACTIVITY_TYPES = ['call', 'email', 'meeting', 'note', 'status_change', 'task', 'other'] as const;
+export type ActivityType = (typeof ACTIVITY_TYPES)[number];
+
+export interface ActivityLogged {
+  type: 'ActivityLogged';
+  data: {
+    activity_id: string;
+    activity_type: ActivityType;
+    subject: string | null;
+    description: string | null;
+    outcome: string | null;
+    priority: 'low' | 'medium' | 'high' | null;
+    scheduled_at: string | null;
+    /** Set when the activity is logged as already done. */
+    completed_at: string | null;
+    logged_at: string;
+  };
+}
+
+export interface ActivityCompleted {
+  type: 'ActivityCompleted';
+  data: { activity_id: string; outcome: string | null; completed_at: string };
+}
+
+export interface NoteAdded {
+  type: 'NoteAdded';
+  data: { note_id: string; content: string; added_at: string };
+}
+
+export interface ProspectConverted {
+  type: 'ProspectConverted';
+  data: { customer_id: string; converted_at: string };
+}
+
 export type OpportunityEvent =
   | OpportunityCreated
   | OpportunityUpdated
@@ -130,7 +164,11 @@ export type OpportunityEvent =
   | OpportunityWon
   | OpportunityLost
   | OpportunityAssigned
-  | OpportunityDeleted;
+  | OpportunityDeleted
+  | ActivityLogged
+  | ActivityCompleted
+  | NoteAdded
+  | ProspectConverted;
 
 export type OpportunityEventType = OpportunityEvent['type'];
 
@@ -142,4 +180,8 @@ export const OPPORTUNITY_EVENT_TYPES: readonly OpportunityEventType[] = [
   'OpportunityLost',
   'OpportunityAssigned',
   'OpportunityDeleted',
+  'ActivityLogged',
+  'ActivityCompleted',
+  'NoteAdded',
+  'ProspectConverted',
 ];

@@ -31,6 +31,8 @@ export interface OpportunityState extends OpportunityDetails {
   loss_notes: string | null;
   lessons_learned: string | null;
   deleted_at: string | null;
+  /** Activities logged on the deal and whether each is done. */
+  activities: Record<string, 'scheduled' | 'completed'>;
 }
 
 export const INITIAL_STATE: OpportunityState = {
@@ -61,6 +63,7 @@ export const INITIAL_STATE: OpportunityState = {
   loss_notes: null,
   lessons_learned: null,
   deleted_at: null,
+  activities: {},
   name: '',
   description: null,
   customer_id: null,
@@ -190,6 +193,25 @@ export function evolve(state: OpportunityState, event: OpportunityEvent): Opport
       };
     case 'OpportunityDeleted':
       return { ...next, deleted: true, deleted_at: event.data.deleted_at, updated_at: event.data.deleted_at };
+    case 'ActivityLogged': {
+      const d = event.data;
+      return {
+        ...next,
+        activities: { ...next.activities, [d.activity_id]: d.completed_at ? 'completed' : 'scheduled' },
+        last_activity_at: d.completed_at && d.completed_at > d.logged_at ? d.completed_at : d.logged_at,
+        updated_at: d.logged_at,
+      };
+    }
+    case 'ActivityCompleted':
+      return {
+        ...next,
+        activities: { ...next.activities, [event.data.activity_id]: 'completed' },
+        last_activity_at: event.data.completed_at,
+      };
+    case 'NoteAdded':
+      return { ...next, last_activity_at: event.data.added_at };
+    case 'ProspectConverted':
+      return { ...next, customer_id: event.data.customer_id, updated_at: event.data.converted_at, last_activity_at: event.data.converted_at };
     default: {
       const unreachable: never = event;
       throw new Error(`Unknown event ${(unreachable as { type: string }).type}`);

@@ -14,6 +14,7 @@ import {
 import { WakeUp } from '../wake-up';
 
 const NOTIFY_CHANNEL = 'events_appended';
+const MAX_BIGINT = 9223372036854775807n;
 const NOTIFY_DEBOUNCE_MS = 10;
 const START = '0:0';
 
@@ -139,7 +140,7 @@ export class PostgresEventStore extends EventStore {
   }
 
   async checkpointAt(position: string): Promise<string | null> {
-    if (!/^\d{1,19}$/.test(position)) return null;
+    if (!/^\d{1,19}$/.test(position) || BigInt(position) > MAX_BIGINT) return null;
     const { rows } = await sql<{ x: string }>`
       select transaction_id::text as x from events where global_position = ${position}::bigint`.execute(this.database.db);
     return rows[0] ? `${rows[0].x}:${position}` : null;

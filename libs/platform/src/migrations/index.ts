@@ -5,6 +5,7 @@ import * as readModels from './2026_11_21_0003_read_models';
 import * as audit from './2026_11_21_0004_audit';
 import * as intervals from './2026_11_21_0005_opportunity_intervals';
 import * as webhooks from './2026_11_21_0006_webhooks';
+import * as activitiesPipelines from './2026_11_21_0007_activities_pipelines';
 
 // Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
 const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0004_audit': audit,
   '2026_11_21_0005_opportunity_intervals': intervals,
   '2026_11_21_0006_webhooks': webhooks,
+  '2026_11_21_0007_activities_pipelines': activitiesPipelines,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

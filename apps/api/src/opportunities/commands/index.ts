@@ -1,4 +1,8 @@
+import { AddNoteHandler } from './add-note.command';
 import { AdvanceStageHandler } from './advance-stage.command';
+import { CompleteActivityHandler } from './complete-activity.command';
+import { ConvertProspectHandler } from './convert-prospect.command';
+import { LogActivityHandler } from './log-activity.command';
 import { AssignOpportunityHandler } from './assign-opportunity.command';
 import { ChangeStageHandler } from './change-stage.command';
 import { CreateOpportunityHandler } from './create-opportunity.command';
@@ -22,6 +26,10 @@ export const COMMAND_HANDLERS = [
   LoseOpportunityHandler,
   AssignOpportunityHandler,
   DeleteOpportunityHandler,
+  LogActivityHandler,
+  CompleteActivityHandler,
+  AddNoteHandler,
+  ConvertProspectHandler,
 ];
 
 export * from './advance-stage.command';
@@ -35,3 +43,7 @@ export * from './put-on-hold.command';
 export * from './resume.command';
 export * from './update-opportunity.command';
 export * from './win-opportunity.command';
+export * from './add-note.command';
+export * from './complete-activity.command';
+export * from './convert-prospect.command';
+export * from './log-activity.command';

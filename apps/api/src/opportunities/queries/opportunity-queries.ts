@@ -20,6 +20,7 @@ import { toMajor } from '@app/domain';
 import { OpportunityRepository } from '../opportunity.repository';
 import { opportunityListItem } from '../opportunity.view';
 import { OpportunityViews } from '../opportunity-views.service';
+import { activitiesByDeal } from '@app/read-models';
 
 const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
 
@@ -40,7 +41,8 @@ export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row) throw DomainError.notFound('Opportunity');
-    return { version: Number(row.last_version), data: await this.views.detail(actor, parseState(row.state), includes) };
+    const activities = includes.includes('activities') ? (await activitiesByDeal(this.database.db, actor.orgId, [id])).get(id) ?? [] : undefined;
+    return { version: Number(row.last_version), data: await this.views.detail(actor, parseState(row.state), includes, activities) };
   }
 }
 
@@ -69,7 +71,12 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
     const states = rows.map((r) => parseState(r.state));
     const refs = await loadRefs(db, actor.orgId, states.map((s) => s.assigned_user_id), states.map((s) => s.customer_id));
     const iso = now.toISOString();
-    const data = states.map((s) => opportunityListItem(s, this.repository.pipelineFor(actor.orgId, s.pipeline_id), iso, refs, { includes }));
+    const pipelineIds = [...new Set(states.map((s) => s.pipeline_id))];
+    const pipelines = new Map(await Promise.all(pipelineIds.map(async (id) => [id, await this.repository.pipelineForDisplay(actor.orgId, id)] as const)));
+    const activities = includes.includes('activities') ? await activitiesByDeal(db, actor.orgId, states.map((s) => s.opportunity_id)) : new Map();
+    const data = states.map((s) =>
+      opportunityListItem(s, pipelines.get(s.pipeline_id)!, iso, refs, { includes, activities: activities.get(s.opportunity_id) ?? [] }),
+    );
     const won = Number(winRateRows.find((r) => r.status === 'won')?.n ?? 0);
     const lost = Number(winRateRows.find((r) => r.status === 'lost')?.n ?? 0);
     const main = query.currency ? byCurrency.find((c) => c.currency === query.currency) : byCurrency.length === 1 ? byCurrency[0] : undefined;
@@ -111,8 +118,8 @@ export class GetPipelineData {
 export class GetPipelineDataHandler implements IQueryHandler<GetPipelineData> {
   constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
 
-  execute({ actor, params }: GetPipelineData) {
-    const pipeline = this.repository.pipelineFor(actor.orgId, params.pipelineId);
+  async execute({ actor, params }: GetPipelineData) {
+    const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
     return pipelineData(this.database.db, actor.orgId, { ...params, pipeline }, new Date());
   }
 }
@@ -151,8 +158,8 @@ export class GetStats {
 export class GetStatsHandler implements IQueryHandler<GetStats> {
   constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
 
-  execute({ actor, params }: GetStats) {
-    const pipeline = this.repository.pipelineFor(actor.orgId, params.pipelineId);
+  async execute({ actor, params }: GetStats) {
+    const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
     return stats(this.database.db, actor.orgId, pipeline, new Date(), params.staleDays, params.currency);
   }
 }
@@ -165,8 +172,8 @@ export class GetPipelineSummary {
 export class GetPipelineSummaryHandler implements IQueryHandler<GetPipelineSummary> {
   constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
 
-  execute({ actor, params }: GetPipelineSummary) {
-    const pipeline = this.repository.pipelineFor(actor.orgId, params.pipelineId);
+  async execute({ actor, params }: GetPipelineSummary) {
+    const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
     return pipelineSummary(this.database.db, actor.orgId, pipeline, new Date(), params.period, params.currency);
   }
 }

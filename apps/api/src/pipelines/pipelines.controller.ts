@@ -1,0 +1,149 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DEFAULT_PIPELINE_ID, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
+import { Actor, CurrentActor, Database, DATABASE, Roles } from '@app/platform';
+import { ConsistencyService, READ_MODEL_NAMES } from '@app/read-models';
+import { commandMeta, setVersionHeaders } from '../opportunities/command-context';
+import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateStageDto } from './pipelines.dto';
+import { PipelineRepository } from './pipeline.repository';
+
+const ID = /^[a-z][a-z0-9_]{0,62}$/;
+
+function checkId(id: string, field = 'id'): string {
+  if (!ID.test(id)) throw DomainError.validation({ [field]: [`${field} must be lower-case letters, digits and _`] });
+  return id;
+}
+
+/** Seed 004 shape: stages in display order with is_won / is_lost flags and their deal counts. */
+function pipelineView(p: Pipeline, version: number, counts: Map<string, number>) {
+  return {
+    id: p.id,
+    name: p.name,
+    policy: p.policy,
+    loss_reasons: p.loss_reasons,
+    stages: [...p.stages]
+      .sort((a, b) => a.display_order - b.display_order)
+      .map((s) => ({
+        key: s.key,
+        name: s.name,
+        display_order: s.display_order,
+        probability: s.probability,
+        is_won: s.kind === 'won',
+        is_lost: s.kind === 'lost',
+        is_on_hold: s.kind === 'on_hold',
+        rotting_days: s.rotting_days ?? null,
+        deal_count: counts.get(s.key) ?? 0,
+      })),
+    version,
+  };
+}
+
+/** Pipelines are data: stages, probabilities, won/lost flags, policy and loss reasons per pipeline. */
+@Controller('pipelines')
+export class PipelinesController {
+  constructor(
+    private readonly pipelines: PipelineRepository,
+    private readonly consistency: ConsistencyService,
+    @Inject(DATABASE) private readonly database: Database,
+  ) {}
+
+  @Get()
+  async list(@CurrentActor() actor: Actor) {
+    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    const rows = await this.database.db.selectFrom('pipelines').select(['id', 'definition', 'version', 'deleted_at']).where('org_id', '=', actor.orgId).orderBy('id').execute();
+    const views = [];
+    if (!rows.some((r) => r.id === DEFAULT_PIPELINE_ID)) {
+      const state = await this.pipelines.load(actor.orgId, DEFAULT_PIPELINE_ID);
+      views.push(pipelineView(state.pipeline!, state.version, await this.dealCounts(actor.orgId, DEFAULT_PIPELINE_ID)));
+    }
+    for (const r of rows.filter((x) => x.deleted_at === null)) {
+      const definition = (typeof r.definition === 'string' ? JSON.parse(r.definition) : r.definition) as Pipeline;
+      views.push(pipelineView(definition, Number(r.version), await this.dealCounts(actor.orgId, r.id)));
+    }
+    return { data: views.sort((a, b) => (a.id === DEFAULT_PIPELINE_ID ? -1 : b.id === DEFAULT_PIPELINE_ID ? 1 : a.name.localeCompare(b.name))) };
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
+    const state = await this.pipelines.load(actor.orgId, checkId(id));
+    if (!state.exists || state.deleted) throw DomainError.notFound('Pipeline');
+    res.setHeader('ETag', `"${state.version}"`);
+    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    return { data: pipelineView(state.pipeline!, state.version, await this.dealCounts(actor.orgId, id)) };
+  }
+
+  @Post()
+  @Roles('admin')
+  async create(@Body() dto: CreatePipelineDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const id = dto.id ?? slugOf(dto.name);
+    const message = await this.run(actor, id, { type: 'CreatePipeline', pipeline_id: id, name: dto.name, stages: dto.stages, loss_reasons: dto.loss_reasons, policy: dto.policy }, req, res);
+    return { message: 'Pipeline created successfully', data: message };
+  }
+
+  @Patch(':id')
+  @Roles('admin')
+  async update(@Param('id') id: string, @Body() dto: UpdatePipelineDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return { message: 'Pipeline updated successfully', data: await this.run(actor, checkId(id), { type: 'UpdatePipeline', ...dto }, req, res) };
+  }
+
+  @Delete(':id')
+  @Roles('admin')
+  @HttpCode(204)
+  async remove(@Param('id') id: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    const total = [...(await this.dealCounts(actor.orgId, checkId(id))).values()].reduce((a, b) => a + b, 0);
+    if (total > 0) {
+      throw new DomainError(ErrorCode.AlreadyExists, `Pipeline ${id} holds ${total} opportunities; move or delete them first`, { deal_count: total });
+    }
+    await this.run(actor, id, { type: 'DeletePipeline' }, req, res);
+  }
+
+  @Post(':id/stages')
+  @Roles('admin')
+  async addStage(@Param('id') id: string, @Body() dto: StageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return { message: 'Stage added successfully', data: await this.run(actor, checkId(id), { type: 'AddStage', stage: dto }, req, res) };
+  }
+
+  @Patch(':id/stages/:key')
+  @Roles('admin')
+  async updateStage(@Param('id') id: string, @Param('key') key: string, @Body() dto: UpdateStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return { message: 'Stage updated successfully', data: await this.run(actor, checkId(id), { type: 'UpdateStage', key: checkId(key, 'key'), changes: dto }, req, res) };
+  }
+
+  /** A stage that still holds deals cannot go: 409 with how many. */
+  @Delete(':id/stages/:key')
+  @Roles('admin')
+  async removeStage(@Param('id') id: string, @Param('key') key: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    const held = (await this.dealCounts(actor.orgId, checkId(id))).get(checkId(key, 'key')) ?? 0;
+    if (held > 0) {
+      throw new DomainError(ErrorCode.AlreadyExists, `Stage ${key} holds ${held} opportunities; move them to another stage first`, { deal_count: held });
+    }
+    return { message: 'Stage removed successfully', data: await this.run(actor, id, { type: 'RemoveStage', key }, req, res) };
+  }
+
+  @Put(':id/loss-reasons')
+  @Roles('admin')
+  async lossReasons(@Param('id') id: string, @Body() dto: LossReasonsDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return { message: 'Loss reasons updated successfully', data: await this.run(actor, checkId(id), { type: 'SetLossReasons', loss_reasons: dto.loss_reasons }, req, res) };
+  }
+
+  private async run(actor: Actor, id: string, command: PipelineCommand, req: Request, res: Response) {
+    const result = await this.pipelines.execute(actor.orgId, checkId(id), command, commandMeta(req, actor));
+    setVersionHeaders(res, result);
+    this.consistency.remember(actor.orgId, result.position);
+    return result.state.pipeline ? pipelineView(result.state.pipeline, result.version, await this.dealCounts(actor.orgId, id)) : null;
+  }
+
+  private async dealCounts(orgId: string, pipelineId: string): Promise<Map<string, number>> {
+    const rows = await this.database.db
+      .selectFrom('opportunity_list')
+      .select(['stage', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('org_id', '=', orgId)
+      .where('pipeline_id', '=', pipelineId)
+      .where('deleted_at', 'is', null)
+      .groupBy('stage')
+      .execute();
+    return new Map(rows.map((r) => [r.stage, Number(r.n)]));
+  }
+}

@@ -1,0 +1,150 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { ActivityLogged, DomainError, OpportunityEvent } from '@app/domain';
+import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid, validateQuery } from '@app/platform';
+import { ConsistencyService, customerNumberFor, findActivity, listActivities, listNotes, READ_MODEL_NAMES } from '@app/read-models';
+import { PageQueryDto } from '../opportunities/dto/query.dto';
+import { AddNote, CompleteActivity, ConvertProspect, LogActivity } from '../opportunities/commands';
+import { OpportunityCommandMessage } from '../opportunities/commands/opportunity-command';
+import { commandMeta } from '../opportunities/command-context';
+import { CommandDispatcher } from '../opportunities/command-dispatcher';
+import { ParseOpportunityIdPipe } from '../opportunities/opportunity-id.pipe';
+import { CommandOutcome, OpportunityRepository } from '../opportunities/opportunity.repository';
+import { ActivitiesQueryDto, AddNoteDto, CreateActivityDto, UpdateActivityDto } from './timeline.dto';
+
+function activityView(opportunityId: string, e: ActivityLogged, actorId: string) {
+  const d = e.data;
+  return {
+    id: d.activity_id,
+    opportunity_id: opportunityId,
+    type: d.activity_type,
+    subject: d.subject,
+    description: d.description,
+    outcome: d.outcome,
+    priority: d.priority,
+    status: d.completed_at ? 'completed' : 'scheduled',
+    scheduled_at: d.scheduled_at,
+    completed_at: d.completed_at,
+    created_by: actorId,
+    created_at: d.logged_at,
+  };
+}
+
+const logged = (events: OpportunityEvent[]) => events.find((e): e is ActivityLogged => e.type === 'ActivityLogged')!;
+
+/** Activities and notes: events on the deal's stream, listed from the timeline read model. */
+@Controller()
+export class TimelineController {
+  constructor(
+    private readonly commands: CommandDispatcher,
+    private readonly repository: OpportunityRepository,
+    private readonly consistency: ConsistencyService,
+    @Inject(DATABASE) private readonly database: Database,
+  ) {}
+
+  @Post('activities')
+  async create(@Body() dto: CreateActivityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const meta = commandMeta(req, actor);
+    const type = dto.type ?? dto.activity_type;
+    if (!type) throw DomainError.validation({ type: ['type (or activity_type) is required'] });
+    const activityId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:activity:${meta.idempotencyKey}`) : randomUUID();
+    const outcome = await this.run(
+      res,
+      new LogActivity(
+        dto.opportunity_id,
+        {
+          type: 'LogActivity',
+          activity_id: activityId,
+          activity_type: type,
+          subject: dto.subject,
+          description: dto.description ?? dto.notes,
+          outcome: dto.outcome,
+          priority: dto.priority,
+          scheduled_at: dto.scheduled_at,
+          completed_at: dto.completed_at,
+        },
+        meta,
+      ),
+    );
+    return { message: 'Activity created successfully', data: activityView(dto.opportunity_id, logged(outcome.events), actor.userId) };
+  }
+
+  @Patch('activities/:activityId')
+  async update(@Param('activityId', ParseOpportunityIdPipe) activityId: string, @Body() dto: UpdateActivityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    const activity = await findActivity(this.database.db, actor.orgId, activityId);
+    if (!activity) throw DomainError.notFound('Activity');
+    await this.run(
+      res,
+      new CompleteActivity(activity.opportunity_id, { type: 'CompleteActivity', activity_id: activityId, outcome: dto.outcome, completed_at: dto.completed_at }, commandMeta(req, actor)),
+    );
+    await this.consistency.waitFor(res.getHeader('x-global-position') as string | undefined, undefined, READ_MODEL_NAMES);
+    return { message: 'Activity completed successfully', data: await findActivity(this.database.db, actor.orgId, activityId) };
+  }
+
+  @Get('opportunities/:id/activities')
+  async activities(@Param('id', ParseOpportunityIdPipe) id: string, @Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(ActivitiesQueryDto, raw);
+    await this.ensureDeal(actor, id);
+    const { rows, total } = await listActivities(this.database.db, actor.orgId, id, q.page, q.per_page, q.type);
+    return { data: rows, meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) } };
+  }
+
+  @Post('opportunities/:id/notes')
+  async addNote(@Param('id', ParseOpportunityIdPipe) id: string, @Body() dto: AddNoteDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const meta = commandMeta(req, actor);
+    const noteId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:note:${meta.idempotencyKey}`) : randomUUID();
+    const outcome = await this.run(res, new AddNote(id, { type: 'AddNote', note_id: noteId, content: dto.content }, meta));
+    const note = outcome.events.find((e) => e.type === 'NoteAdded');
+    return {
+      message: 'Note added successfully',
+      data: { id: noteId, opportunity_id: id, content: dto.content.trim(), created_by: actor.userId, created_at: note?.type === 'NoteAdded' ? note.data.added_at : null },
+    };
+  }
+
+  @Get('opportunities/:id/notes')
+  async notes(@Param('id', ParseOpportunityIdPipe) id: string, @Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(PageQueryDto, raw);
+    await this.ensureDeal(actor, id);
+    const { rows, total } = await listNotes(this.database.db, actor.orgId, id, q.page, q.per_page);
+    return { data: rows, meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) } };
+  }
+
+  /** Seed 003: a customer from the prospect's name, email and phone; the deal is linked and an activity logged. */
+  @Post('opportunities/:id/convert-to-customer')
+  @HttpCode(200)
+  async convert(@Param('id', ParseOpportunityIdPipe) id: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const meta = commandMeta(req, actor);
+    const state = await this.repository.load(actor.orgId, id);
+    if (!state.exists || state.deleted) throw DomainError.notFound('Opportunity');
+    const customerId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:customer:${meta.idempotencyKey}`) : randomUUID();
+    const outcome = await this.run(res, new ConvertProspect(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta));
+    const customer = await this.database.db
+      .insertInto('customers')
+      .values({
+        org_id: actor.orgId,
+        id: customerId,
+        customer_number: customerNumberFor(customerId),
+        company_name: outcome.state.prospect_name ?? state.prospect_name!,
+        email: outcome.state.prospect_email,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning(['id', 'customer_number', 'company_name', 'email'])
+      .executeTakeFirst();
+    return {
+      message: 'Prospect converted to customer',
+      data: { opportunity_id: id, customer_id: customerId, customer: customer ?? null, phone: outcome.state.prospect_phone, activity: activityView(id, logged(outcome.events), actor.userId) },
+    };
+  }
+
+  private async ensureDeal(actor: Actor, id: string): Promise<void> {
+    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    const row = await this.database.db.selectFrom('opportunity_list').select('id').where('org_id', '=', actor.orgId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!row) throw DomainError.notFound('Opportunity');
+  }
+
+  private run(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
+    return this.commands.dispatch(res, message);
+  }
+}

@@ -1,0 +1,46 @@
+import { Kysely } from 'kysely';
+import { evolvePipeline, initialPipelineState, PipelineEvent, PIPELINE_EVENT_TYPES, PipelineState } from '@app/domain';
+import type { RecordedEvent } from '@app/event-store';
+import type { Projection } from '../projector/projection';
+
+const STREAM = /^pipeline-([a-z0-9_]+)-([a-z0-9_]+)$/;
+const HANDLED = new Set<string>(PIPELINE_EVENT_TYPES);
+
+/** The org's pipelines for listing (a pipeline's rules are read from its stream when deciding). */
+export class PipelinesProjection implements Projection {
+  static readonly NAME = 'pipelines';
+  readonly name = PipelinesProjection.NAME;
+
+  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
+    for (const e of events) {
+      const match = STREAM.exec(e.streamId);
+      if (!match || !HANDLED.has(e.type)) continue;
+      const [, orgId, id] = match;
+      const row = await trx.selectFrom('pipelines').select(['definition', 'version', 'deleted_at']).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+      const version = row ? Number(row.version) : 0;
+      if (e.streamVersion <= version) continue;
+      const state: PipelineState = row
+        ? { version, exists: true, deleted: row.deleted_at !== null, pipeline: typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition }
+        : initialPipelineState(id);
+      const next = evolvePipeline(state, { type: e.type, data: e.data } as PipelineEvent);
+      const values = {
+        org_id: orgId,
+        id,
+        name: next.pipeline!.name,
+        definition: JSON.stringify(next.pipeline),
+        version: e.streamVersion,
+        deleted_at: next.deleted ? e.recordedAt : null,
+        updated_at: e.recordedAt,
+      };
+      await trx
+        .insertInto('pipelines')
+        .values(values)
+        .onConflict((oc) => oc.columns(['org_id', 'id']).doUpdateSet(values))
+        .execute();
+    }
+  }
+
+  async reset(trx: Kysely<any>): Promise<void> {
+    await trx.deleteFrom('pipelines').execute();
+  }
+}

@@ -1,0 +1,185 @@
+import { Kysely, sql } from 'kysely';
+import type { OpportunityEvent } from '@app/domain';
+import type { RecordedEvent } from '@app/event-store';
+import { nameBasedUuid } from '@app/platform/ids';
+import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
+import type { Projection } from '../projector/projection';
+
+/**
+ * A deal's timeline: activities (logged, completed, and a status_change entry for every stage
+ * change) and notes. Rows are keyed by ids from the events, so a re-fed event changes nothing.
+ */
+export class TimelineProjection implements Projection {
+  static readonly NAME = 'timeline';
+  readonly name = TimelineProjection.NAME;
+
+  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
+    for (const recorded of events) {
+      if (!isOpportunityEvent(recorded)) continue;
+      const { orgId, id } = dealOf(recorded);
+      const event = { type: recorded.type, data: recorded.data } as OpportunityEvent;
+      const actor = (recorded.metadata.actor_id as string | undefined) ?? null;
+      switch (event.type) {
+        case 'ActivityLogged': {
+          const d = event.data;
+          await this.insertActivity(trx, {
+            org_id: orgId,
+            id: d.activity_id,
+            opportunity_id: id,
+            activity_type: d.activity_type,
+            subject: d.subject,
+            description: d.description,
+            outcome: d.outcome,
+            priority: d.priority,
+            status: d.completed_at ? 'completed' : 'scheduled',
+            scheduled_at: d.scheduled_at,
+            completed_at: d.completed_at,
+            created_by: actor,
+            created_at: d.logged_at,
+            updated_at: d.logged_at,
+          });
+          break;
+        }
+        case 'ActivityCompleted':
+          await trx
+            .updateTable('opportunity_activities')
+            .set({
+              status: 'completed',
+              completed_at: event.data.completed_at,
+              updated_at: event.data.completed_at,
+              ...(event.data.outcome !== null ? { outcome: event.data.outcome } : {}),
+            })
+            .where('org_id', '=', orgId)
+            .where('id', '=', event.data.activity_id)
+            .execute();
+          break;
+        case 'OpportunityStageChanged':
+        case 'OpportunityWon':
+        case 'OpportunityLost': {
+          const at = event.type === 'OpportunityWon' ? event.data.won_at : event.type === 'OpportunityLost' ? event.data.lost_at : event.data.changed_at;
+          const why =
+            event.type === 'OpportunityStageChanged'
+              ? [event.data.reason, event.data.notes].filter(Boolean).join(' — ')
+              : event.type === 'OpportunityWon'
+                ? event.data.close_reason
+                : [event.data.loss_reason, event.data.loss_notes].filter(Boolean).join(' — ');
+          await this.insertActivity(trx, {
+            org_id: orgId,
+            id: nameBasedUuid(`status_change:${recorded.eventId}`),
+            opportunity_id: id,
+            activity_type: 'status_change',
+            subject: `Stage changed from ${event.data.from_stage} to ${event.data.to_stage}`,
+            description: why || null,
+            outcome: null,
+            priority: null,
+            status: 'completed',
+            scheduled_at: null,
+            completed_at: at,
+            created_by: actor,
+            created_at: at,
+            updated_at: at,
+          });
+          break;
+        }
+        case 'NoteAdded':
+          await trx
+            .insertInto('opportunity_notes')
+            .values({ org_id: orgId, id: event.data.note_id, opportunity_id: id, content: event.data.content, created_by: actor, created_at: event.data.added_at })
+            .onConflict((oc) => oc.columns(['org_id', 'id']).doNothing())
+            .execute();
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  private async insertActivity(trx: Kysely<any>, row: Record<string, unknown>): Promise<void> {
+    await trx.insertInto('opportunity_activities').values(row).onConflict((oc) => oc.columns(['org_id', 'id']).doNothing()).execute();
+  }
+
+  async reset(trx: Kysely<any>): Promise<void> {
+    await trx.deleteFrom('opportunity_activities').execute();
+    await trx.deleteFrom('opportunity_notes').execute();
+  }
+}
+
+export interface ActivityView {
+  id: string;
+  opportunity_id: string;
+  type: string;
+  subject: string | null;
+  description: string | null;
+  outcome: string | null;
+  priority: string | null;
+  status: string;
+  scheduled_at: string | null;
+  completed_at: string | null;
+  created_by: string | null;
+  created_at: string;
+}
+
+const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+
+function toActivity(r: Record<string, any>): ActivityView {
+  return {
+    id: r.id,
+    opportunity_id: r.opportunity_id,
+    type: r.activity_type,
+    subject: r.subject,
+    description: r.description,
+    outcome: r.outcome,
+    priority: r.priority,
+    status: r.status,
+    scheduled_at: iso(r.scheduled_at),
+    completed_at: iso(r.completed_at),
+    created_by: r.created_by,
+    created_at: iso(r.created_at)!,
+  };
+}
+
+/** Newest first, for one deal, paginated. */
+export async function listActivities(db: Kysely<any>, orgId: string, opportunityId: string, page: number, perPage: number, type?: string) {
+  let base = db.selectFrom('opportunity_activities').where('org_id', '=', orgId).where('opportunity_id', '=', opportunityId);
+  if (type) base = base.where('activity_type', '=', type);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy('created_at', 'desc').orderBy('id').limit(perPage).offset((page - 1) * perPage).execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows: rows.map(toActivity), total: Number(count.n) };
+}
+
+/** The latest activities of several deals at once (for includes=activities). */
+export async function activitiesByDeal(db: Kysely<any>, orgId: string, opportunityIds: string[], perDeal = 10): Promise<Map<string, ActivityView[]>> {
+  const out = new Map<string, ActivityView[]>();
+  if (opportunityIds.length === 0) return out;
+  const { rows } = await sql<Record<string, any>>`
+    select * from (
+      select a.*, row_number() over (partition by opportunity_id order by created_at desc, id) as n
+      from opportunity_activities a
+      where org_id = ${orgId} and opportunity_id in (${sql.join(opportunityIds.map((id) => sql`${id}::uuid`))})
+    ) ranked where n <= ${perDeal} order by created_at desc`.execute(db);
+  for (const r of rows) {
+    const list = out.get(r.opportunity_id) ?? [];
+    list.push(toActivity(r));
+    out.set(r.opportunity_id, list);
+  }
+  return out;
+}
+
+export async function findActivity(db: Kysely<any>, orgId: string, activityId: string) {
+  const row = await db.selectFrom('opportunity_activities').selectAll().where('org_id', '=', orgId).where('id', '=', activityId).executeTakeFirst();
+  return row ? toActivity(row) : null;
+}
+
+export async function listNotes(db: Kysely<any>, orgId: string, opportunityId: string, page: number, perPage: number) {
+  const base = db.selectFrom('opportunity_notes').where('org_id', '=', orgId).where('opportunity_id', '=', opportunityId);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy('created_at', 'desc').orderBy('id').limit(perPage).offset((page - 1) * perPage).execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    rows: rows.map((r) => ({ id: r.id, opportunity_id: r.opportunity_id, content: r.content, created_by: r.created_by, created_at: iso(r.created_at) })),
+    total: Number(count.n),
+  };
+}
