@@ -27,6 +27,7 @@ import { CategoriesController, TokensController } from './admin/admin.controller
 import { BulkActionsController } from './bulk/bulk-actions.controller';
 import { CommandDispatcher } from './opportunities/command-dispatcher';
 import { PipelineRepository } from './pipelines/pipeline.repository';
+import { StaleRules } from './pipelines/stale-rules.service';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { TimelineController } from './timeline/timeline.controller';
 import { COMMAND_HANDLERS } from './opportunities/commands';
@@ -78,6 +79,7 @@ export class AppModule {
       ResourceCloser,
       OpportunityRepository,
       PipelineRepository,
+      StaleRules,
       CommandDispatcher,
       AuditService,
       OpportunityViews,

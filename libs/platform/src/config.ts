@@ -31,6 +31,8 @@ export interface AppConfig {
   /** How long the previous secret stays valid after a rotation. */
   webhookSecretOverlapSeconds: number;
   webhookPollMs: number;
+  /** Days without activity after which an open deal is stale, for stages without rotting_days. */
+  staleAfterDays: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -53,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookRetrySchedule: scheduleFrom(env.WEBHOOK_RETRY_SCHEDULE),
     webhookSecretOverlapSeconds: intFrom(env.WEBHOOK_SECRET_OVERLAP_SECONDS, 86_400, 'WEBHOOK_SECRET_OVERLAP_SECONDS'),
     webhookPollMs: Math.max(10, intFrom(env.WEBHOOK_POLL_MS, 500, 'WEBHOOK_POLL_MS')),
+    staleAfterDays: Math.max(1, intFrom(env.STALE_AFTER_DAYS, 30, 'STALE_AFTER_DAYS')),
   };
 }
 

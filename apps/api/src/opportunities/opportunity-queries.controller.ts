@@ -15,6 +15,7 @@ import {
 import { AuditService, parseAsOf } from '../audit/audit.service';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
 import { OpportunityViews } from './opportunity-views.service';
+import { StaleRules } from '../pipelines/stale-rules.service';
 import {
   GetForecast,
   GetMonthlyForecast,
@@ -37,6 +38,7 @@ export class OpportunityQueriesController {
     private readonly consistency: ConsistencyService,
     private readonly audit: AuditService,
     private readonly views: OpportunityViews,
+    private readonly staleRules: StaleRules,
   ) {}
 
   @Get()
@@ -44,10 +46,11 @@ export class OpportunityQueriesController {
     const { rest, customFields } = splitCustomFields(withoutConsistency(raw));
     const q = validateQuery(ListOpportunitiesQueryDto, rest);
     const report = await this.waitForWrites(req, res, actor);
-    const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, ...filters } = q;
+    const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, stale, ...filters } = q;
     const result = await this.queries.execute(
       new ListOpportunities(actor, {
         ...filters,
+        ...(stale !== undefined ? { stale: { value: stale, rules: await this.staleRules.forOrg(actor.orgId) } } : {}),
         exclude_stage: [...(excluded ?? []), ...(exclude_stage ?? [])],
         min_value_minor: minorOrUndefined(min_value),
         max_value_minor: minorOrUndefined(max_value),

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OpportunityState } from '@app/domain';
-import { Actor, Database, DATABASE } from '@app/platform';
+import { Actor, APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
 import { loadRefs, Refs } from '@app/read-models';
 import { OpportunityRepository } from './opportunity.repository';
 import { opportunityDetail } from './opportunity.view';
@@ -11,6 +11,7 @@ export class OpportunityViews {
   constructor(
     @Inject(DATABASE) private readonly database: Database,
     private readonly repository: OpportunityRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   refs(actor: Actor, state: OpportunityState): Promise<Refs> {
@@ -23,6 +24,6 @@ export class OpportunityViews {
 
   async detail(actor: Actor, state: OpportunityState, includes: string[] = [], activities?: unknown[]) {
     const [pipeline, refs] = await Promise.all([this.pipeline(actor, state), this.refs(actor, state)]);
-    return opportunityDetail(state, pipeline, new Date().toISOString(), refs, { includes, activities });
+    return opportunityDetail(state, pipeline, new Date().toISOString(), refs, { includes, activities, staleAfterDays: this.config.staleAfterDays });
   }
 }

@@ -1,4 +1,4 @@
-import { computeFields, findStage, OpportunityEvent, OpportunityState, Pipeline, stageKindOf, statusOf, toMajor } from '@app/domain';
+import { computeFields, daysBetween, findStage, OpportunityEvent, OpportunityState, Pipeline, stageKindOf, statusOf, toMajor } from '@app/domain';
 import type { Refs } from '@app/read-models';
 
 const money = (minor: number | null) => (minor === null ? null : toMajor(minor));
@@ -7,6 +7,16 @@ const instant = (date: string | null) => (date ? `${date}T00:00:00Z` : null);
 export interface ViewOptions {
   includes?: string[];
   activities?: unknown[];
+  /** Rotting threshold for stages without rotting_days. */
+  staleAfterDays?: number;
+}
+
+/** Open, in an active stage, and no activity for the stage's rotting days (calendar days). */
+function staleness(s: OpportunityState, pipeline: Pipeline, now: string, defaultDays: number) {
+  const stage = findStage(pipeline, s.stage);
+  const days = stage?.rotting_days ?? defaultDays;
+  const quiet = s.last_activity_at ? daysBetween(s.last_activity_at, now) : 0;
+  return { is_stale: stageKindOf(s) === 'active' && quiet >= days, stale_after_days: days, days_since_activity: quiet };
 }
 
 /** Seed 000 detail shape with every computed field. */
@@ -77,6 +87,7 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     won_at: s.won_at,
     lost_at: s.lost_at,
     last_activity_at: s.last_activity_at,
+    ...staleness(s, pipeline, now, options.staleAfterDays ?? 30),
     created_by: s.created_by,
     created_at: s.created_at,
     updated_at: s.updated_at,
@@ -114,6 +125,7 @@ export function opportunityListItem(s: OpportunityState, pipeline: Pipeline, now
     tags: d.tags,
     next_step: d.next_step,
     last_activity_at: d.last_activity_at,
+    is_stale: d.is_stale,
     follow_up_date: d.follow_up_date,
     ...('activities' in d ? { activities: d.activities } : {}),
     created_at: d.created_at,

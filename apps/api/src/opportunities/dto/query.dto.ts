@@ -46,6 +46,8 @@ export class ListOpportunitiesQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(200) search?: string;
   @IsOptional() @Transform(toBool) @IsIn([true, false], { message: 'overdue must be true or false' }) overdue?: boolean;
   @IsOptional() @Transform(toBool) @IsIn([true, false], { message: 'needs_follow_up must be true or false' }) needs_follow_up?: boolean;
+  /** Rotting: no activity for the stage's rotting_days (or STALE_AFTER_DAYS). */
+  @IsOptional() @Transform(toBool) @IsIn([true, false], { message: 'stale must be true or false' }) stale?: boolean;
   @IsOptional() @Transform(toInt) @IsInt({ message: 'days_in_stage_min must be a whole number' }) @Min(0) @Max(36500) days_in_stage_min?: number;
   @IsOptional() @Transform(toInt) @IsInt({ message: 'last_activity_days_ago_min must be a whole number' }) @Min(0) @Max(36500) last_activity_days_ago_min?: number;
   @IsOptional() @Transform(toList) @IsString({ each: true }) @MaxLength(50, { each: true }) tags?: string[];

@@ -20,6 +20,7 @@ import { toMajor } from '@app/domain';
 import { OpportunityRepository } from '../opportunity.repository';
 import { opportunityListItem } from '../opportunity.view';
 import { OpportunityViews } from '../opportunity-views.service';
+import { StaleRules } from '../../pipelines/stale-rules.service';
 import { activitiesByDeal } from '@app/read-models';
 
 const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
@@ -52,7 +53,11 @@ export class ListOpportunities {
 
 @QueryHandler(ListOpportunities)
 export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities> {
-  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly repository: OpportunityRepository,
+    private readonly staleRules: StaleRules,
+  ) {}
 
   async execute({ actor, query, includes }: ListOpportunities) {
     const now = new Date();
@@ -75,7 +80,7 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
     const pipelines = new Map(await Promise.all(pipelineIds.map(async (id) => [id, await this.repository.pipelineForDisplay(actor.orgId, id)] as const)));
     const activities = includes.includes('activities') ? await activitiesByDeal(db, actor.orgId, states.map((s) => s.opportunity_id)) : new Map();
     const data = states.map((s) =>
-      opportunityListItem(s, pipelines.get(s.pipeline_id)!, iso, refs, { includes, activities: activities.get(s.opportunity_id) ?? [] }),
+      opportunityListItem(s, pipelines.get(s.pipeline_id)!, iso, refs, { includes, activities: activities.get(s.opportunity_id) ?? [], staleAfterDays: this.staleRules.defaultDays }),
     );
     const won = Number(winRateRows.find((r) => r.status === 'won')?.n ?? 0);
     const lost = Number(winRateRows.find((r) => r.status === 'lost')?.n ?? 0);
@@ -154,13 +159,20 @@ export class GetStats {
   constructor(readonly actor: Actor, readonly params: { pipelineId?: string; staleDays?: number; currency?: string }) {}
 }
 
+
 @QueryHandler(GetStats)
 export class GetStatsHandler implements IQueryHandler<GetStats> {
-  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly repository: OpportunityRepository,
+    private readonly staleRules: StaleRules,
+  ) {}
 
   async execute({ actor, params }: GetStats) {
     const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
-    return stats(this.database.db, actor.orgId, pipeline, new Date(), params.staleDays, params.currency);
+    const days = params.staleDays ?? this.staleRules.defaultDays;
+    const rules = await this.staleRules.forOrg(actor.orgId, days);
+    return stats(this.database.db, actor.orgId, pipeline, new Date(), rules, days, params.currency);
   }
 }
 

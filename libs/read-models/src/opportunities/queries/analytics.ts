@@ -1,7 +1,7 @@
 import { Kysely, SelectQueryBuilder, sql } from 'kysely';
 import { activeStages, Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
 import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../opportunity-list.table';
-import { applyFilters } from './list-opportunities';
+import { applyFilters, StaleRule } from './list-opportunities';
 import { DateRange, namedPeriod, Period, quarterPeriod, shiftQuarter } from './periods';
 import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } from './pipeline-totals';
 
@@ -217,8 +217,8 @@ export async function monthlyForecast(db: Kysely<any>, orgId: string, q: Monthly
   };
 }
 
-/** Seed 003 stats: counts per stage (plus stale), open value, weighted value, follow-ups due. */
-export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, now: Date, staleDays = STALE_STAGE_DAYS, currency?: string) {
+/** Seed 003 stats: counts per stage (plus stale by the stages' rotting rules), open value, weighted value, follow-ups due. */
+export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, now: Date, staleRules: StaleRule[], staleAfterDays: number, currency?: string) {
   const all = await loadTotals(db, orgId, { pipelineId: pipeline.id });
   const { currency: chosen, others } = chooseCurrency(all, currency);
   const counts: Record<string, number> = {};
@@ -228,7 +228,7 @@ export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, 
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .executeTakeFirstOrThrow();
   const [stale, followUp] = await Promise.all([
-    count({ status: ['open'], last_activity_days_ago_min: staleDays }),
+    count({ stale: { value: true, rules: staleRules.filter((r) => r.pipeline_id === pipeline.id) } }),
     count({ needs_follow_up: true }),
   ]);
   counts.stale = Number(stale.n);
@@ -240,7 +240,8 @@ export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, 
     total_value: money(open.value_minor),
     weighted_value: money(open.weighted_value_minor),
     needs_follow_up: Number(followUp.n),
-    stale_after_days: staleDays,
+    stale_after_days: staleAfterDays,
+    stale_rules: staleRules.filter((r) => r.pipeline_id === pipeline.id).map(({ stage, days }) => ({ stage, days })),
     total: sum(all).count,
   };
 }

@@ -38,6 +38,15 @@ export interface ListFilters {
   tags?: string[];
   /** cf_<key>=value filters: custom_fields[key] equals value. */
   custom_fields?: Record<string, string>;
+  /** Stale (rotting) or not, by the stages' rules. */
+  stale?: { value: boolean; rules: StaleRule[] };
+}
+
+/** An open deal in this stage with no activity for `days` days is stale (Pipedrive's rotting). */
+export interface StaleRule {
+  pipeline_id: string;
+  stage: string;
+  days: number;
 }
 
 export interface ListQuery extends ListFilters {
@@ -107,6 +116,16 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
     where((x) => x.where('status', '=', 'open').where('follow_up_date', '<=', today) as QB);
   } else if (f.needs_follow_up === false) {
     where((x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('follow_up_date', 'is', null), eb('follow_up_date', '>', today)])) as QB);
+  }
+  if (f.stale !== undefined) {
+    const rules = f.stale.rules;
+    const isStale = (eb: any) =>
+      eb.and([
+        eb('status', '=', 'open'),
+        eb('stage_kind', '=', 'active'),
+        eb.or(rules.length ? rules.map((r) => eb.and([eb('pipeline_id', '=', r.pipeline_id), eb('stage', '=', r.stage), eb('last_activity_at', '<', startOfDayAfter(now, r.days))])) : [sql<boolean>`false`]),
+      ]);
+    where((x) => x.where((eb) => (f.stale!.value ? isStale(eb) : eb.not(isStale(eb)))) as QB);
   }
   if (f.tags?.length) where((x) => x.where(sql<boolean>`tags @> ${sql.val(f.tags)}::text[]`) as QB);
   for (const [key, value] of Object.entries(f.custom_fields ?? {})) {
