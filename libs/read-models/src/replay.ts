@@ -2,6 +2,9 @@ import { Kysely, sql } from 'kysely';
 import type { EventStore } from '@app/event-store';
 import type { Database } from '@app/platform/database/database';
 import { OpportunityProjection } from './opportunities/opportunity.projection';
+import { PipelinesProjection } from './pipelines/pipelines.projection';
+import type { Projection } from './projector/projection';
+import { TimelineProjection } from './timeline/timeline.projection';
 import { DEFAULT_RUNNER_OPTIONS, ProjectionRunner } from './projector/projection-runner';
 
 /** A projection whose tables can be built beside the live ones under a suffix. */
@@ -14,11 +17,13 @@ export interface ProjectionKind {
   name: string;
   tables: readonly string[];
   /** The projection writing to the tables with this suffix ('' = live). */
-  create(suffix: string): OpportunityProjection;
+  create(suffix: string): Projection;
 }
 
 export const PROJECTION_KINDS: ProjectionKind[] = [
   { name: OpportunityProjection.NAME, tables: OpportunityProjection.TABLES, create: (suffix) => new OpportunityProjection(suffix) },
+  { name: TimelineProjection.NAME, tables: TimelineProjection.TABLES, create: (suffix) => new TimelineProjection(suffix) },
+  { name: PipelinesProjection.NAME, tables: PipelinesProjection.TABLES, create: (suffix) => new PipelinesProjection(suffix) },
 ];
 
 export interface Progress {
@@ -52,7 +57,7 @@ async function countEvents(db: Kysely<any>): Promise<number> {
   }
 }
 
-async function catchUpWithProgress(runner: ProjectionRunner, projection: OpportunityProjection, total: number, onProgress: (p: Progress) => void, stopAt?: string | null) {
+async function catchUpWithProgress(runner: ProjectionRunner, projection: Projection, total: number, onProgress: (p: Progress) => void, stopAt?: string | null) {
   const start = await runner.processedCount(projection);
   let processed = start;
   for (;;) {

@@ -9,14 +9,23 @@ const HANDLED = new Set<string>(PIPELINE_EVENT_TYPES);
 /** The org's pipelines for listing (a pipeline's rules are read from its stream when deciding). */
 export class PipelinesProjection implements Projection {
   static readonly NAME = 'pipelines';
-  readonly name = PipelinesProjection.NAME;
+  static readonly TABLES = ['pipelines'] as const;
+  readonly name: string;
+  readonly tables: readonly string[];
+  private readonly table: string;
+
+  constructor(suffix = '') {
+    this.name = PipelinesProjection.NAME + suffix;
+    this.table = PipelinesProjection.TABLES[0] + suffix;
+    this.tables = [this.table];
+  }
 
   async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
     for (const e of events) {
       const match = STREAM.exec(e.streamId);
       if (!match || !HANDLED.has(e.type)) continue;
       const [, orgId, id] = match;
-      const row = await trx.selectFrom('pipelines').select(['definition', 'version', 'deleted_at']).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+      const row = await trx.selectFrom(this.table).select(['definition', 'version', 'deleted_at']).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
       const version = row ? Number(row.version) : 0;
       if (e.streamVersion <= version) continue;
       const state: PipelineState = row
@@ -33,7 +42,7 @@ export class PipelinesProjection implements Projection {
         updated_at: e.recordedAt,
       };
       await trx
-        .insertInto('pipelines')
+        .insertInto(this.table)
         .values(values)
         .onConflict((oc) => oc.columns(['org_id', 'id']).doUpdateSet(values))
         .execute();
@@ -41,6 +50,6 @@ export class PipelinesProjection implements Projection {
   }
 
   async reset(trx: Kysely<any>): Promise<void> {
-    await trx.deleteFrom('pipelines').execute();
+    await trx.deleteFrom(this.table).execute();
   }
 }

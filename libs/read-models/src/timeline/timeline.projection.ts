@@ -11,7 +11,17 @@ import type { Projection } from '../projector/projection';
  */
 export class TimelineProjection implements Projection {
   static readonly NAME = 'timeline';
-  readonly name = TimelineProjection.NAME;
+  static readonly TABLES = ['opportunity_activities', 'opportunity_notes'] as const;
+  readonly name: string;
+  readonly tables: readonly string[];
+  private readonly activities: string;
+  private readonly notes: string;
+
+  constructor(suffix = '') {
+    this.name = TimelineProjection.NAME + suffix;
+    [this.activities, this.notes] = TimelineProjection.TABLES.map((t) => t + suffix);
+    this.tables = [this.activities, this.notes];
+  }
 
   async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
     for (const recorded of events) {
@@ -42,7 +52,7 @@ export class TimelineProjection implements Projection {
         }
         case 'ActivityCompleted':
           await trx
-            .updateTable('opportunity_activities')
+            .updateTable(this.activities)
             .set({
               status: 'completed',
               completed_at: event.data.completed_at,
@@ -83,7 +93,7 @@ export class TimelineProjection implements Projection {
         }
         case 'NoteAdded':
           await trx
-            .insertInto('opportunity_notes')
+            .insertInto(this.notes)
             .values({ org_id: orgId, id: event.data.note_id, opportunity_id: id, content: event.data.content, created_by: actor, created_at: event.data.added_at })
             .onConflict((oc) => oc.columns(['org_id', 'id']).doNothing())
             .execute();
@@ -95,12 +105,11 @@ export class TimelineProjection implements Projection {
   }
 
   private async insertActivity(trx: Kysely<any>, row: Record<string, unknown>): Promise<void> {
-    await trx.insertInto('opportunity_activities').values(row).onConflict((oc) => oc.columns(['org_id', 'id']).doNothing()).execute();
+    await trx.insertInto(this.activities).values(row).onConflict((oc) => oc.columns(['org_id', 'id']).doNothing()).execute();
   }
 
   async reset(trx: Kysely<any>): Promise<void> {
-    await trx.deleteFrom('opportunity_activities').execute();
-    await trx.deleteFrom('opportunity_notes').execute();
+    for (const table of this.tables) await trx.deleteFrom(table).execute();
   }
 }
 
