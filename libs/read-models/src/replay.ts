@@ -57,16 +57,25 @@ async function countEvents(db: Kysely<any>): Promise<number> {
   }
 }
 
-async function catchUpWithProgress(runner: ProjectionRunner, projection: Projection, total: number, onProgress: (p: Progress) => void, stopAt?: string | null) {
-  const start = await runner.processedCount(projection);
-  let processed = start;
+/**
+ * Applies batches until one comes back short of a full batch: the rebuild has then reached the
+ * head of the log as it was a moment ago. Under steady writes it stops there instead of chasing
+ * the head; the live projector applies whatever arrives after the swap.
+ */
+async function catchUpWithProgress(
+  runner: ProjectionRunner,
+  projection: Projection,
+  total: number,
+  onProgress: (p: Progress) => void,
+  stopAt?: string | null,
+) {
+  let processed = await runner.processedCount(projection);
   for (;;) {
     const n = await runner.runBatch(projection, stopAt);
-    if (n === 0) break;
     processed += n;
-    onProgress({ processed, total: Math.max(total, processed) });
+    if (n > 0) onProgress({ processed, total: Math.max(total, processed) });
+    if (n < BATCH) return processed;
   }
-  return processed;
 }
 
 /**
