@@ -1,6 +1,7 @@
-import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, MiddlewareConsumer, Module, NestModule, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
+import { TerminusModule } from '@nestjs/terminus';
 import { EventStore, openEventStore } from '@app/event-store';
 
 import {
@@ -11,13 +12,14 @@ import {
   DATABASE,
   ErrorFilter,
   IdempotencyInterceptor,
+  Metrics,
   openDatabase,
   TokenService,
 } from '@app/platform';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { CustomersController, UsersController } from './directory/directory.controller';
-import { HealthController } from './health.controller';
+import { HttpMetricsMiddleware, OperationsController, ProjectionLag } from './operations/operations';
 import { ProjectionsController } from './operations/projections.controller';
 import { OpportunityQueriesController } from './opportunities/opportunity-queries.controller';
 import { QUERY_HANDLERS } from './opportunities/queries/opportunity-queries';
@@ -61,7 +63,11 @@ class ResourceCloser implements OnApplicationShutdown {
 }
 
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
+  }
+
   static forRoot(options: AppModuleOptions): DynamicModule {
     const providers: Provider[] = [
       { provide: APP_CONFIG, useValue: options.config },
@@ -76,6 +82,8 @@ export class AppModule {
       { provide: APP_FILTER, useClass: ErrorFilter },
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       { provide: OWNS_DATABASE, useValue: !options.database },
+      { provide: Metrics, useFactory: () => new Metrics() },
+      ProjectionLag,
       ResourceCloser,
       OpportunityRepository,
       PipelineRepository,
@@ -89,10 +97,10 @@ export class AppModule {
     ];
     return {
       module: AppModule,
-      imports: [CqrsModule.forRoot()],
+      imports: [CqrsModule.forRoot(), TerminusModule.forRoot({ logger: false })],
       // Query routes first: /opportunities/pipeline-data must not be taken for an id.
       controllers: [
-        HealthController,
+        OperationsController,
         BulkActionsController,
         OpportunityQueriesController,
         OpportunitiesController,

@@ -1,23 +1,36 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createValidationPipe, ErrorFilter, requestContextMiddleware } from '@app/platform';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { createLogger, createValidationPipe, ErrorFilter, httpLogger, PinoNestLogger, requestContextMiddleware } from '@app/platform';
 import { AppModule, AppModuleOptions } from './app.module';
 
 export const API_PREFIX = 'api/v1/crm';
 
 /** The one way the HTTP app is built: `npm start` and every e2e test use it. */
 export async function createApp(options: AppModuleOptions & { logger?: false }): Promise<INestApplication> {
+  const logger = options.logger === false ? null : createLogger();
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bodyParser: false,
-    ...(options.logger === false ? { logger: false } : {}),
+    logger: logger ? new PinoNestLogger(logger) : false,
   });
   app.use(requestContextMiddleware);
+  if (logger) app.use(httpLogger(logger));
   app.useBodyParser('json', { limit: options.config.bodyLimit });
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalPipes(createValidationPipe());
   // Body-parser errors happen before routing; the same filter shapes them.
   app.useGlobalFilters(new ErrorFilter());
   app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Opportunity pipeline')
+      .setDescription('Event-sourced opportunity pipeline: commands, queries, analytics, audit and webhooks. Bearer token auth.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, { jsonDocumentUrl: `${API_PREFIX}/docs-json` });
   return app;
 }

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap, Provider } from '@nestjs/common';
 import { EventStore } from '@app/event-store';
-import { APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
+import { APP_CONFIG, AppConfig, Database, DATABASE, Metrics } from '@app/platform';
 import { ConsistencyService, ProjectionRunner } from '@app/read-models';
 import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
 
@@ -16,7 +16,11 @@ export class InProcessWorkers implements OnApplicationBootstrap, BeforeApplicati
     private readonly runner: ProjectionRunner,
     private readonly dispatcher: WebhookDispatcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    metrics: Metrics,
+  ) {
+    runner.onDeadLetter = (projection) => metrics.deadLetters.inc({ projection });
+    dispatcher.onOutcome = (outcome) => metrics.webhookDeliveries.inc({ outcome });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.runner.ensureCheckpoints();

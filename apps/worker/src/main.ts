@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { openEventStore } from '@app/event-store';
-import { loadConfig, openDatabase } from '@app/platform';
+import { createLogger, loadConfig, openDatabase, PinoNestLogger } from '@app/platform';
 import { ProjectionRunner } from '@app/read-models';
 import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
 
@@ -11,6 +11,7 @@ import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispat
  * checkpoint, and webhook messages are claimed with FOR UPDATE SKIP LOCKED.
  */
 async function main(): Promise<void> {
+  Logger.overrideLogger(new PinoNestLogger(createLogger()));
   const logger = new Logger('Worker');
   const config = loadConfig();
   if (!config.databaseUrl) {

@@ -11,3 +11,5 @@ export * from './http/validation';
 export * from './http/request-context';
 export * from './http/idempotency.interceptor';
 export * from './ids';
+export * from './logging';
+export * from './metrics';

@@ -68,6 +68,8 @@ export class WebhookDispatcher {
   private loop: Promise<void> | null = null;
   private stopping = false;
   readonly outcomes = { delivered: 0, retried: 0, failed: 0 };
+  /** Called after every attempt (metrics). */
+  onOutcome: ((outcome: 'delivered' | 'retried' | 'failed') => void) | null = null;
 
   constructor(
     private readonly db: Kysely<any>,
@@ -212,9 +214,11 @@ export class WebhookDispatcher {
     const delivered = status !== null && status >= 200 && status < 300;
     if (delivered) {
       this.outcomes.delivered++;
+      this.onOutcome?.('delivered');
       await this.finish(m.id, 'delivered', attempt, status);
     } else if (status === 410) {
       this.outcomes.failed++;
+      this.onOutcome?.('failed');
       await this.finish(m.id, 'failed', attempt, status);
       await this.disable(m.endpoint_id, 'the endpoint answered 410 Gone');
     } else if (!retry) {
@@ -223,10 +227,12 @@ export class WebhookDispatcher {
       const delay = nextDelaySeconds(attempt, this.options.retrySchedule, retryAfter);
       if (delay === null) {
         this.outcomes.failed++;
+        this.onOutcome?.('failed');
         await this.finish(m.id, 'failed', attempt, status);
         await this.disable(m.endpoint_id, `retry schedule exhausted (${attempt} attempts)`);
       } else {
         this.outcomes.retried++;
+        this.onOutcome?.('retried');
         await this.db
           .updateTable('webhook_messages')
           .set({

@@ -44,6 +44,8 @@ export class ProjectionRunner {
   private readonly wakeups = new EventEmitter().setMaxListeners(0);
   private unsubscribe: (() => void) | null = null;
   deadLettered = 0;
+  /** Called for each event set aside (metrics). */
+  onDeadLetter: ((projection: string) => void) | null = null;
 
   constructor(
     private readonly db: Kysely<any>,
@@ -192,6 +194,7 @@ export class ProjectionRunner {
         throw new Error(`Projection ${projection.name} halted at ${event.streamId}@${event.streamVersion}: ${reason}`);
       }
       this.deadLettered++;
+      this.onDeadLetter?.(projection.name);
       this.logger.error(`Dead-lettered ${event.type} ${event.streamId}@${event.streamVersion} in ${projection.name}: ${reason}`);
       await trx
         .insertInto('projection_dead_letters')

@@ -1,0 +1,101 @@
+import { Controller, Get, Header, Inject, Injectable, NestMiddleware, Res } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { NextFunction, Request, Response } from 'express';
+import { sql } from 'kysely';
+import { APP_CONFIG, AppConfig, Database, DATABASE, Metrics, Public } from '@app/platform';
+import { ProjectionRunner } from '@app/read-models';
+
+/** Events appended but not applied, per projection (PostgreSQL log; 0 when the log is elsewhere). */
+@Injectable()
+export class ProjectionLag {
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly runner: ProjectionRunner,
+  ) {}
+
+  async measure(): Promise<{ projection: string; behind: number }[]> {
+    const checkpoints = await this.database.db.selectFrom('projection_checkpoints').select(['projection', 'position']).execute();
+    let head = 0n;
+    if (!this.config.eventstoreUrl) {
+      const { rows } = await sql<{ head: string | null }>`select max(global_position)::text as head from events`.execute(this.database.db);
+      head = BigInt(rows[0]?.head ?? 0);
+    }
+    const names = new Set(this.runner.projections.map((p) => p.name));
+    return checkpoints
+      .filter((c) => names.has(c.projection))
+      .map((c) => ({ projection: c.projection, behind: Number(head > BigInt(c.position) ? head - BigInt(c.position) : 0n) }));
+  }
+}
+
+/** Latency per route for every request, labelled by the route pattern (not the raw URL). */
+@Injectable()
+export class HttpMetricsMiddleware implements NestMiddleware {
+  constructor(private readonly metrics: Metrics) {}
+
+  use(req: Request, res: Response, next: NextFunction): void {
+    const end = this.metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      end({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  }
+}
+
+const MAX_READY_LAG = Number(process.env.READINESS_MAX_LAG ?? 10_000);
+
+@Controller()
+export class OperationsController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly metrics: Metrics,
+    private readonly lag: ProjectionLag,
+    @Inject(DATABASE) private readonly database: Database,
+  ) {}
+
+  /** Liveness: the process answers and its database does. */
+  @Get('health')
+  @Public()
+  @HealthCheck()
+  live() {
+    return this.health.check([() => this.databaseUp()]);
+  }
+
+  /** Readiness: database up and every projection within READINESS_MAX_LAG events of the log's head. */
+  @Get('health/ready')
+  @Public()
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.databaseUp(),
+      async () => {
+        const check = this.indicators.check('projections');
+        const lags = await this.lag.measure();
+        const data = Object.fromEntries(lags.map((l) => [l.projection, l.behind]));
+        return lags.every((l) => l.behind <= MAX_READY_LAG) ? check.up({ lag_events: data }) : check.down({ lag_events: data, max_lag: MAX_READY_LAG });
+      },
+    ]);
+  }
+
+  @Get('metrics')
+  @Public()
+  @Header('Content-Type', 'text/plain; version=0.0.4')
+  async prometheus(@Res({ passthrough: true }) res: Response) {
+    for (const { projection, behind } of await this.lag.measure()) this.metrics.projectionLag.set({ projection }, behind);
+    res.setHeader('Content-Type', this.metrics.registry.contentType);
+    return this.metrics.registry.metrics();
+  }
+
+  private async databaseUp() {
+    const check = this.indicators.check('database');
+    try {
+      await sql`select 1`.execute(this.database.db);
+      return check.up({ kind: this.database.kind });
+    } catch (error) {
+      return check.down({ kind: this.database.kind, message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}
+
