@@ -14,7 +14,7 @@ import { forecast, pipelineData } from '../libs/read-models/src/opportunities/qu
 import { quarterOf } from '../libs/read-models/src/opportunities/queries/periods';
 import { OpportunityProjection } from '../libs/read-models/src/opportunities/opportunity.projection';
 import { ProjectionRunner } from '../libs/read-models/src/projector/projection-runner';
-import { loadDeals } from './generate';
+import { loadDeals } from '../apps/api/src/demo/generate-deals';
 
 const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false } } });
 const DEALS = Number(values.deals);

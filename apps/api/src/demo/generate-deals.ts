@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kysely, sql } from 'kysely';
-import { decide, DEFAULT_PIPELINE, evolve, INITIAL_STATE, OpportunityCommand, OpportunityEvent, OpportunityState } from '../libs/domain/src';
+import { decide, DEFAULT_PIPELINE, evolve, INITIAL_STATE, OpportunityCommand, OpportunityEvent, OpportunityState } from '@app/domain';
 
 /** Deterministic pseudo-random numbers so every run generates the same pipeline. */
 export function rng(seed: number) {
@@ -14,7 +14,7 @@ export function rng(seed: number) {
   };
 }
 
-const WORDS = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Tyrell', 'Cyberdyne', 'Soylent', 'Vandelay', 'Wonka'];
+export const COMPANIES = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Tyrell', 'Cyberdyne', 'Soylent', 'Vandelay', 'Wonka'];
 const PRODUCTS = ['Platform', 'Analytics', 'Integration', 'Renewal', 'Expansion', 'Pilot', 'Enterprise License', 'Support'];
 const TAGS = ['enterprise', 'smb', 'integration', 'renewal', 'partner', 'inbound', 'outbound'];
 const REGIONS = ['emea', 'amer', 'apac'];
@@ -34,7 +34,7 @@ export interface GeneratedEventRow {
  * One deal's history made with the real decider: created some time in the last two years,
  * then moved forward, won, lost or put on hold the way real pipelines look.
  */
-export function generateDeal(orgId: string, random: () => number, now: number): GeneratedEventRow[] {
+export function generateDeal(orgId: string, random: () => number, now: number, owners = 50, customers = 20000): GeneratedEventRow[] {
   const id = randomUUID();
   const stream = `opportunity-${orgId}-${id}`;
   // About a third of deals are still open: younger, closing from a month ago to ten months ahead.
@@ -43,16 +43,16 @@ export function generateDeal(orgId: string, random: () => number, now: number): 
   const created = staysOpen ? now - Math.floor(random() * 240) * DAY : now - (60 + Math.floor(random() * 670)) * DAY;
   const closeAt = staysOpen ? now + (-30 + Math.floor(random() * 330)) * DAY : Math.min(now, created + (20 + Math.floor(random() * 200)) * DAY);
   const close = new Date(closeAt).toISOString().slice(0, 10);
-  const owner = `user_${Math.floor(random() * 50)}`;
+  const owner = `user_${Math.floor(random() * owners)}`;
   const currency = random() < 0.85 ? 'USD' : random() < 0.66 ? 'EUR' : 'GBP';
   const commands: OpportunityCommand[] = [
     {
       type: 'CreateOpportunity',
       opportunity_id: id,
       input: {
-        name: `${WORDS[Math.floor(random() * WORDS.length)]} ${PRODUCTS[Math.floor(random() * PRODUCTS.length)]} ${Math.floor(random() * 1000)}`,
-        description: random() < 0.5 ? `Deal for ${WORDS[Math.floor(random() * WORDS.length)]} team` : null,
-        customer_id: `cust_${Math.floor(random() * 20000)}`,
+        name: `${COMPANIES[Math.floor(random() * COMPANIES.length)]} ${PRODUCTS[Math.floor(random() * PRODUCTS.length)]} ${Math.floor(random() * 1000)}`,
+        description: random() < 0.5 ? `Deal for ${COMPANIES[Math.floor(random() * COMPANIES.length)]} team` : null,
+        customer_id: `cust_${Math.floor(random() * customers)}`,
         value_minor: (1 + Math.floor(random() * 500)) * 100_000,
         currency,
         expected_close_date: close,

@@ -1,0 +1,67 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { customerNumberFor, ProjectionRunner } from '@app/read-models';
+import { serviceProjections } from '@app/webhooks';
+import { COMPANIES, generateDeal, rng } from './demo/generate-deals';
+import { withStores } from './cli-support';
+
+const FIRST = ['Jane', 'Robert', 'Amara', 'Luis', 'Mei', 'Noah', 'Priya', 'Tomasz', 'Chloe', 'Kwame'];
+const LAST = ['Manager', 'Enterprise', 'Okafor', 'García', 'Chen', 'Berg', 'Patel', 'Nowak', 'Martin', 'Mensah'];
+
+/**
+ * npm run seed:demo -- [--org default] [--deals 400]
+ * A realistic pipeline for a first look: deals across stages, owners, currencies and two years
+ * of months, each with its history, made by the real decider and appended through the event store.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { org: { type: 'string', default: 'default' }, deals: { type: 'string', default: '400' } } });
+  const orgId = values.org!;
+  const deals = Number(values.deals);
+  if (!Number.isInteger(deals) || deals < 1 || deals > 100_000) throw new Error('--deals must be a whole number from 1 to 100000');
+  await withStores(async (database, store) => {
+    const db = database.db;
+    await db.insertInto('orgs').values({ id: orgId, name: orgId }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await db
+      .insertInto('users')
+      .values(FIRST.map((first, i) => ({ org_id: orgId, id: `user_${i}`, name: `${first} ${LAST[i]}`, email: `${first.toLowerCase()}@example.com` })))
+      .onConflict((oc) => oc.columns(['org_id', 'id']).doNothing())
+      .execute();
+    const customers = 150;
+    await db
+      .insertInto('customers')
+      .values(
+        Array.from({ length: customers }, (_, i) => ({
+          org_id: orgId,
+          id: `cust_${i}`,
+          customer_number: customerNumberFor(String(1000 + i)),
+          company_name: `${COMPANIES[i % COMPANIES.length]} ${['Corp', 'Inc', 'GmbH', 'Ltd', 'SA'][i % 5]} ${Math.floor(i / COMPANIES.length) || ''}`.trim(),
+          email: `contact${i}@example.com`,
+        })),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    const random = rng(Date.now() % 100000);
+    let events = 0;
+    for (let i = 0; i < deals; i++) {
+      const rows = generateDeal(orgId, random, Date.now(), FIRST.length, customers);
+      await store.append(
+        rows[0].stream_id,
+        rows.map((r) => ({ eventId: r.event_id, type: r.type, data: JSON.parse(r.data), metadata: JSON.parse(r.metadata) })),
+        'no_stream',
+      );
+      events += rows.length;
+      if ((i + 1) % 100 === 0) process.stderr.write(`\r${i + 1}/${deals} deals`);
+    }
+    process.stderr.write('\n');
+    // Bring the read models up to date now, so the numbers are there at the next start.
+    const runner = new ProjectionRunner(db, store, serviceProjections());
+    await runner.ensureCheckpoints();
+    for (const projection of runner.projections) await runner.catchUp(projection);
+    process.stdout.write(`Seeded org "${orgId}": ${deals} deals, ${events} events, ${FIRST.length} users, ${customers} customers.\n`);
+  });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
