@@ -27,6 +27,8 @@ export interface ProjectionStatus {
   updated_at: Date | null;
 }
 
+const WAKE_FOLLOW_UP_MS = 300;
+
 /** Another process holds the projection or moved its checkpoint: nothing was applied. */
 class BatchSkipped extends Error {}
 
@@ -42,6 +44,7 @@ export class ProjectionRunner {
   private readonly halted = new Map<string, string>();
   private stopping = false;
   private readonly wakeups = new EventEmitter().setMaxListeners(0);
+  private lastWake = 0;
   private unsubscribe: (() => void) | null = null;
   deadLettered = 0;
   /** Called for each event set aside (metrics). */
@@ -57,7 +60,10 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     await this.ensureCheckpoints();
     this.stopping = false;
-    this.unsubscribe = this.store.onAppended(() => this.wakeups.emit('wake'));
+    this.unsubscribe = this.store.onAppended(() => {
+      this.lastWake = Date.now();
+      this.wakeups.emit('wake');
+    });
     for (const projection of this.projections) this.loops.set(projection.name, this.loop(projection));
   }
 
@@ -254,7 +260,9 @@ export class ProjectionRunner {
         await this.sleep(Math.min(5000, 100 * 2 ** failures));
         continue;
       }
-      if (applied === 0) await this.sleep(this.options.pollMs);
+      // An append just committed may stay invisible for a moment (a concurrent transaction holds
+      // back pg_snapshot_xmin): right after a wake-up, look again soon rather than a full poll later.
+      if (applied === 0) await this.sleep(Date.now() - this.lastWake < WAKE_FOLLOW_UP_MS ? 10 : this.options.pollMs);
     }
   }
 
