@@ -19,3 +19,24 @@ export class WakeUp {
     return () => this.emitter.off('wake', listener);
   }
 }
+
+/** A loop's pause that ends early on wake(): polling with a wake-up hint. */
+export class Waiter {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+
+  wake(): void {
+    this.emitter.emit('wake');
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.emitter.off('wake', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.emitter.once('wake', done);
+    });
+  }
+}

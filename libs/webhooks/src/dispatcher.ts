@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { Kysely, sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { Agent, request } from 'undici';
 import type { AppConfig } from '@app/platform/config';
+import { Waiter } from '@app/event-store';
 import { AddressPolicy } from './address-policy';
 import { TEST_EVENT_TYPE } from './payload';
 import { nextDelaySeconds, parseRetryAfter } from './schedule';
@@ -64,7 +64,7 @@ export function dispatcherOptionsFrom(config: AppConfig): DispatcherOptions {
 export class WebhookDispatcher {
   private readonly logger = new Logger('Webhooks');
   private readonly agent: Agent;
-  private readonly wakeups = new EventEmitter().setMaxListeners(0);
+  private readonly waiter = new Waiter();
   private loop: Promise<void> | null = null;
   private stopping = false;
   readonly outcomes = { delivered: 0, retried: 0, failed: 0 };
@@ -94,7 +94,7 @@ export class WebhookDispatcher {
 
   /** New messages may be due (the outbox projector just committed). */
   wake(): void {
-    this.wakeups.emit('wake');
+    this.waiter.wake();
   }
 
   /** Claims and delivers due messages until none is due; returns how many were attempted. */
@@ -275,15 +275,7 @@ export class WebhookDispatcher {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeups.off('wake', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeups.once('wake', done);
-    });
+    return this.waiter.sleep(ms);
   }
 }
 

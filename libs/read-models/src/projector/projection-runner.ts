@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Kysely, sql } from 'kysely';
 import { EventEmitter } from 'node:events';
+import { Waiter } from '@app/event-store';
 import type { EventStore, RecordedEvent } from '@app/event-store';
 import type { Projection } from './projection';
 
@@ -43,7 +44,7 @@ export class ProjectionRunner {
   private readonly loops = new Map<string, Promise<void>>();
   private readonly halted = new Map<string, string>();
   private stopping = false;
-  private readonly wakeups = new EventEmitter().setMaxListeners(0);
+  private readonly waiter = new Waiter();
   private lastWake = 0;
   private unsubscribe: (() => void) | null = null;
   deadLettered = 0;
@@ -62,7 +63,7 @@ export class ProjectionRunner {
     this.stopping = false;
     this.unsubscribe = this.store.onAppended(() => {
       this.lastWake = Date.now();
-      this.wakeups.emit('wake');
+      this.waiter.wake();
     });
     for (const projection of this.projections) this.loops.set(projection.name, this.loop(projection));
   }
@@ -70,7 +71,7 @@ export class ProjectionRunner {
   /** Finishes the batch in flight, then stops. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeups.emit('wake');
+    this.waiter.wake();
     this.unsubscribe?.();
     await Promise.all(this.loops.values());
     this.loops.clear();
@@ -268,15 +269,7 @@ export class ProjectionRunner {
 
   /** Waits for a wake-up (append or stop) or the timeout, whichever comes first. */
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeups.off('wake', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeups.once('wake', done);
-    });
+    return this.waiter.sleep(ms);
   }
 }
 

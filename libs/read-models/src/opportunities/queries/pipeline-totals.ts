@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { Kysely, SelectQueryBuilder, sql } from 'kysely';
 import { NO_CLOSE_MONTH } from '../opportunity-list.table';
 
 /** Totals grouped by what the analytics need; scope filters apply before grouping. */
@@ -42,11 +42,7 @@ export async function loadTotals(db: Kysely<any>, orgId: string, scope: TotalsSc
       (eb) => eb.fn.sum<string>('sales_cycle_days_sum').as('sales_cycle_days_sum'),
     ])
     .where('org_id', '=', orgId);
-  if (scope.userId) q = q.where('assigned_user_id', '=', scope.userId);
-  if (scope.pipelineId) q = q.where('pipeline_id', '=', scope.pipelineId);
-  if (scope.from) q = q.where('close_month', '>=', `${scope.from.slice(0, 7)}-01`);
-  if (scope.to) q = q.where('close_month', '<=', `${scope.to.slice(0, 7)}-01`);
-  if (scope.from || scope.to) q = q.where('close_month', '!=', NO_CLOSE_MONTH);
+  q = inScope(q, scope);
   return toTotalsRows(await q.groupBy(['pipeline_id', 'stage', 'status', 'currency', 'probability_band']).execute());
 }
 
@@ -63,12 +59,19 @@ async function loadTotalsAsOf(db: Kysely<any>, orgId: string, scope: TotalsScope
     (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
     sql<string>`sum(case when status = 'won' then coalesce(sales_cycle_days, 0) else 0 end)`.as('sales_cycle_days_sum'),
   ]);
-  if (scope.userId) q = q.where('assigned_user_id', '=', scope.userId);
-  if (scope.pipelineId) q = q.where('pipeline_id', '=', scope.pipelineId);
-  if (scope.from) q = q.where('close_month', '>=', `${scope.from.slice(0, 7)}-01`);
-  if (scope.to) q = q.where('close_month', '<=', `${scope.to.slice(0, 7)}-01`);
-  if (scope.from || scope.to) q = q.where('close_month', '!=', NO_CLOSE_MONTH);
+  q = inScope(q, scope);
   return toTotalsRows(await q.groupBy(['pipeline_id', 'stage', 'status', 'currency', 'probability_band']).execute());
+}
+
+/** Owner, pipeline and close-month range: the same columns in pipeline_totals and opportunity_intervals. */
+function inScope<QB extends SelectQueryBuilder<any, any, any>>(q: QB, scope: TotalsScope): QB {
+  let out = q;
+  if (scope.userId) out = out.where('assigned_user_id', '=', scope.userId) as QB;
+  if (scope.pipelineId) out = out.where('pipeline_id', '=', scope.pipelineId) as QB;
+  if (scope.from) out = out.where('close_month', '>=', `${scope.from.slice(0, 7)}-01`) as QB;
+  if (scope.to) out = out.where('close_month', '<=', `${scope.to.slice(0, 7)}-01`) as QB;
+  if (scope.from || scope.to) out = out.where('close_month', '!=', NO_CLOSE_MONTH) as QB;
+  return out;
 }
 
 /** Intervals in force at `at`: started by then and not yet replaced. */
