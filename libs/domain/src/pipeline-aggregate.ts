@@ -124,7 +124,9 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
     case 'UpdatePipeline': {
       if (command.name !== undefined && !command.name.trim()) add(errors, 'name', 'name must not be empty');
       throwIf(errors);
-      const policy = command.policy ? { ...current.policy, ...command.policy } : undefined;
+      // Only the flags given change (an absent or undefined flag keeps its value).
+      const given = Object.fromEntries(Object.entries(command.policy ?? {}).filter(([, v]) => v !== undefined));
+      const policy = command.policy ? { ...current.policy, ...given } : undefined;
       return [{ type: 'PipelineUpdated', data: { ...(command.name ? { name: command.name.trim() } : {}), ...(policy ? { policy } : {}), updated_at: now } }];
     }
     case 'AddStage': {

@@ -5,7 +5,7 @@ import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityCommand } from '@app/domain';
 import { ConcurrencyError } from '@app/event-store';
-import { Actor, CurrentActor, errorBody, statusOf } from '@app/platform';
+import { Actor, CurrentActor, errorBody, Roles, statusOf } from '@app/platform';
 import { AssignOpportunity, ChangeStage, LoseOpportunity, UpdateOpportunity } from '../opportunities/commands';
 import { OpportunityCommandMessage } from '../opportunities/commands/opportunity-command';
 import { commandMeta } from '../opportunities/command-context';
@@ -97,6 +97,7 @@ export class BulkActionsController {
 
   @Post('bulk-actions')
   @HttpCode(200)
+  @Roles('admin', 'manager', 'rep')
   async run(@Body() dto: BulkActionDto, @CurrentActor() actor: Actor, @Req() req: Request) {
     const params = parametersFor(PARAMETERS[dto.action], dto.parameters ?? {});
     const command = toCommand(dto.action, params);

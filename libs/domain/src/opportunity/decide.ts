@@ -142,8 +142,9 @@ export function allowedTransitions(state: OpportunityState, pipeline: Pipeline):
   const ahead = pipeline.policy.allow_skip ? active.slice(rank + 1) : active.slice(rank + 1, rank + 2);
   const forward = ahead.map((s) => s.key);
   if (rank === active.length - 1 || pipeline.policy.allow_skip) forward.push(stageOfKind(pipeline, 'won').key);
+  const hold = pipeline.stages.find((s) => s.kind === 'on_hold');
   return {
-    allowed_stages: [...forward, lost, stageOfKind(pipeline, 'on_hold').key],
+    allowed_stages: [...forward, lost, ...(hold ? [hold.key] : [])],
     allowed_with_reason: pipeline.policy.allow_backward ? active.slice(0, rank).map((s) => s.key) : [],
   };
 }
@@ -351,7 +352,8 @@ function putOnHold(
   notes: string | null,
   ctx: DecideContext,
 ): OpportunityEvent {
-  const hold = stageOfKind(ctx.pipeline, 'on_hold');
+  const hold = ctx.pipeline.stages.find((s) => s.kind === 'on_hold');
+  if (!hold) throw invalidTransition(state, ctx.pipeline, null, 'this pipeline has no on-hold stage');
   if (current.kind !== 'active') throw invalidTransition(state, ctx.pipeline, hold.key, `already ${current.key}`);
   return stageChanged(state, hold, 'on_hold', reason, notes, ctx);
 }
