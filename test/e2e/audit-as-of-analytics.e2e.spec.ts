@@ -257,7 +257,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: as_of ana
       const res = await get(`/pipeline-data?as_of=${iso(at)}`);
       expect(res.status).toBe(200);
       const expected = expectedPipelineData(at);
-      if (!this_equals(res.body.data, expected)) mismatches.push({ as_of: iso(at), expected, actual: res.body.data });
+      if (!deepEquals(res.body.data, expected)) mismatches.push({ as_of: iso(at), expected, actual: res.body.data });
     }
     expect(mismatches).toEqual([]);
   });
@@ -268,7 +268,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: as_of ana
       const res = await get(`/pipeline-data?as_of=${iso(at)}&user_id=u1&currency=USD`);
       expect(res.status).toBe(200);
       const expected = expectedPipelineData(at, { userId: 'u1', currency: 'USD' });
-      if (!this_equals(res.body.data, expected)) mismatches.push({ as_of: iso(at), expected, actual: res.body.data });
+      if (!deepEquals(res.body.data, expected)) mismatches.push({ as_of: iso(at), expected, actual: res.body.data });
     }
     expect(mismatches).toEqual([]);
   });
@@ -321,7 +321,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: as_of ana
         expected_revenue: actual.expected_revenue,
         trends: actual.trends,
       };
-      if (!this_equals(comparable, expected)) mismatches.push({ as_of: iso(at), expected, actual: comparable });
+      if (!deepEquals(comparable, expected)) mismatches.push({ as_of: iso(at), expected, actual: comparable });
     }
     expect(mismatches).toEqual([]);
   });
@@ -367,7 +367,8 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: as_of ana
   });
 });
 
-function this_equals(a: unknown, b: unknown): boolean {
+/** Deep equality with Jest's own rules, as a boolean (to collect every mismatching instant before failing). */
+function deepEquals(a: unknown, b: unknown): boolean {
   try {
     expect(a).toEqual(b);
     return true;
