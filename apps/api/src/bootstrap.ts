@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { createLogger, createValidationPipe, ErrorFilter, httpLogger, PinoNestLogger, requestContextMiddleware } from '@app/platform';
+import { createLogger, createValidationPipe, ErrorFilter, httpLogger, inputGuardMiddleware, PinoNestLogger, requestContextMiddleware } from '@app/platform';
 import { AppModule, AppModuleOptions } from './app.module';
 
 export const API_PREFIX = 'api/v1/crm';
@@ -17,6 +17,7 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
   app.use(requestContextMiddleware);
   if (logger) app.use(httpLogger(logger));
   app.useBodyParser('json', { limit: options.config.bodyLimit });
+  app.use(inputGuardMiddleware);
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalPipes(createValidationPipe());
   // Body-parser errors happen before routing; the same filter shapes them.

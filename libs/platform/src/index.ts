@@ -13,3 +13,4 @@ export * from './http/idempotency.interceptor';
 export * from './ids';
 export * from './logging';
 export * from './metrics';
+export * from './http/input-guard';
