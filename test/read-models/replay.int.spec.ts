@@ -20,7 +20,7 @@ const ORDER: Record<(typeof TABLES)[number], string> = {
   opportunity_intervals: 'org_id, id, version',
 };
 const LIVE_OPTIONS = { batchSize: 7, pollMs: 20, maxAttempts: 2, haltOnPoison: false };
-const REPLAY_BATCH = 2000; // replayProjection's batch size
+const REPLAY_BATCH = 2000; // batch size given to the interrupted replay below
 
 /** Rows of the three tables (suffix '' = live), ordered, with every value as a string for comparison. */
 async function snapshot(db: Kysely<any>, suffix = '') {
@@ -375,6 +375,7 @@ for (const backend of testBackends()) {
         let calls = 0;
         await expect(
           replayProjection(database.db, store, kind, {
+            batchSize: REPLAY_BATCH,
             onProgress: () => {
               calls++;
               throw new Error('simulated interruption');

@@ -83,6 +83,11 @@ export class PostgresEventStore extends EventStore {
         metadata: e.metadata,
       })),
     );
+    if (events.length === 1 && (expected === 'no_stream' || typeof expected === 'number')) {
+      const fast = await this.appendOne(streamId, events[0], expected === 'no_stream' ? 0 : expectedCode(expected));
+      if (fast) return fast;
+      // The version check failed or the event id was seen before: the function tells which.
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         const { rows } = await sql<AppendRow>`
@@ -102,6 +107,29 @@ export class PostgresEventStore extends EventStore {
         if (expected === 'any' && attempt < 10) continue;
         throw new ConcurrencyError(streamId, expected, await this.currentVersion(streamId));
       }
+    }
+  }
+
+  /**
+   * The common append (one event at an exact version, or a new stream) as a single INSERT: the
+   * primary key (stream_id, stream_version) refuses version expected + 1 if it is taken, and the
+   * version-expected probe refuses a gap, so the stream's version was exactly `expected`.
+   * Returns null when the row was not written; append_events() then reports why.
+   */
+  private async appendOne(streamId: string, event: NewEvent, expected: number): Promise<AppendResult | null> {
+    try {
+      const { rows } = await sql<{ stream_version: string; global_position: string }>`
+        insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
+        select ${streamId}, ${expected + 1}::bigint, ${event.eventId}::uuid, ${event.type}, ${event.schemaVersion ?? 1}::int,
+               ${JSON.stringify(event.data)}::jsonb, ${JSON.stringify(event.metadata ?? {})}::jsonb
+        where ${expected}::bigint = 0 or exists (select 1 from events where stream_id = ${streamId} and stream_version = ${expected}::bigint)
+        returning stream_version::text, global_position::text`.execute(this.database.db);
+      if (rows.length === 0) return null;
+      this.announce();
+      return { streamVersion: Number(rows[0].stream_version), position: rows[0].global_position, duplicate: false };
+    } catch (error: any) {
+      if (error?.code === '23505') return null;
+      throw error;
     }
   }
 

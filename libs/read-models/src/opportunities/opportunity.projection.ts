@@ -10,6 +10,7 @@ import {
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
 import { foldBatch, FoldedDeal } from './deal-fold';
+import { bulkInsert } from '../projector/bulk-insert';
 import { NO_CLOSE_MONTH, OpportunityListTable, PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
 
 
@@ -99,35 +100,16 @@ export class OpportunityProjection implements Projection {
       latest.set(key, row);
     }
     if (closeStored.length) {
-      const values = sql.join(closeStored.map((c) => sql`(${c.orgId}, ${c.id}::uuid, ${c.version}::bigint, ${c.at}::timestamptz)`));
       await sql`
         update ${sql.table(this.intervals)} i set valid_to = v.at
-        from (values ${values}) as v(org_id, id, version, at)
-        where i.org_id = v.org_id and i.id = v.id and i.valid_to is null and i.version < v.version`.execute(trx);
+        from jsonb_to_recordset(${JSON.stringify(closeStored)}::jsonb) as v("orgId" text, id uuid, version bigint, at timestamptz)
+        where i.org_id = v."orgId" and i.id = v.id and i.valid_to is null and i.version < v.version`.execute(trx);
     }
-    if (rows.length === 0) return;
-    await trx
-      .insertInto(this.intervals)
-      .values(rows)
-      .onConflict((oc) => oc.columns(['org_id', 'id', 'version']).doNothing())
-      .execute();
+    await bulkInsert(trx, this.intervals, rows, { conflict: ['org_id', 'id', 'version'], onConflict: 'nothing' });
   }
 
   private async writeRows(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
-    const rows = changed.map((t) => toRow(t));
-    await trx
-      .insertInto(this.list)
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(['org_id', 'id']).doUpdateSet((eb) => {
-          const set: Record<string, unknown> = {};
-          for (const column of Object.keys(rows[0])) {
-            if (column !== 'org_id' && column !== 'id') set[column] = eb.ref(`excluded.${column}`);
-          }
-          return set;
-        }),
-      )
-      .execute();
+    await bulkInsert(trx, this.list, changed.map(toRow) as unknown as Record<string, unknown>[], { conflict: ['org_id', 'id'], onConflict: 'replace' });
   }
 
   private async writeTotals(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
@@ -151,18 +133,10 @@ export class OpportunityProjection implements Projection {
       (d) => d.deal_count !== 0 || d.value_minor !== 0 || d.weighted_value_minor !== 0 || d.sales_cycle_days_sum !== 0,
     );
     if (values.length === 0) return;
-    await trx
-      .insertInto(this.totals)
-      .values(values)
-      .onConflict((oc) =>
-        oc.columns(['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band']).doUpdateSet({
-          deal_count: sql`${sql.table(this.totals)}.deal_count + excluded.deal_count`,
-          value_minor: sql`${sql.table(this.totals)}.value_minor + excluded.value_minor`,
-          weighted_value_minor: sql`${sql.table(this.totals)}.weighted_value_minor + excluded.weighted_value_minor`,
-          sales_cycle_days_sum: sql`${sql.table(this.totals)}.sales_cycle_days_sum + excluded.sales_cycle_days_sum`,
-        }),
-      )
-      .execute();
+    await bulkInsert(trx, this.totals, values as unknown as Record<string, unknown>[], {
+      conflict: ['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band'],
+      onConflict: { add: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
+    });
     await trx.deleteFrom(this.totals).where('deal_count', '=', 0).where('org_id', 'in', [...new Set(values.map((v) => v.org_id))]).execute();
   }
 }
@@ -193,7 +167,7 @@ function toRow(t: Tracked): OpportunityListTable {
     source: s.source,
     assigned_user_id: s.assigned_user_id,
     tags: s.tags,
-    custom_fields: JSON.stringify(s.custom_fields),
+    custom_fields: s.custom_fields,
     bant_score: bantScore(s),
     follow_up_date: s.follow_up_date,
     category_id: s.category_id,
@@ -204,7 +178,7 @@ function toRow(t: Tracked): OpportunityListTable {
     actual_close_date: s.actual_close_date,
     sales_cycle_days: salesCycleDays(s),
     deleted_at: s.deleted_at,
-    state: JSON.stringify(s),
+    state: s,
     last_version: t.lastVersion,
     last_position: t.lastPosition,
   };

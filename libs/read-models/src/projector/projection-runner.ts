@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Kysely, sql } from 'kysely';
 import { EventEmitter } from 'node:events';
 import { Waiter } from '@app/event-store';
-import type { EventStore, RecordedEvent } from '@app/event-store';
+import type { EventStore, ReadAllResult, RecordedEvent } from '@app/event-store';
 import type { Projection } from './projection';
 
 export interface RunnerOptions {
@@ -13,6 +13,11 @@ export interface RunnerOptions {
   maxAttempts: number;
   /** Stop the projection at a poison event instead of dead-lettering it. */
   haltOnPoison: boolean;
+  /**
+   * false: batch commits do not wait for the WAL flush. Used by rebuilds: a crash can only lose
+   * whole batches together with their checkpoint, which are then applied again.
+   */
+  synchronousCommit?: boolean;
 }
 
 export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = { batchSize: 500, pollMs: 500, maxAttempts: 3, haltOnPoison: false };
@@ -142,7 +147,7 @@ export class ProjectionRunner {
       .executeTakeFirstOrThrow();
     // The log is read before the transaction: PGlite has one connection, and a long-held
     // transaction should not wait on the event store.
-    const page = await this.store.readAll(row.checkpoint, this.options.batchSize);
+    const page = await this.readPage(projection, row.checkpoint);
     if (stopAt !== undefined) {
       page.events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
       page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : row.checkpoint;
@@ -154,6 +159,7 @@ export class ProjectionRunner {
         const { rows } = await sql<{ locked: boolean }>`
           select pg_try_advisory_xact_lock(hashtext(${`projection:${projection.name}`})) as locked`.execute(trx);
         if (!rows[0]?.locked) throw new BatchSkipped();
+        if (this.options.synchronousCommit === false) await sql`set local synchronous_commit = off`.execute(trx);
         const moved = await trx
           .updateTable('projection_checkpoints')
           .set({
@@ -173,7 +179,30 @@ export class ProjectionRunner {
       throw error;
     }
     this.progress.emit('progress');
+    // A full page means the projection is catching up: read the next page while this one is
+    // being reported and the next transaction starts, so reading overlaps writing.
+    if (page.events.length === this.options.batchSize && stopAt === undefined) this.prefetch(projection, page.checkpoint);
     return page.events.length;
+  }
+
+  /** Per projection: the page read ahead and the checkpoint it starts after. */
+  private readonly prefetched = new Map<string, { after: string | null; page: Promise<ReadAllResult> }>();
+
+  private prefetch(projection: Projection, after: string | null): void {
+    const page = this.store.readAll(after, this.options.batchSize);
+    page.catch(() => undefined); // a failed read surfaces when the page is used
+    this.prefetched.set(projection.name, { after, page });
+  }
+
+  /**
+   * The page after `after`, prefetched when possible. Events below the snapshot horizon are
+   * final, so a page read early is still a correct prefix of the log after `after`.
+   */
+  private readPage(projection: Projection, after: string | null): Promise<ReadAllResult> {
+    const hit = this.prefetched.get(projection.name);
+    this.prefetched.delete(projection.name);
+    if (hit && hit.after === after) return hit.page;
+    return this.store.readAll(after, this.options.batchSize);
   }
 
   /** The whole batch at once; if it fails, event by event so one bad event cannot block the rest. */

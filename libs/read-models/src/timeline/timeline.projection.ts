@@ -3,6 +3,7 @@ import type { OpportunityEvent } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform/ids';
 import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
+import { bulkInsert } from '../projector/bulk-insert';
 import type { Projection } from '../projector/projection';
 
 /**
@@ -23,7 +24,15 @@ export class TimelineProjection implements Projection {
     this.tables = [this.activities, this.notes];
   }
 
+  /**
+   * Set-based: the batch's new activities and notes are inserted with one statement each, then
+   * the completions are applied with one update (an activity is always logged before it is
+   * completed, so inserting first keeps the order of the events).
+   */
   async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
+    const activities: Record<string, unknown>[] = [];
+    const notes: Record<string, unknown>[] = [];
+    const completions = new Map<string, { org_id: string; id: string; completed_at: string; outcome: string | null }>();
     for (const recorded of events) {
       if (!isOpportunityEvent(recorded)) continue;
       const { orgId, id } = dealOf(recorded);
@@ -32,7 +41,7 @@ export class TimelineProjection implements Projection {
       switch (event.type) {
         case 'ActivityLogged': {
           const d = event.data;
-          await this.insertActivity(trx, {
+          activities.push({
             org_id: orgId,
             id: d.activity_id,
             opportunity_id: id,
@@ -50,19 +59,18 @@ export class TimelineProjection implements Projection {
           });
           break;
         }
-        case 'ActivityCompleted':
-          await trx
-            .updateTable(this.activities)
-            .set({
-              status: 'completed',
-              completed_at: event.data.completed_at,
-              updated_at: event.data.completed_at,
-              ...(event.data.outcome !== null ? { outcome: event.data.outcome } : {}),
-            })
-            .where('org_id', '=', orgId)
-            .where('id', '=', event.data.activity_id)
-            .execute();
+        case 'ActivityCompleted': {
+          // A later completion wins; its outcome only when it gives one.
+          const key = `${orgId}/${event.data.activity_id}`;
+          const earlier = completions.get(key);
+          completions.set(key, {
+            org_id: orgId,
+            id: event.data.activity_id,
+            completed_at: event.data.completed_at,
+            outcome: event.data.outcome ?? earlier?.outcome ?? null,
+          });
           break;
+        }
         case 'OpportunityStageChanged':
         case 'OpportunityWon':
         case 'OpportunityLost': {
@@ -73,7 +81,7 @@ export class TimelineProjection implements Projection {
               : event.type === 'OpportunityWon'
                 ? event.data.close_reason
                 : [event.data.loss_reason, event.data.loss_notes].filter(Boolean).join(' — ');
-          await this.insertActivity(trx, {
+          activities.push({
             org_id: orgId,
             id: nameBasedUuid(`status_change:${recorded.eventId}`),
             opportunity_id: id,
@@ -92,20 +100,20 @@ export class TimelineProjection implements Projection {
           break;
         }
         case 'NoteAdded':
-          await trx
-            .insertInto(this.notes)
-            .values({ org_id: orgId, id: event.data.note_id, opportunity_id: id, content: event.data.content, created_by: actor, created_at: event.data.added_at })
-            .onConflict((oc) => oc.columns(['org_id', 'id']).doNothing())
-            .execute();
+          notes.push({ org_id: orgId, id: event.data.note_id, opportunity_id: id, content: event.data.content, created_by: actor, created_at: event.data.added_at });
           break;
         default:
           break;
       }
     }
-  }
-
-  private async insertActivity(trx: Kysely<any>, row: Record<string, unknown>): Promise<void> {
-    await trx.insertInto(this.activities).values(row).onConflict((oc) => oc.columns(['org_id', 'id']).doNothing()).execute();
+    await bulkInsert(trx, this.activities, activities, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
+    await bulkInsert(trx, this.notes, notes, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
+    if (completions.size === 0) return;
+    await sql`
+      update ${sql.table(this.activities)} a
+      set status = 'completed', completed_at = c.completed_at, updated_at = c.completed_at, outcome = coalesce(c.outcome, a.outcome)
+      from jsonb_to_recordset(${JSON.stringify([...completions.values()])}::jsonb) as c(org_id text, id uuid, completed_at timestamptz, outcome text)
+      where a.org_id = c.org_id and a.id = c.id`.execute(trx);
   }
 
   async reset(trx: Kysely<any>): Promise<void> {
