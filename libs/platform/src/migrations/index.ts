@@ -6,6 +6,7 @@ import * as audit from './2026_11_21_0004_audit';
 import * as intervals from './2026_11_21_0005_opportunity_intervals';
 import * as webhooks from './2026_11_21_0006_webhooks';
 import * as activitiesPipelines from './2026_11_21_0007_activities_pipelines';
+import * as forecastAtRisk from './2026_11_21_0008_forecast_at_risk';
 
 // Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0005_opportunity_intervals': intervals,
   '2026_11_21_0006_webhooks': webhooks,
   '2026_11_21_0007_activities_pipelines': activitiesPipelines,
+  '2026_11_21_0008_forecast_at_risk': forecastAtRisk,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
