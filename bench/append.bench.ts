@@ -1,11 +1,16 @@
 /**
- * W2: event-store appends vs a plain single-row INSERT into a table of the same shape,
- * at 1 and 16 writers, side by side on the same server. Median of RUNS runs.
+ * W2: event-store appends vs a plain single-row INSERT into a table of the same shape, and vs the
+ * Emmett PostgreSQL event store (@event-driven-io/emmett-postgresql) in its own schema of the same
+ * database, at 1 and 16 writers, side by side in one process (interleaved, rotating order).
+ * Median of RUNS runs. Every side appends one ~300 B JSON event per call; ours and Emmett both
+ * with an expected-version check (Emmett: appendToStream with expectedStreamVersion).
  * Usage: BENCH_DATABASE_URL=postgres://… npx tsx bench/append.bench.ts [--seconds 5] [--runs 3]
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
+import { Pool } from 'pg';
+import { getPostgreSQLEventStore, type PostgresEventStore as EmmettEventStore } from '@event-driven-io/emmett-postgresql';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
 import { openPostgres } from '../libs/platform/src/database/database';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
@@ -39,49 +44,119 @@ async function measure(writers: number, op: (writer: number, i: number) => Promi
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * Emmett in its own schema: a pool of the same size as ours whose connections have
+ * search_path = that schema, so Emmett's unqualified emt_* tables, sequence and functions land
+ * there. Emmett creates its schema on first use (autoMigration 'CreateOrUpdate' by default);
+ * migrate() is called here so that is not timed.
+ * Emmett's migration skips each function if a function of that name exists in ANY schema of the
+ * database (its checks read pg_proc without the schema), so with an Emmett installed elsewhere
+ * in the database (or another run of this benchmark at the same time) our schema would get no
+ * functions: that case is detected and Emmett is left out instead of measured wrongly.
+ * Note: creating an Emmett store sets process-wide pg type parsers (int8 → BigInt, json(b) →
+ * Emmett's parser). Our append reads only ::text columns, so it is not affected here.
+ */
+async function openEmmett(emmettSchema: string): Promise<{ store: EmmettEventStore; pool: Pool } | null> {
+  const pool = new Pool({ connectionString: url, max: 20, options: `-c search_path=${emmettSchema}` });
+  pool.on('error', () => undefined);
+  const elsewhere = await pool.query<{ nspname: string }>(
+    `select n.nspname from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.proname = 'emt_append_to_stream'`,
+  );
+  if (elsewhere.rows.length > 0) {
+    console.error(`Emmett left out: emt_append_to_stream already exists in schema(s) ${elsewhere.rows.map((r) => r.nspname).join(', ')}`);
+    await pool.end();
+    return null;
+  }
+  const store = getPostgreSQLEventStore(url!, { connectionOptions: { pool } });
+  await store.schema.migrate();
+  const { rows } = await pool.query<{ ns: string | null }>(
+    `select n.nspname as ns from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = to_regproc('emt_append_to_stream')`,
+  );
+  if (rows[0]?.ns !== emmettSchema) {
+    console.error(`Emmett left out: its functions were not created in ${emmettSchema}`);
+    await store.close();
+    await pool.end();
+    return null;
+  }
+  return { store, pool };
+}
+
 async function main(): Promise<void> {
   const schema = `bench_${Date.now()}`;
+  const emmettSchema = `${schema}_emmett`;
   const database = await openPostgres({ connectionString: url!, schema, max: 20 });
-  await migrateToLatest(database.db, schema);
-  await sql`create table raw_events (like events including defaults)`.execute(database.db);
   const store = new PostgresEventStore(database);
+  let emmett: { store: EmmettEventStore; pool: Pool } | null = null;
   const rows: string[] = [];
   try {
+    await migrateToLatest(database.db, schema);
+    await sql`create table raw_events (like events including defaults)`.execute(database.db);
+    await sql.raw(`create schema "${emmettSchema}"`).execute(database.db);
+    emmett = await openEmmett(emmettSchema);
     for (const writers of [1, 16]) {
-      const ours: number[] = [];
-      const raw: number[] = [];
-      for (let run = 0; run < RUNS; run++) {
-        const tag = randomUUID().slice(0, 8);
-        // Alternate so neither side always runs on a warmer cache.
-        raw.push(
-          await measure(writers, (w, i) =>
+      const results: Record<'raw' | 'ours' | 'emmett', number[]> = { raw: [], ours: [], emmett: [] };
+      const sides: Record<'raw' | 'ours' | 'emmett', (tag: string) => Promise<number>> = {
+        raw: (tag) =>
+          measure(writers, (w, i) =>
             sql`insert into raw_events (stream_id, stream_version, event_id, type, data, metadata)
                 values (${`raw-${tag}-${w}-${i % 50}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
           ),
-        );
-        const versions = new Map<string, number>();
-        ours.push(
-          await measure(writers, async (w, i) => {
+        ours: (tag) => {
+          const versions = new Map<string, number>();
+          return measure(writers, async (w, i) => {
             const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
             const version = versions.get(stream) ?? 0;
             await store.append(stream, [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }], version === 0 ? 'no_stream' : version);
             versions.set(stream, version + 1);
-          }),
-        );
+          });
+        },
+        emmett: (tag) => {
+          const emmettStore = emmett!.store;
+          const versions = new Map<string, bigint>();
+          return measure(writers, async (w, i) => {
+            const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
+            // 0n = "stream must not exist" (Emmett inserts its emt_streams row; a duplicate is a conflict).
+            // STREAM_DOES_NOT_EXIST would not do: Emmett 0.42 maps it to "no check".
+            const result = await emmettStore.appendToStream(
+              stream,
+              [{ type: 'OpportunityUpdated', data: payload, metadata: { ...metadata, messageId: randomUUID() } }],
+              { expectedStreamVersion: versions.get(stream) ?? 0n },
+            );
+            versions.set(stream, result.nextExpectedStreamVersion);
+          });
+        },
+      };
+      const order: Array<'raw' | 'ours' | 'emmett'> = emmett ? ['raw', 'ours', 'emmett'] : ['raw', 'ours'];
+      for (let run = 0; run < RUNS; run++) {
+        const tag = randomUUID().slice(0, 8);
+        // Rotate the order each run so no side always runs first or on a warmer cache.
+        for (let k = 0; k < order.length; k++) {
+          const side = order[(run + k) % order.length];
+          results[side].push(await sides[side](tag));
+        }
       }
-      const o = median(ours);
-      const r = median(raw);
-      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} |`);
-      console.error(`writers=${writers} raw=${raw.map(Math.round)} ours=${ours.map(Math.round)}`);
+      const o = median(results.ours);
+      const r = median(results.raw);
+      const e = emmett ? median(results.emmett) : NaN;
+      const emmettCells = emmett ? `${Math.round(e)} | ${(o / e).toFixed(2)}` : '– | –';
+      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} | ${emmettCells} |`);
+      console.error(`writers=${writers} raw=${results.raw.map(Math.round)} ours=${results.ours.map(Math.round)} emmett=${results.emmett.map(Math.round)}`);
     }
   } finally {
     await store.close();
+    if (emmett) {
+      await emmett.store.close();
+      await emmett.pool.end();
+    }
+    await sql.raw(`drop schema if exists "${emmettSchema}" cascade`).execute(database.db);
     await sql.raw(`drop schema "${schema}" cascade`).execute(database.db);
     await database.close();
   }
-  console.log(`Appends/s, ~300 B JSON event, expected-version append (ours) vs raw single-row INSERT; median of ${RUNS} × ${SECONDS}s`);
-  console.log('| writers | raw INSERT/s | event store appends/s | ratio |');
-  console.log('|---|---|---|---|');
+  console.log(
+    `Appends/s, ~300 B JSON event, expected-version append (ours${emmett ? ', Emmett' : '; Emmett not run'}) vs raw single-row INSERT; median of ${RUNS} × ${SECONDS}s`,
+  );
+  console.log('| writers | raw INSERT/s | event store appends/s | ratio | Emmett appends/s | ours/Emmett |');
+  console.log('|---|---|---|---|---|---|');
   rows.forEach((r) => console.log(r));
 }
 
