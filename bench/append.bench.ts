@@ -7,22 +7,21 @@
  * Usage: BENCH_DATABASE_URL=postgres://… npx tsx bench/append.bench.ts [--seconds 5] [--runs 3]
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { Pool } from 'pg';
 import { getPostgreSQLEventStore, type PostgresEventStore as EmmettEventStore } from '@event-driven-io/emmett-postgresql';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
-import { openPostgres } from '../libs/platform/src/database/database';
+import { openPGlite, openPostgres } from '../libs/platform/src/database/database';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' } } });
 const SECONDS = Number(values.seconds);
 const RUNS = Number(values.runs);
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-if (!url) {
-  console.error('Set BENCH_DATABASE_URL to a PostgreSQL server');
-  process.exit(2);
-}
 
 const payload = { name: 'Acme Corp - Enterprise Platform', value_minor: 15000000, stage: 'qualification', notes: 'x'.repeat(180) };
 const metadata = { org_id: 'bench', actor_id: 'u1', correlation_id: randomUUID(), causation_id: randomUUID(), occurred_at: new Date().toISOString() };
@@ -41,6 +40,8 @@ async function measure(writers: number, op: (writer: number, i: number) => Promi
   );
   return count / ((Date.now() - started) / 1000);
 }
+
+type Side = 'raw' | 'rawIndexed' | 'ours' | 'emmett';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -81,7 +82,69 @@ async function openEmmett(emmettSchema: string): Promise<{ store: EmmettEventSto
   return { store, pool };
 }
 
+/** Ours vs the raw INSERT on embedded PGlite (files in a temp dir, as `npm start` keeps them under ./data). */
+async function pglite(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-pglite-'));
+  const database = await openPGlite({ dataDir });
+  const store = new PostgresEventStore(database);
+  const rows: string[] = [];
+  try {
+    await migrateToLatest(database.db);
+    await sql`create table raw_events (like events including defaults)`.execute(database.db);
+    for (const writers of [1, 16]) {
+      const raw: number[] = [];
+      const ours: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const tag = randomUUID().slice(0, 8);
+        const versions = new Map<string, number>();
+        const sides = [
+          async () =>
+            raw.push(
+              await measure(writers, (w, i) =>
+                sql`insert into raw_events (stream_id, stream_version, event_id, type, data, metadata)
+                    values (${`raw-${tag}-${w}-${i % 50}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
+              ),
+            ),
+          async () =>
+            ours.push(
+              await measure(writers, async (w, i) => {
+                const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
+                const version = versions.get(stream) ?? 0;
+                await store.append(stream, [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }], version === 0 ? 'no_stream' : version);
+                versions.set(stream, version + 1);
+              }),
+            ),
+        ];
+        if (run % 2) sides.reverse();
+        for (const side of sides) await side();
+      }
+      const o = median(ours);
+      const r = median(raw);
+      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} |`);
+      console.error(`pglite writers=${writers} raw=${raw.map(Math.round)} ours=${ours.map(Math.round)}`);
+    }
+  } finally {
+    await store.close();
+    await database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  console.log(`PGlite (embedded, one connection: concurrent writers queue), median of ${RUNS} × ${SECONDS}s`);
+  console.log('| writers | raw INSERT/s | event store appends/s | ratio |');
+  console.log('|---|---|---|---|');
+  rows.forEach((r) => console.log(r));
+}
+
 async function main(): Promise<void> {
+  if (!url) {
+    console.log('PostgreSQL: not run (BENCH_DATABASE_URL is not set)\n');
+  } else {
+    await postgres();
+    console.log('');
+  }
+  await pglite();
+}
+
+async function postgres(): Promise<void> {
   const schema = `bench_${Date.now()}`;
   const emmettSchema = `${schema}_emmett`;
   const database = await openPostgres({ connectionString: url!, schema, max: 20 });
@@ -91,15 +154,22 @@ async function main(): Promise<void> {
   try {
     await migrateToLatest(database.db, schema);
     await sql`create table raw_events (like events including defaults)`.execute(database.db);
+    // Diagnostic side: the same plain INSERT into a copy that keeps the log's indexes (no trigger).
+    await sql`create table raw_indexed_events (like events including defaults including indexes)`.execute(database.db);
     await sql.raw(`create schema "${emmettSchema}"`).execute(database.db);
     emmett = await openEmmett(emmettSchema);
     for (const writers of [1, 16]) {
-      const results: Record<'raw' | 'ours' | 'emmett', number[]> = { raw: [], ours: [], emmett: [] };
-      const sides: Record<'raw' | 'ours' | 'emmett', (tag: string) => Promise<number>> = {
+      const results: Record<Side, number[]> = { raw: [], rawIndexed: [], ours: [], emmett: [] };
+      const sides: Record<Side, (tag: string) => Promise<number>> = {
         raw: (tag) =>
           measure(writers, (w, i) =>
             sql`insert into raw_events (stream_id, stream_version, event_id, type, data, metadata)
                 values (${`raw-${tag}-${w}-${i % 50}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
+          ),
+        rawIndexed: (tag) =>
+          measure(writers, (w, i) =>
+            sql`insert into raw_indexed_events (stream_id, stream_version, event_id, type, data, metadata)
+                values (${`raw-${tag}-${w}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
           ),
         ours: (tag) => {
           const versions = new Map<string, number>();
@@ -126,7 +196,7 @@ async function main(): Promise<void> {
           });
         },
       };
-      const order: Array<'raw' | 'ours' | 'emmett'> = emmett ? ['raw', 'ours', 'emmett'] : ['raw', 'ours'];
+      const order: Side[] = emmett ? ['raw', 'rawIndexed', 'ours', 'emmett'] : ['raw', 'rawIndexed', 'ours'];
       for (let run = 0; run < RUNS; run++) {
         const tag = randomUUID().slice(0, 8);
         // Rotate the order each run so no side always runs first or on a warmer cache.
@@ -138,8 +208,9 @@ async function main(): Promise<void> {
       const o = median(results.ours);
       const r = median(results.raw);
       const e = emmett ? median(results.emmett) : NaN;
+      const ri = median(results.rawIndexed);
       const emmettCells = emmett ? `${Math.round(e)} | ${(o / e).toFixed(2)}` : '– | –';
-      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} | ${emmettCells} |`);
+      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} | ${emmettCells} | ${Math.round(ri)} | ${(o / ri).toFixed(2)} |`);
       console.error(`writers=${writers} raw=${results.raw.map(Math.round)} ours=${results.ours.map(Math.round)} emmett=${results.emmett.map(Math.round)}`);
     }
   } finally {
@@ -153,10 +224,10 @@ async function main(): Promise<void> {
     await database.close();
   }
   console.log(
-    `Appends/s, ~300 B JSON event, expected-version append (ours${emmett ? ', Emmett' : '; Emmett not run'}) vs raw single-row INSERT; median of ${RUNS} × ${SECONDS}s`,
+    `PostgreSQL 15: appends/s, ~300 B JSON event, expected-version append (ours${emmett ? ', Emmett' : '; Emmett not run'}) vs raw single-row INSERT; median of ${RUNS} × ${SECONDS}s`,
   );
-  console.log('| writers | raw INSERT/s | event store appends/s | ratio | Emmett appends/s | ours/Emmett |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| writers | raw INSERT/s | event store appends/s | ratio | Emmett appends/s | ours/Emmett | raw INSERT with the log\'s indexes/s | ours/that |');
+  console.log('|---|---|---|---|---|---|---|---|');
   rows.forEach((r) => console.log(r));
 }
 

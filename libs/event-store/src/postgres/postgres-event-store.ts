@@ -74,6 +74,11 @@ export class PostgresEventStore extends EventStore {
 
   async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError('append needs at least one event');
+    if (events.length === 1 && (expected === 'no_stream' || typeof expected === 'number')) {
+      const fast = await this.appendOne(streamId, events[0], expected === 'no_stream' ? 0 : expectedCode(expected));
+      if (fast) return fast;
+      // The version check failed or the event id was seen before: the function tells which.
+    }
     const payload = JSON.stringify(
       events.map((e) => ({
         event_id: e.eventId,
@@ -83,11 +88,6 @@ export class PostgresEventStore extends EventStore {
         metadata: e.metadata,
       })),
     );
-    if (events.length === 1 && (expected === 'no_stream' || typeof expected === 'number')) {
-      const fast = await this.appendOne(streamId, events[0], expected === 'no_stream' ? 0 : expectedCode(expected));
-      if (fast) return fast;
-      // The version check failed or the event id was seen before: the function tells which.
-    }
     for (let attempt = 0; ; attempt++) {
       try {
         const { rows } = await sql<AppendRow>`
