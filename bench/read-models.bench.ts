@@ -7,7 +7,10 @@ import { parseArgs } from 'node:util';
 import { Kysely, sql } from 'kysely';
 import { DEFAULT_PIPELINE } from '../libs/domain/src';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
-import { openPostgres } from '../libs/platform/src/database/database';
+import { openPGlite, openPostgres } from '../libs/platform/src/database/database';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
 import { ListQuery, listPageQuery, listTotalsQuery, listOpportunities } from '../libs/read-models/src/opportunities/queries/list-opportunities';
 import { forecast, pipelineData } from '../libs/read-models/src/opportunities/queries/analytics';
@@ -17,12 +20,13 @@ import { ProjectionRunner } from '../libs/read-models/src/projector/projection-r
 import { PROJECTION_KINDS, replayProjection } from '../libs/read-models/src/replay';
 import { loadDeals } from '../apps/api/src/demo/generate-deals';
 
-const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false }, 'live-sample': { type: 'string', default: '100000' } } });
+const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false }, 'live-sample': { type: 'string', default: '100000' }, backend: { type: 'string', default: 'postgres' } } });
+const PGLITE = values.backend === 'pglite';
 const LIVE_SAMPLE = Number(values['live-sample']);
 const DEALS = Number(values.deals);
 const RUNS = Number(values.runs);
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-if (!url) {
+if (!url && !PGLITE) {
   console.error('Set BENCH_DATABASE_URL to a PostgreSQL server');
   process.exit(2);
 }
@@ -62,9 +66,10 @@ async function plan(db: Kysely<any>, compiled: { sql: string; parameters: readon
 
 async function main(): Promise<void> {
   const schema = `bench_read_${Date.now()}`;
-  const database = await openPostgres({ connectionString: url!, schema, max: 10 });
+  const dataDir = PGLITE ? mkdtempSync(join(tmpdir(), 'bench-read-')) : null;
+  const database = dataDir ? await openPGlite({ dataDir }) : await openPostgres({ connectionString: url!, schema, max: 10 });
   const db = database.db;
-  await migrateToLatest(db, schema);
+  await migrateToLatest(db, dataDir ? undefined : schema);
   const store = new PostgresEventStore(database);
   try {
     let t = Date.now();
@@ -139,15 +144,16 @@ async function main(): Promise<void> {
     lines.push(`| forecast (current quarter) | pipeline_totals + at-risk index scan | no | ${fc.p50.toFixed(1)} | ${fc.p95.toFixed(1)} |`);
     const totalsRows = await db.selectFrom('pipeline_totals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
 
-    console.log(`Read models at ${DEALS.toLocaleString('en-US')} deals (${events.toLocaleString('en-US')} events, one org), PostgreSQL, ${RUNS} timed runs per query after 3 warm-ups.`);
+    console.log(`Read models at ${DEALS.toLocaleString('en-US')} deals (${events.toLocaleString('en-US')} events, one org), ${PGLITE ? 'PGlite (embedded)' : 'PostgreSQL 15'}, ${RUNS} timed runs per query after 3 warm-ups.`);
     console.log(`Projection rebuild (replay into fresh tables, indexes built after, swap): ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = **${Math.round(applied / rebuildSeconds).toLocaleString('en-US')} events/s**; pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`);
     console.log(`Live projector (all indexes maintained, batches of 500): ${live.toLocaleString('en-US')} events in ${liveSeconds.toFixed(1)} s = ${Math.round(live / liveSeconds).toLocaleString('en-US')} events/s.`);
     console.log('');
     lines.forEach((l) => console.log(l));
   } finally {
     await store.close();
-    if (!values.keep) await sql.raw(`drop schema "${schema}" cascade`).execute(db);
+    if (!values.keep && !dataDir) await sql.raw(`drop schema "${schema}" cascade`).execute(db);
     await database.close();
+    if (dataDir && !values.keep) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
