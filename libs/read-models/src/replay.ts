@@ -58,17 +58,26 @@ async function createCopies(db: Kysely<any>, kind: ProjectionKind, suffix: strin
   }
 }
 
-/** Builds on each copy the secondary indexes its live table has and the copy lacks. */
+/**
+ * Builds on each copy the secondary indexes its live table has and the copy lacks, each in its
+ * own short transaction: on PostgreSQL a transaction holding an xid holds back every reader of
+ * the log (they read below the oldest running transaction), so the live projector waits at most
+ * one index build, not all of them.
+ */
 async function buildSecondaryIndexes(db: Kysely<any>, kind: ProjectionKind, suffix: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
-    for (const table of kind.tables) {
-      const have = new Set((await indexNames(trx, [table + suffix])).map((i) => i.shape));
-      for (const index of await indexNames(trx, [table], { secondaryOnly: true })) {
-        if (have.has(index.shape)) continue;
-        const definition = index.definition.replace(/^CREATE INDEX \S+ ON (ONLY )?\S+ /, `CREATE INDEX ON "${table + suffix}" `);
-        await sql.raw(definition).execute(trx);
+  await db.connection().execute(async (conn) => {
+    await sql`set maintenance_work_mem = '256MB'`.execute(conn);
+    try {
+      for (const table of kind.tables) {
+        const have = new Set((await indexNames(conn, [table + suffix])).map((i) => i.shape));
+        for (const index of await indexNames(conn, [table], { secondaryOnly: true })) {
+          if (have.has(index.shape)) continue;
+          const definition = index.definition.replace(/^CREATE INDEX \S+ ON (ONLY )?\S+ /, `CREATE INDEX ON "${table + suffix}" `);
+          await sql.raw(definition).execute(conn);
+        }
       }
+    } finally {
+      await sql`reset maintenance_work_mem`.execute(conn);
     }
   });
 }
