@@ -18,6 +18,13 @@ const MAX_BIGINT = 9223372036854775807n;
 const NOTIFY_DEBOUNCE_MS = 10;
 const START = '0:0';
 
+/** One event at version $2 + 1, written only if version $2 exists (or $2 = 0): see appendOne. */
+const APPEND_ONE = `
+  insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
+  select $1::text, $2::bigint + 1, $3::uuid, $4::text, $5::int, $6::jsonb, $7::jsonb
+  where $2::bigint = 0 or exists (select 1 from events where stream_id = $1::text and stream_version = $2::bigint)
+  returning global_position::text`;
+
 interface AppendRow {
   status: 'appended' | 'duplicate' | 'conflict';
   stream_version: string;
@@ -118,15 +125,18 @@ export class PostgresEventStore extends EventStore {
    */
   private async appendOne(streamId: string, event: NewEvent, expected: number): Promise<AppendResult | null> {
     try {
-      const { rows } = await sql<{ stream_version: string; global_position: string }>`
-        insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
-        select ${streamId}, ${expected + 1}::bigint, ${event.eventId}::uuid, ${event.type}, ${event.schemaVersion ?? 1}::int,
-               ${JSON.stringify(event.data)}::jsonb, ${JSON.stringify(event.metadata ?? {})}::jsonb
-        where ${expected}::bigint = 0 or exists (select 1 from events where stream_id = ${streamId} and stream_version = ${expected}::bigint)
-        returning stream_version::text, global_position::text`.execute(this.database.db);
+      const rows = await this.database.prepared<{ global_position: string }>('events_append_one', APPEND_ONE, [
+        streamId,
+        expected,
+        event.eventId,
+        event.type,
+        event.schemaVersion ?? 1,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata ?? {}),
+      ]);
       if (rows.length === 0) return null;
       this.announce();
-      return { streamVersion: Number(rows[0].stream_version), position: rows[0].global_position, duplicate: false };
+      return { streamVersion: expected + 1, position: rows[0].global_position, duplicate: false };
     } catch (error: any) {
       if (error?.code === '23505') return null;
       throw error;

@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { Client, Pool, types } from 'pg';
 import { PGliteDialect } from './pglite-dialect';
@@ -21,6 +21,12 @@ export interface Database {
   /** Subscribe to a NOTIFY channel; returns an unsubscribe function. */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   notify(channel: string): Promise<void>;
+  /**
+   * A hot statement, parsed and planned once per connection: a named prepared statement on a
+   * PostgreSQL server (at 16 writers planning was ~40 % of a single-event append), a plain
+   * parameterised query on PGlite. `text` must be the same for every call with `name`.
+   */
+  prepared<R>(name: string, text: string, values: unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }
 
@@ -65,6 +71,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     async notify(channel) {
       await sql`select pg_notify(${channel}, '')`.execute(db);
     },
+    async prepared<R>(name: string, text: string, values: unknown[]) {
+      return (await pool.query({ name, text, values })).rows as R[];
+    },
     async close() {
       await Promise.all(listeners.splice(0).map((c) => c.end().catch(() => undefined)));
       await db.destroy();
@@ -96,6 +105,9 @@ export async function openPGlite(options: PGliteOptions = {}): Promise<Database 
       return async () => undefined;
     },
     async notify() {},
+    async prepared<R>(_name: string, text: string, values: unknown[]) {
+      return (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows;
+    },
     async close() {
       await db.destroy();
       await pglite.close();
