@@ -12,7 +12,8 @@
  * the create response, so no deal is touched by two connections and no won deal is re-used
  * (no If-Match is sent, so no 409/412 is expected). 1, 16 and 64 connections.
  *
- * W5: autocannon runs the same mix at --rate commands/s (overallRate) while this process sends
+ * W5: the same mix is sent open-loop at an even pace of --rate commands/s (not autocannon, whose
+ * rate limit sends each second's quota in one burst) while this process sends
  * probes one after another: a create, then a rename of that deal, alternately, each with a unique
  * word in the name. Lag = from the probe command's 2xx response to the response of the first
  * GET /opportunities?search=<word> that shows the deal (polled every --poll-ms).
@@ -302,7 +303,7 @@ interface Reply {
   receivedAt: number;
 }
 
-function call(api: Api, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+function call(api: Api, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, via: Agent = agent): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const sentAt = performance.now();
@@ -312,7 +313,7 @@ function call(api: Api, method: string, path: string, body?: unknown, headers: R
         port: api.port,
         method,
         path,
-        agent,
+        agent: via,
         headers: {
           authorization: `Bearer ${TOKEN}`,
           ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
@@ -511,6 +512,82 @@ function mixRequests(tag: string, counts: StatusCounts): AcRequest[] {
   ];
 }
 
+/**
+ * W5's load: an open loop at an even pace. Every 1000/rate ms the next command starts, whether
+ * or not earlier ones have answered. (autocannon's rate limit is a per-second quota per
+ * connection: each connection sends back to back until its share of the second is used, then
+ * waits for the next second, so "100 commands/s" arrives as one burst at the top of each second.)
+ * A command goes to a deal whose previous command has answered (PATCH, stage/next, win in turn,
+ * the same mix as W1), else it creates one. At most `maxInFlight` are on the wire; the rest queue
+ * in the HTTP agent as they would in a client, and their latency counts from when they were due.
+ */
+function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: number, counts: StatusCounts, onOk: () => void) {
+  // fifo: every socket is reused in turn, so none sits idle long enough for the server's
+  // keep-alive timeout to close it just as a request is written to it (ECONNRESET).
+  const via = new Agent({ keepAlive: true, maxSockets: maxInFlight, scheduling: 'fifo' });
+  const ready: { id: string; next: Exclude<Step, 'create'> }[] = [];
+  const latencies: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const interval = 1000 / rate;
+  const start = performance.now();
+  let stopped = false;
+  let sent = 0;
+  let errors = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let skipped = 0;
+  const send = () => {
+    // Beyond what the API sustains the client queue would grow without end: a command due while
+    // 4 × maxInFlight are already outstanding is not sent (counted as skipped).
+    if (inFlight.size >= maxInFlight * 4) {
+      skipped++;
+      return;
+    }
+    const deal = ready.shift();
+    const n = sent;
+    const step: Step = deal ? deal.next : 'create';
+    const request: [string, string, unknown] = !deal
+      ? ['POST', OPPS, { ...createBody(`W5 ${tag} deal ${n}`), value: 1000 + (n % 997) }]
+      : deal.next === 'patch'
+        ? ['PATCH', `${OPPS}/${deal.id}`, { name: `W5 ${tag} renamed ${n}`, value: 2000 + (n % 991) }]
+        : ['POST', `${OPPS}/${deal.id}/${deal.next === 'next' ? 'stage/next' : 'win'}`, {}];
+    const pending = call(api, request[0], request[1], request[2], {}, via).then(
+      (reply) => {
+        counts[step][reply.status] = (counts[step][reply.status] ?? 0) + 1;
+        if (reply.status < 200 || reply.status >= 300) return;
+        latencies.push(reply.receivedAt - reply.sentAt);
+        onOk();
+        if (step === 'create') ready.push({ id: reply.body.data.id as string, next: 'patch' });
+        else if (step === 'patch') ready.push({ id: deal!.id, next: 'next' });
+        else if (step === 'next') ready.push({ id: deal!.id, next: 'win' });
+      },
+      (error: unknown) => {
+        if (errors++ === 0) log(`  W5 load: ${request[0]} ${request[1]} got no answer: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    );
+    inFlight.add(pending);
+    void pending.finally(() => inFlight.delete(pending));
+  };
+  const tick = () => {
+    if (stopped) return;
+    const due = Math.floor((performance.now() - start) / interval) + 1;
+    while (sent < due) {
+      sent++;
+      send();
+    }
+    timer = setTimeout(tick, Math.max(0, start + sent * interval - performance.now()));
+  };
+  tick();
+  return {
+    async stop(): Promise<{ latencies: number[]; errors: number; skipped: number }> {
+      stopped = true;
+      clearTimeout(timer);
+      await Promise.allSettled([...inFlight]);
+      via.destroy();
+      return { latencies, errors, skipped };
+    },
+  };
+}
+
 function runAutocannon(opts: Record<string, unknown>, onInstance?: (instance: AcInstance) => void): Promise<AcResult> {
   return new Promise((resolve, reject) => {
     const instance = autocannon({ timeout: 30, ...opts }, (error, result) => (error ? reject(error) : resolve(result)));
@@ -584,6 +661,10 @@ interface W5Run {
   probeErrors: string[];
   counts: StatusCounts;
   loadP99: number;
+  /** Load commands that got no answer (connection error or 30 s timeout). */
+  loadErrors: number;
+  /** Load commands not sent because 4 × the in-flight limit were outstanding (offered rate above capacity). */
+  loadSkipped: number;
   peakMiB: number;
   /** PostgreSQL: oldest write transaction seen in another database of the server, and the share of samples with one. */
   otherXactMaxMs: number;
@@ -597,19 +678,12 @@ function probeWord(): string {
 
 async function w5Run(api: Api, tag: string): Promise<W5Run> {
   const counts = newCounts();
-  let instance: AcInstance | undefined;
   let measuring = false;
   let loadOk = 0;
   const watch = watchMemory(api.pid);
-  const load = runAutocannon(
-    { url: api.origin, connections: W5_CONNECTIONS, overallRate: RATE, duration: 24 * 3600, requests: mixRequests(tag, counts) },
-    (i) => {
-      instance = i;
-      i.on('response', (_client, statusCode) => {
-        if (measuring && statusCode >= 200 && statusCode < 300) loadOk++;
-      });
-    },
-  );
+  const load = pacedLoad(api, tag, RATE, W5_CONNECTIONS, counts, () => {
+    if (measuring) loadOk++;
+  });
   const out: W5Run = {
     targetRate: RATE,
     achievedRate: NaN,
@@ -621,6 +695,8 @@ async function w5Run(api: Api, tag: string): Promise<W5Run> {
     probeErrors: [],
     counts,
     loadP99: NaN,
+    loadErrors: 0,
+    loadSkipped: 0,
     peakMiB: NaN,
     otherXactMaxMs: NaN,
     otherXactShare: NaN,
@@ -629,6 +705,7 @@ async function w5Run(api: Api, tag: string): Promise<W5Run> {
   let probeCommands = 0;
   let windowStart = 0;
   let windowEnd = 0;
+  let loadResult: { latencies: number[]; errors: number; skipped: number } = { latencies: [], errors: 0, skipped: 0 };
   try {
     await sleep(WARMUP_S * 1000);
     measuring = true;
@@ -675,15 +752,16 @@ async function w5Run(api: Api, tag: string): Promise<W5Run> {
     windowEnd = performance.now();
     measuring = false;
   } finally {
-    instance?.stop();
+    loadResult = await load.stop();
   }
-  const result = await load;
   const mem = watch();
   const other = await others();
   out.otherXactMaxMs = other.maxAgeMs;
   out.otherXactShare = other.busyShare;
   out.achievedRate = (loadOk + probeCommands) / ((windowEnd - windowStart) / 1000);
-  out.loadP99 = result.latency.p99;
+  out.loadP99 = percentile(loadResult.latencies, 0.99);
+  out.loadErrors = loadResult.errors;
+  out.loadSkipped = loadResult.skipped;
   out.peakMiB = mem.peakMiB;
   await drained(api);
   return out;
@@ -761,7 +839,7 @@ async function main(): Promise<void> {
         const r = await w5Run(api, `w5r${run}`);
         log(
           `  achieved ${f0(r.achievedRate)} commands/s, lag p50 ${f1(percentile(r.lags, 0.5))} ms, p99 ${f1(percentile(r.lags, 0.99))} ms, ` +
-            `timeouts ${r.timeouts}, non-reached reads ${r.notReached}, load non-2xx ${describeNon2xx([r.counts]).text}`,
+            `timeouts ${r.timeouts}, non-reached reads ${r.notReached}, load non-2xx ${describeNon2xx([r.counts]).text}, load commands skipped ${r.loadSkipped}`,
         );
         for (const e of r.probeErrors) log(`  ${e}`);
         w5.set(api.backend, [...(w5.get(api.backend) ?? []), r]);
@@ -769,7 +847,9 @@ async function main(): Promise<void> {
     }
     console.log(`\n### W5 — command → visible in the list read model, under load\n`);
     console.log(
-      `${setup}. Load: the W1 mix through autocannon at overallRate ${RATE} commands/s over ${W5_CONNECTIONS} connections; ` +
+      `${setup}. Load: the W1 mix (create → PATCH → stage/next → win per deal) sent open-loop at an even pace of ${RATE} commands/s, ` +
+        `one every ${f1(1000 / RATE)} ms whether or not earlier ones answered, at most ${W5_CONNECTIONS} on the wire (the rest wait in the client's queue and their latency counts from when they were due; ` +
+        `a command due while ${W5_CONNECTIONS * 4} are outstanding is skipped, so above capacity the achieved rate is what the API sustains); ` +
         `achieved = 2xx commands/s (load + probes) during the probe window. Probes, one after another: create a deal, then rename it, alternately, ` +
         `each with a unique word in the name. Lag = probe command's 2xx response → response of the first GET /opportunities?search=<word> ` +
         `that lists the deal with that name, polled every ${POLL_MS} ms with X-Consistency-Token = the position of an event written before the load ` +
@@ -783,12 +863,13 @@ async function main(): Promise<void> {
       const rs = w5.get(api.backend) ?? [];
       const p99 = median(rs.map((r) => percentile(r.lags, 0.99)));
       const notReached = rs.reduce((a, r) => a + r.notReached, 0);
+      const loadErrors = rs.reduce((a, r) => a + r.loadErrors, 0);
       console.log(
         `| ${api.backend} | ${RATE} | ${f0(median(rs.map((r) => r.achievedRate)))} | ${rs.reduce((a, r) => a + r.lags.length, 0)} | ` +
           `${f1(median(rs.map((r) => percentile(r.lags, 0.5))))} | ${f1(p99)} | ${f1(Math.max(...rs.flatMap((r) => r.lags)))} | ` +
           `${f1(median(rs.map((r) => percentile(r.lowerBounds, 0.5))))} / ${f1(median(rs.map((r) => percentile(r.lowerBounds, 0.99))))} | ` +
           `${f1(median(rs.map((r) => percentile(r.getLatencies, 0.5))))} | ${rs.reduce((a, r) => a + r.timeouts, 0)} | ${f1(median(rs.map((r) => r.loadP99)))} | ` +
-          `${describeNon2xx(rs.map((r) => r.counts)).text} | ${f0(Math.max(...rs.map((r) => r.peakMiB)))} | ${p99 <= 100 ? 'yes' : 'no'} |`,
+          `${describeNon2xx(rs.map((r) => r.counts)).text}${loadErrors ? ` + ${loadErrors} unanswered` : ''} | ${f0(Math.max(...rs.map((r) => r.peakMiB)))} | ${p99 <= 100 ? 'yes' : 'no'} |`,
       );
       if (api.backend === 'PostgreSQL') {
         notes.push(
