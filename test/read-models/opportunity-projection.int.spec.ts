@@ -148,6 +148,22 @@ for (const backend of testBackends()) {
       expect(Number(cp.events_processed)).toBe(30);
     });
 
+    it('notices a checkpoint moved by another runner between its own batches', async () => {
+      const w = new DealWriter(store);
+      const other = new ProjectionRunner(database.db, store, [new OpportunityProjection()], OPTIONS);
+      for (let i = 0; i < 3; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      expect(await runner.catchUp(projection)).toBe(3);
+      for (let i = 0; i < 4; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      expect(await other.catchUp(other.projections[0])).toBe(4);
+      for (let i = 0; i < 2; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      // The first runner still remembers its own checkpoint (after 3 events): it must apply only the last 2.
+      expect(await runner.catchUp(projection)).toBe(2);
+      const totals = await database.db.selectFrom('pipeline_totals').select((eb) => eb.fn.sum<string>('deal_count').as('n')).executeTakeFirstOrThrow();
+      expect(Number(totals.n)).toBe(9);
+      const cp = await database.db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
+      expect(Number(cp.events_processed)).toBe(9);
+    });
+
     it('follows live appends once started, and stops cleanly', async () => {
       await runner.start();
       const w = new DealWriter(store);

@@ -108,11 +108,13 @@ export class ProjectionRunner {
   }
 
   async resetCheckpoint(projection: Projection): Promise<void> {
+    this.committed.delete(projection.name);
     await this.db.deleteFrom('projection_checkpoints').where('projection', '=', projection.name).execute();
   }
 
   /** Empties a read model and replays it from the start of the log (in place). */
   async rebuild(projection: Projection): Promise<number> {
+    this.committed.delete(projection.name);
     await this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${`projection:${projection.name}`}))`.execute(trx);
       await projection.reset(trx);
@@ -140,49 +142,80 @@ export class ProjectionRunner {
    * `stopAt`: apply nothing past this checkpoint (verify rebuilds to the live checkpoint).
    */
   async runBatch(projection: Projection, stopAt?: string | null): Promise<number> {
-    const row = await this.db
-      .selectFrom('projection_checkpoints')
-      .select('checkpoint')
-      .where('projection', '=', projection.name)
-      .executeTakeFirstOrThrow();
+    const cached = this.committed.has(projection.name);
+    const from = await this.currentCheckpoint(projection);
     // The log is read before the transaction: PGlite has one connection, and a long-held
     // transaction should not wait on the event store.
-    const page = await this.readPage(projection, row.checkpoint);
+    const page = await this.readPage(projection, from);
     if (stopAt !== undefined) {
       page.events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
-      page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : row.checkpoint;
+      page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : from;
     }
     if (page.events.length === 0) return 0;
-    const last = page.events[page.events.length - 1];
     try {
-      await this.db.transaction().execute(async (trx) => {
-        const { rows } = await sql<{ locked: boolean }>`
-          select pg_try_advisory_xact_lock(hashtext(${`projection:${projection.name}`})) as locked`.execute(trx);
-        if (!rows[0]?.locked) throw new BatchSkipped();
-        if (this.options.synchronousCommit === false) await sql`set local synchronous_commit = off`.execute(trx);
-        const moved = await trx
-          .updateTable('projection_checkpoints')
-          .set({
-            checkpoint: page.checkpoint,
-            position: last.position,
-            events_processed: sql`events_processed + ${page.events.length}`,
-            updated_at: sql`now()`,
-          })
-          .where('projection', '=', projection.name)
-          .where(sql<boolean>`checkpoint is not distinct from ${row.checkpoint}`)
-          .executeTakeFirst();
-        if (Number(moved.numUpdatedRows) !== 1) throw new BatchSkipped();
-        await this.applyIsolated(trx, projection, page.events);
-      });
+      try {
+        await this.commitBatch(projection, from, page, (trx) => projection.applyBatch(trx, page.events));
+      } catch (error) {
+        if (error instanceof BatchSkipped) throw error;
+        // Something in the page failed and the whole transaction rolled back: again, event by
+        // event, so one bad event cannot block the rest.
+        await this.commitBatch(projection, from, page, (trx) => this.applyOneByOne(trx, projection, page.events));
+      }
     } catch (error) {
-      if (error instanceof BatchSkipped) return 0;
+      this.committed.delete(projection.name);
+      // Skipped on a remembered checkpoint: someone else may have moved it; once more from the table.
+      if (error instanceof BatchSkipped) return cached ? this.runBatch(projection, stopAt) : 0;
       throw error;
     }
+    this.committed.set(projection.name, page.checkpoint);
     this.progress.emit('progress');
     // A full page means the projection is catching up: read the next page while this one is
     // being reported and the next transaction starts, so reading overlaps writing.
     if (page.events.length === this.options.batchSize && stopAt === undefined) this.prefetch(projection, page.checkpoint);
     return page.events.length;
+  }
+
+  /**
+   * Per projection: the checkpoint this runner last committed, so a batch does not read it back.
+   * If anyone else moves it (another worker, a replay's swap), the compare-and-set in
+   * commitBatch fails, the entry is dropped and the next batch reads the table again.
+   */
+  private readonly committed = new Map<string, string | null>();
+
+  private async currentCheckpoint(projection: Projection): Promise<string | null> {
+    if (this.committed.has(projection.name)) return this.committed.get(projection.name)!;
+    const row = await this.db
+      .selectFrom('projection_checkpoints')
+      .select('checkpoint')
+      .where('projection', '=', projection.name)
+      .executeTakeFirstOrThrow();
+    return row.checkpoint;
+  }
+
+  /**
+   * One transaction: take the projection's advisory lock and move its checkpoint from `from` to
+   * the page's end in one statement (nothing is applied when another worker holds the lock or
+   * the checkpoint has moved), then apply the page.
+   */
+  private async commitBatch(projection: Projection, from: string | null, page: ReadAllResult, apply: (trx: Kysely<any>) => Promise<void>): Promise<void> {
+    const last = page.events[page.events.length - 1];
+    await this.db.transaction().execute(async (trx) => {
+      if (this.options.synchronousCommit === false) await sql`set local synchronous_commit = off`.execute(trx);
+      const moved = await trx
+        .updateTable('projection_checkpoints')
+        .set({
+          checkpoint: page.checkpoint,
+          position: last.position,
+          events_processed: sql`events_processed + ${page.events.length}`,
+          updated_at: sql`now()`,
+        })
+        .where('projection', '=', projection.name)
+        .where(sql<boolean>`checkpoint is not distinct from ${from}`)
+        .where(sql<boolean>`pg_try_advisory_xact_lock(hashtext(${`projection:${projection.name}`}))`)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) throw new BatchSkipped();
+      await apply(trx);
+    });
   }
 
   /** Per projection: the page read ahead and the checkpoint it starts after. */
@@ -205,14 +238,8 @@ export class ProjectionRunner {
     return this.store.readAll(after, this.options.batchSize);
   }
 
-  /** The whole batch at once; if it fails, event by event so one bad event cannot block the rest. */
-  private async applyIsolated(trx: Kysely<any>, projection: Projection, events: RecordedEvent[]): Promise<void> {
-    try {
-      await withSavepoint(trx, 'batch', () => projection.applyBatch(trx, events));
-      return;
-    } catch {
-      // fall through to one at a time
-    }
+  /** Each event under its own savepoint, retried, then dead-lettered (or the projection halts). */
+  private async applyOneByOne(trx: Kysely<any>, projection: Projection, events: RecordedEvent[]): Promise<void> {
     for (const event of events) {
       let lastError: unknown;
       for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
