@@ -791,7 +791,7 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().slice(0, 19) + 'Z';
   const setup =
     `${stamp}, Node ${process.version}, ${cpus().length} cores; API = node dist/apps/api/apps/api/src/main.js as a child process ` +
-    `(projectors in-process, LOG_LEVEL=warn), autocannon in this process on loopback`;
+    `(projectors in-process, LOG_LEVEL=warn), load generated in this process on loopback`;
 
   if (ONLY.has('w1')) {
     const w1 = new Map<string, W1Run[]>();
