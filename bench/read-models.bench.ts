@@ -2,6 +2,7 @@
  * Read side at scale on real PostgreSQL: generate N deals (events made by the real decider),
  * rebuild the projection from the log (events/s), then EXPLAIN and time every main query.
  * Usage: BENCH_DATABASE_URL=postgres://… npx tsx bench/read-models.bench.ts [--deals 200000] [--runs 40]
+ *        [--rebuilds 1] (W3: the full rebuild N times over the same log, median reported) [--live-sample 100000] [--backend pglite]
  */
 import { parseArgs } from 'node:util';
 import { Kysely, sql } from 'kysely';
@@ -20,11 +21,12 @@ import { ProjectionRunner } from '../libs/read-models/src/projector/projection-r
 import { PROJECTION_KINDS, replayProjection } from '../libs/read-models/src/replay';
 import { loadDeals } from '../apps/api/src/demo/generate-deals';
 
-const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false }, 'live-sample': { type: 'string', default: '100000' }, backend: { type: 'string', default: 'postgres' } } });
+const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false }, 'live-sample': { type: 'string', default: '100000' }, rebuilds: { type: 'string', default: '1' }, backend: { type: 'string', default: 'postgres' } } });
 const PGLITE = values.backend === 'pglite';
 const LIVE_SAMPLE = Number(values['live-sample']);
 const DEALS = Number(values.deals);
 const RUNS = Number(values.runs);
+const REBUILDS = Math.max(1, Number(values.rebuilds));
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!url && !PGLITE) {
   console.error('Set BENCH_DATABASE_URL to a PostgreSQL server');
@@ -91,9 +93,16 @@ async function main(): Promise<void> {
     const liveSeconds = (Date.now() - t) / 1000;
     // W3: a full rebuild as `npm run replay` does it (fresh tables, indexes built at the end, swap).
     const kind = PROJECTION_KINDS.find((k) => k.name === OpportunityProjection.NAME)!;
-    const replayed = await replayProjection(db, store, kind);
-    const applied = replayed.events;
-    const rebuildSeconds = replayed.seconds;
+    const rebuilds: { events: number; seconds: number }[] = [];
+    for (let i = 0; i < REBUILDS; i++) {
+      const replayed = await replayProjection(db, store, kind);
+      rebuilds.push({ events: replayed.events, seconds: replayed.seconds });
+      process.stderr.write(`rebuild ${i + 1}/${REBUILDS}: ${replayed.events} events in ${replayed.seconds.toFixed(1)} s\n`);
+    }
+    // The median rebuild by time (every rebuild applies the same events).
+    const medianRebuild = [...rebuilds].sort((a, b) => a.seconds - b.seconds)[Math.floor(rebuilds.length / 2)];
+    const applied = medianRebuild.events;
+    const rebuildSeconds = medianRebuild.seconds;
     // Steady state: autovacuum keeps the visibility map set, which index-only scans rely on.
     await sql`vacuum analyze`.execute(db);
 
@@ -145,7 +154,8 @@ async function main(): Promise<void> {
     const totalsRows = await db.selectFrom('pipeline_totals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
 
     console.log(`Read models at ${DEALS.toLocaleString('en-US')} deals (${events.toLocaleString('en-US')} events, one org), ${PGLITE ? 'PGlite (embedded)' : 'PostgreSQL 15'}, ${RUNS} timed runs per query after 3 warm-ups.`);
-    console.log(`Projection rebuild (replay into fresh tables, indexes built after, swap): ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = **${Math.round(applied / rebuildSeconds).toLocaleString('en-US')} events/s**; pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`);
+    const eachRebuild = rebuilds.length > 1 ? ` (median of ${rebuilds.length} rebuilds: ${rebuilds.map((r) => `${Math.round(r.events / r.seconds).toLocaleString('en-US')}`).join(', ')} events/s)` : '';
+    console.log(`Projection rebuild (replay into fresh tables, indexes built after, swap): ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = **${Math.round(applied / rebuildSeconds).toLocaleString('en-US')} events/s**${eachRebuild}; pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`);
     console.log(`Live projector (all indexes maintained, batches of 500): ${live.toLocaleString('en-US')} events in ${liveSeconds.toFixed(1)} s = ${Math.round(live / liveSeconds).toLocaleString('en-US')} events/s.`);
     console.log('');
     lines.forEach((l) => console.log(l));
