@@ -164,6 +164,19 @@ for (const backend of testBackends()) {
       expect(Number(cp.events_processed)).toBe(9);
     });
 
+    it('notices a checkpoint set back by someone else while no new event arrives', async () => {
+      const w = new DealWriter(store);
+      for (let i = 0; i < 3; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      expect(await runner.catchUp(projection)).toBe(3);
+      // As a replay's swap does: the read model and its checkpoint replaced by an older state (here: empty).
+      await database.db.transaction().execute((trx) => projection.reset(trx));
+      const other = new ProjectionRunner(database.db, store, [new OpportunityProjection()], OPTIONS);
+      await other.resetCheckpoint(other.projections[0]);
+      await other.ensureCheckpoints();
+      expect(await runner.catchUp(projection)).toBe(3);
+      expect(await database.db.selectFrom('opportunity_list').select('id').execute()).toHaveLength(3);
+    });
+
     it('follows live appends once started, and stops cleanly', async () => {
       await runner.start();
       const w = new DealWriter(store);

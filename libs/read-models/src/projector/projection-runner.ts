@@ -151,7 +151,13 @@ export class ProjectionRunner {
       page.events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
       page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : from;
     }
-    if (page.events.length === 0) return 0;
+    if (page.events.length === 0) {
+      // Nothing after a remembered checkpoint: confirm it against the table, so a checkpoint set
+      // back by someone else (a replay's swap) is noticed even while no new event arrives.
+      if (!cached) return 0;
+      this.committed.delete(projection.name);
+      return this.runBatch(projection, stopAt);
+    }
     try {
       try {
         await this.commitBatch(projection, from, page, (trx) => projection.applyBatch(trx, page.events));
