@@ -10,7 +10,7 @@ import {
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
 import { foldBatch, FoldedDeal } from './deal-fold';
-import { bulkInsert } from '../projector/bulk-insert';
+import { bulkInsert, recordset } from '../projector/bulk-insert';
 import { NO_CLOSE_MONTH, OpportunityListTable, PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
 
 
@@ -66,12 +66,12 @@ export class OpportunityProjection implements Projection {
   private async writeIntervals(trx: Kysely<any>, intervals: Interval[]): Promise<void> {
     const rows: Record<string, unknown>[] = [];
     const latest = new Map<string, Record<string, unknown>>();
-    const closeStored: { orgId: string; id: string; version: number; at: Date }[] = [];
+    const closeStored: { org_id: string; id: string; version: number; valid_to: Date }[] = [];
     for (const interval of intervals) {
       const key = `${interval.orgId}/${interval.id}`;
       const previous = latest.get(key);
       if (previous) previous.valid_to = interval.from;
-      else if (interval.version > 1) closeStored.push({ orgId: interval.orgId, id: interval.id, version: interval.version, at: interval.from });
+      else if (interval.version > 1) closeStored.push({ org_id: interval.orgId, id: interval.id, version: interval.version, valid_to: interval.from });
       latest.delete(key);
       const c = contribution(interval.state, interval.orgId);
       if (!c) continue;
@@ -100,10 +100,11 @@ export class OpportunityProjection implements Projection {
       latest.set(key, row);
     }
     if (closeStored.length) {
+      const v = await recordset(trx, this.intervals, closeStored, 'v');
       await sql`
-        update ${sql.table(this.intervals)} i set valid_to = v.at
-        from jsonb_to_recordset(${JSON.stringify(closeStored)}::jsonb) as v("orgId" text, id uuid, version bigint, at timestamptz)
-        where i.org_id = v."orgId" and i.id = v.id and i.valid_to is null and i.version < v.version`.execute(trx);
+        update ${sql.table(this.intervals)} i set valid_to = v.valid_to
+        from ${v.from}
+        where i.org_id = v.org_id and i.id = v.id and i.valid_to is null and i.version < v.version`.execute(trx);
     }
     await bulkInsert(trx, this.intervals, rows, { conflict: ['org_id', 'id', 'version'], onConflict: 'nothing' });
   }

@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { Kysely, RawBuilder, sql } from 'kysely';
 
 export interface BulkInsertOptions {
   /** The unique key the rows may collide on. */
@@ -28,20 +28,29 @@ async function typesOf(trx: Kysely<any>, table: string): Promise<Map<string, str
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
- * Writes many rows with one statement and one parameter: the rows travel as a JSON array and
- * `jsonb_to_recordset` turns them into typed columns. A multi-row VALUES list costs a parameter
- * per cell (PostgreSQL allows 65,535 per statement) and a parse and plan that grow with it; this
- * costs one parse whatever the batch size. Rows must hold plain JSON values (jsonb columns take
- * objects, not JSON strings) and, with 'replace' or 'add', no two rows may share a key.
+ * Rows as a relation: `jsonb_to_recordset(<rows as one JSON parameter>) as alias(<columns>)`, each
+ * column typed as `table`'s column of the same name. Rows must hold plain JSON values (jsonb
+ * columns take objects, not JSON strings) and share the keys of the first row.
  */
-export async function bulkInsert(trx: Kysely<any>, table: string, rows: Record<string, unknown>[], options: BulkInsertOptions): Promise<void> {
-  if (rows.length === 0) return;
+export async function recordset(trx: Kysely<any>, table: string, rows: Record<string, unknown>[], alias: string): Promise<{ columns: string[]; from: RawBuilder<unknown> }> {
   const types = await typesOf(trx, table);
   const columns = Object.keys(rows[0]);
   const unknown = columns.filter((c) => !types.has(c));
-  if (unknown.length) throw new Error(`bulkInsert: ${table} has no column ${unknown.join(', ')}`);
-  const list = columns.map(ident).join(', ');
+  if (unknown.length) throw new Error(`recordset: ${table} has no column ${unknown.join(', ')}`);
   const record = columns.map((c) => `${ident(c)} ${types.get(c)}`).join(', ');
+  return { columns, from: sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as ${sql.raw(ident(alias))}(${sql.raw(record)})` };
+}
+
+/**
+ * Writes many rows with one statement and one parameter (see recordset). A multi-row VALUES list
+ * costs a parameter per cell (PostgreSQL allows 65,535 per statement) and a parse and plan that
+ * grow with it; this costs one parse whatever the batch size. With 'replace' or 'add', no two rows
+ * may share a key.
+ */
+export async function bulkInsert(trx: Kysely<any>, table: string, rows: Record<string, unknown>[], options: BulkInsertOptions): Promise<void> {
+  if (rows.length === 0) return;
+  const { columns, from } = await recordset(trx, table, rows, 'x');
+  const list = columns.map(ident).join(', ');
   const target = options.conflict.map(ident).join(', ');
   let action: string;
   if (options.onConflict === 'nothing') {
@@ -53,6 +62,6 @@ export async function bulkInsert(trx: Kysely<any>, table: string, rows: Record<s
   }
   await sql`
     insert into ${sql.raw(ident(table))} (${sql.raw(list)})
-    select ${sql.raw(list)} from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(${sql.raw(record)})
+    select ${sql.raw(list)} from ${from}
     on conflict (${sql.raw(target)}) ${sql.raw(action)}`.execute(trx);
 }

@@ -3,7 +3,7 @@ import type { OpportunityEvent } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform/ids';
 import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
-import { bulkInsert } from '../projector/bulk-insert';
+import { bulkInsert, recordset } from '../projector/bulk-insert';
 import type { Projection } from '../projector/projection';
 
 /**
@@ -109,10 +109,11 @@ export class TimelineProjection implements Projection {
     await bulkInsert(trx, this.activities, activities, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
     await bulkInsert(trx, this.notes, notes, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
     if (completions.size === 0) return;
+    const c = await recordset(trx, this.activities, [...completions.values()], 'c');
     await sql`
       update ${sql.table(this.activities)} a
       set status = 'completed', completed_at = c.completed_at, updated_at = c.completed_at, outcome = coalesce(c.outcome, a.outcome)
-      from jsonb_to_recordset(${JSON.stringify([...completions.values()])}::jsonb) as c(org_id text, id uuid, completed_at timestamptz, outcome text)
+      from ${c.from}
       where a.org_id = c.org_id and a.id = c.id`.execute(trx);
   }
 
