@@ -17,6 +17,7 @@ import { getPostgreSQLEventStore, type PostgresEventStore as EmmettEventStore } 
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
 import { openPGlite, openPostgres } from '../libs/platform/src/database/database';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
+import { median } from './stats';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, runs: { type: 'string', default: '3' } } });
 const SECONDS = Number(values.seconds);
@@ -43,7 +44,6 @@ async function measure(writers: number, op: (writer: number, i: number) => Promi
 
 type Side = 'raw' | 'rawIndexed' | 'ours' | 'emmett';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * Emmett in its own schema: a pool of the same size as ours whose connections have

@@ -40,6 +40,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
+import { median, percentile } from './stats';
 
 // autocannon ships no types (and @types/autocannon is not installed): the parts used here.
 interface AcRequest {
@@ -114,12 +115,6 @@ const API_MAIN = [join(__dirname, '..', '..', 'apps', 'api', 'apps', 'api', 'src
 const log = (message: string) => process.stderr.write(`[http-load ${((performance.now() - T0) / 1000).toFixed(1)}s] ${message}\n`);
 const T0 = performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
-const percentile = (xs: number[], q: number) => {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-};
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
 const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '–');
 
@@ -462,6 +457,23 @@ function newCounts(): StatusCounts {
   return { create: {}, patch: {}, next: {}, win: {} };
 }
 
+/** A deal's next command in the mix (null after the win). */
+const NEXT_STEP: Record<Step, Step | null> = { create: 'patch', patch: 'next', next: 'win', win: null };
+
+/** One step of a deal's life: the same paths and bodies for W1 and W5. */
+function mixCommand(step: Step, label: string, n: number, id = ''): { method: string; path: string; body: unknown } {
+  switch (step) {
+    case 'create':
+      return { method: 'POST', path: OPPS, body: { ...createBody(`${label} deal ${n}`), value: 1000 + (n % 997) } };
+    case 'patch':
+      return { method: 'PATCH', path: `${OPPS}/${id}`, body: { name: `${label} renamed ${n}`, value: 2000 + (n % 991) } };
+    case 'next':
+      return { method: 'POST', path: `${OPPS}/${id}/stage/next`, body: {} };
+    case 'win':
+      return { method: 'POST', path: `${OPPS}/${id}/win`, body: {} };
+  }
+}
+
 /** One deal's life per loop of a connection: create → patch → stage/next → win (ids from the create response). */
 function mixRequests(tag: string, counts: StatusCounts): AcRequest[] {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
@@ -469,47 +481,28 @@ function mixRequests(tag: string, counts: StatusCounts): AcRequest[] {
   const count = (step: Step, status: number) => {
     counts[step][status] = (counts[step][status] ?? 0) + 1;
   };
-  const forDeal = (path: (id: string) => string, body: () => unknown) => (req: AcRequest, ctx: Record<string, any>) =>
-    ctx.id ? { ...req, path: path(ctx.id as string), body: JSON.stringify(body()) } : undefined; // no id: back to create
-  return [
-    {
-      method: 'POST',
-      path: OPPS,
-      headers,
-      setupRequest: (req) => {
-        n++;
-        return { ...req, body: JSON.stringify({ ...createBody(`W1 ${tag} deal ${n}`), value: 1000 + (n % 997) }) };
-      },
-      onResponse: (status, body, ctx) => {
-        count('create', status);
-        if (status === 201) {
-          try {
-            ctx.id = JSON.parse(body).data.id;
-          } catch {
-            /* leave id unset: the sequence restarts */
-          }
+  const request = (step: Step): AcRequest => ({
+    method: mixCommand(step, '', 0).method,
+    headers,
+    ...(step === 'create' ? { path: OPPS } : {}),
+    setupRequest: (req, ctx) => {
+      if (step === 'create') n++;
+      else if (!ctx.id) return undefined; // no id: back to create
+      const command = mixCommand(step, `W1 ${tag}`, n, ctx.id as string);
+      return { ...req, path: command.path, body: JSON.stringify(command.body) };
+    },
+    onResponse: (status, body, ctx) => {
+      count(step, status);
+      if (step === 'create' && status === 201) {
+        try {
+          ctx.id = JSON.parse(body).data.id;
+        } catch {
+          /* leave id unset: the sequence restarts */
         }
-      },
+      }
     },
-    {
-      method: 'PATCH',
-      headers,
-      setupRequest: forDeal((id) => `${OPPS}/${id}`, () => ({ name: `W1 ${tag} renamed ${n}`, value: 2000 + (n % 991) })),
-      onResponse: (status) => count('patch', status),
-    },
-    {
-      method: 'POST',
-      headers,
-      setupRequest: forDeal((id) => `${OPPS}/${id}/stage/next`, () => ({})),
-      onResponse: (status) => count('next', status),
-    },
-    {
-      method: 'POST',
-      headers,
-      setupRequest: forDeal((id) => `${OPPS}/${id}/win`, () => ({})),
-      onResponse: (status) => count('win', status),
-    },
-  ];
+  });
+  return (['create', 'patch', 'next', 'win'] as Step[]).map(request);
 }
 
 /**
@@ -525,7 +518,7 @@ function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: number, cou
   // fifo: every socket is reused in turn, so none sits idle long enough for the server's
   // keep-alive timeout to close it just as a request is written to it (ECONNRESET).
   const via = new Agent({ keepAlive: true, maxSockets: maxInFlight, scheduling: 'fifo' });
-  const ready: { id: string; next: Exclude<Step, 'create'> }[] = [];
+  const ready: { id: string; next: Step }[] = [];
   const latencies: number[] = [];
   const inFlight = new Set<Promise<void>>();
   const interval = 1000 / rate;
@@ -543,25 +536,19 @@ function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: number, cou
       return;
     }
     const deal = ready.shift();
-    const n = sent;
     const step: Step = deal ? deal.next : 'create';
-    const request: [string, string, unknown] = !deal
-      ? ['POST', OPPS, { ...createBody(`W5 ${tag} deal ${n}`), value: 1000 + (n % 997) }]
-      : deal.next === 'patch'
-        ? ['PATCH', `${OPPS}/${deal.id}`, { name: `W5 ${tag} renamed ${n}`, value: 2000 + (n % 991) }]
-        : ['POST', `${OPPS}/${deal.id}/${deal.next === 'next' ? 'stage/next' : 'win'}`, {}];
-    const pending = call(api, request[0], request[1], request[2], {}, via).then(
+    const command = mixCommand(step, `W5 ${tag}`, sent, deal?.id);
+    const pending = call(api, command.method, command.path, command.body, {}, via).then(
       (reply) => {
         counts[step][reply.status] = (counts[step][reply.status] ?? 0) + 1;
         if (reply.status < 200 || reply.status >= 300) return;
         latencies.push(reply.receivedAt - reply.sentAt);
         onOk();
-        if (step === 'create') ready.push({ id: reply.body.data.id as string, next: 'patch' });
-        else if (step === 'patch') ready.push({ id: deal!.id, next: 'next' });
-        else if (step === 'next') ready.push({ id: deal!.id, next: 'win' });
+        const next = NEXT_STEP[step];
+        if (next) ready.push({ id: step === 'create' ? (reply.body.data.id as string) : deal!.id, next });
       },
       (error: unknown) => {
-        if (errors++ === 0) log(`  W5 load: ${request[0]} ${request[1]} got no answer: ${error instanceof Error ? error.message : String(error)}`);
+        if (errors++ === 0) log(`  W5 load: ${command.method} ${command.path} got no answer: ${error instanceof Error ? error.message : String(error)}`);
       },
     );
     inFlight.add(pending);

@@ -20,6 +20,7 @@ import { OpportunityProjection } from '../libs/read-models/src/opportunities/opp
 import { ProjectionRunner } from '../libs/read-models/src/projector/projection-runner';
 import { PROJECTION_KINDS, replayProjection } from '../libs/read-models/src/replay';
 import { loadDeals } from '../apps/api/src/demo/generate-deals';
+import { percentile } from './stats';
 
 const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false }, 'live-sample': { type: 'string', default: '100000' }, rebuilds: { type: 'string', default: '1' }, backend: { type: 'string', default: 'postgres' } } });
 const PGLITE = values.backend === 'pglite';
@@ -34,11 +35,6 @@ if (!url && !PGLITE) {
 }
 const ORG = 'bench';
 
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: number }> {
   for (let i = 0; i < 3; i++) await fn();
   const samples: number[] = [];
@@ -47,7 +43,7 @@ async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: num
     await fn();
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  return { p50: percentile(samples, 50), p95: percentile(samples, 95) };
+  return { p50: percentile(samples, 0.5), p95: percentile(samples, 0.95) };
 }
 
 /** Plan nodes touching opportunity_list / pipeline_totals, e.g. "Index Scan opportunity_list_stage_idx". */
