@@ -143,6 +143,11 @@ export class ProjectionRunner {
    */
   async runBatch(projection: Projection, stopAt?: string | null): Promise<number> {
     const cached = this.committed.has(projection.name);
+    // Nothing applied on a remembered checkpoint: once more, from the table's checkpoint.
+    const fromTable = () => {
+      this.committed.delete(projection.name);
+      return this.runBatch(projection, stopAt);
+    };
     const from = await this.currentCheckpoint(projection);
     // The log is read before the transaction: PGlite has one connection, and a long-held
     // transaction should not wait on the event store.
@@ -151,13 +156,7 @@ export class ProjectionRunner {
       page.events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
       page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : from;
     }
-    if (page.events.length === 0) {
-      // Nothing after a remembered checkpoint: confirm it against the table, so a checkpoint set
-      // back by someone else (a replay's swap) is noticed even while no new event arrives.
-      if (!cached) return 0;
-      this.committed.delete(projection.name);
-      return this.runBatch(projection, stopAt);
-    }
+    if (page.events.length === 0) return cached ? fromTable() : 0;
     try {
       try {
         await this.commitBatch(projection, from, page, (trx) => projection.applyBatch(trx, page.events));
@@ -169,8 +168,7 @@ export class ProjectionRunner {
       }
     } catch (error) {
       this.committed.delete(projection.name);
-      // Skipped on a remembered checkpoint: someone else may have moved it; once more from the table.
-      if (error instanceof BatchSkipped) return cached ? this.runBatch(projection, stopAt) : 0;
+      if (error instanceof BatchSkipped) return cached ? fromTable() : 0;
       throw error;
     }
     this.committed.set(projection.name, page.checkpoint);
@@ -182,9 +180,10 @@ export class ProjectionRunner {
   }
 
   /**
-   * Per projection: the checkpoint this runner last committed, so a batch does not read it back.
-   * If anyone else moves it (another worker, a replay's swap), the compare-and-set in
-   * commitBatch fails, the entry is dropped and the next batch reads the table again.
+   * Per projection: the checkpoint this runner last committed, so a busy batch does not read it
+   * back. Anyone else may move it (another worker, a replay's swap): when a batch on it finds no
+   * event, or its compare-and-set in commitBatch fails, the entry is dropped and the batch runs
+   * again from the table's checkpoint (so an idle runner checks the table on every poll).
    */
   private readonly committed = new Map<string, string | null>();
 
