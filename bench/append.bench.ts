@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Pool } from 'pg';
 import { getPostgreSQLEventStore, type PostgresEventStore as EmmettEventStore } from '@event-driven-io/emmett-postgresql';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
@@ -27,7 +27,9 @@ const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const payload = { name: 'Acme Corp - Enterprise Platform', value_minor: 15000000, stage: 'qualification', notes: 'x'.repeat(180) };
 const metadata = { org_id: 'bench', actor_id: 'u1', correlation_id: randomUUID(), causation_id: randomUUID(), occurred_at: new Date().toISOString() };
 
-async function measure(writers: number, op: (writer: number, i: number) => Promise<unknown>): Promise<number> {
+type Op = (writer: number, i: number) => Promise<unknown>;
+
+async function measure(writers: number, op: Op): Promise<number> {
   let count = 0;
   const deadline = Date.now() + SECONDS * 1000;
   const started = Date.now();
@@ -43,6 +45,41 @@ async function measure(writers: number, op: (writer: number, i: number) => Promi
 }
 
 type Side = 'raw' | 'rawIndexed' | 'ours' | 'emmett';
+
+/** A plain single-row INSERT into `table` (a copy of the events table) per call. */
+function rawInsert(db: Kysely<any>, table: string, stream: (w: number, i: number) => string): Op {
+  return (w, i) =>
+    sql`insert into ${sql.table(table)} (stream_id, stream_version, event_id, type, data, metadata)
+        values (${stream(w, i)}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(db);
+}
+
+/** Our append of one event at the exact expected version, over 50 streams per writer. */
+function oursAppend(store: PostgresEventStore, tag: string): Op {
+  const versions = new Map<string, number>();
+  return async (w, i) => {
+    const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
+    const version = versions.get(stream) ?? 0;
+    await store.append(stream, [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }], version === 0 ? 'no_stream' : version);
+    versions.set(stream, version + 1);
+  };
+}
+
+/**
+ * Each side RUNS times at `writers`, rotating the order every run so no side always runs first
+ * or on a warmer cache; the median per side.
+ */
+async function medians<S extends string>(writers: number, sides: Record<S, (tag: string) => Op>, order: S[]): Promise<Record<S, number>> {
+  const results = Object.fromEntries(order.map((side) => [side, [] as number[]])) as Record<S, number[]>;
+  for (let run = 0; run < RUNS; run++) {
+    const tag = randomUUID().slice(0, 8);
+    for (let k = 0; k < order.length; k++) {
+      const side = order[(run + k) % order.length];
+      results[side].push(await measure(writers, sides[side](tag)));
+    }
+  }
+  console.error(`writers=${writers} ${order.map((side) => `${side}=${results[side].map(Math.round)}`).join(' ')}`);
+  return Object.fromEntries(order.map((side) => [side, median(results[side])])) as Record<S, number>;
+}
 
 
 /**
@@ -92,36 +129,8 @@ async function pglite(): Promise<void> {
     await migrateToLatest(database.db);
     await sql`create table raw_events (like events including defaults)`.execute(database.db);
     for (const writers of [1, 16]) {
-      const raw: number[] = [];
-      const ours: number[] = [];
-      for (let run = 0; run < RUNS; run++) {
-        const tag = randomUUID().slice(0, 8);
-        const versions = new Map<string, number>();
-        const sides = [
-          async () =>
-            raw.push(
-              await measure(writers, (w, i) =>
-                sql`insert into raw_events (stream_id, stream_version, event_id, type, data, metadata)
-                    values (${`raw-${tag}-${w}-${i % 50}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
-              ),
-            ),
-          async () =>
-            ours.push(
-              await measure(writers, async (w, i) => {
-                const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
-                const version = versions.get(stream) ?? 0;
-                await store.append(stream, [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }], version === 0 ? 'no_stream' : version);
-                versions.set(stream, version + 1);
-              }),
-            ),
-        ];
-        if (run % 2) sides.reverse();
-        for (const side of sides) await side();
-      }
-      const o = median(ours);
-      const r = median(raw);
-      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} |`);
-      console.error(`pglite writers=${writers} raw=${raw.map(Math.round)} ours=${ours.map(Math.round)}`);
+      const m = await medians(writers, { raw: (tag) => rawInsert(database.db, 'raw_events', (w, i) => `raw-${tag}-${w}-${i % 50}`), ours: (tag) => oursAppend(store, tag) }, ['raw', 'ours']);
+      rows.push(`| ${writers} | ${Math.round(m.raw)} | ${Math.round(m.ours)} | ${(m.ours / m.raw).toFixed(2)} |`);
     }
   } finally {
     await store.close();
@@ -159,31 +168,14 @@ async function postgres(): Promise<void> {
     await sql.raw(`create schema "${emmettSchema}"`).execute(database.db);
     emmett = await openEmmett(emmettSchema);
     for (const writers of [1, 16]) {
-      const results: Record<Side, number[]> = { raw: [], rawIndexed: [], ours: [], emmett: [] };
-      const sides: Record<Side, (tag: string) => Promise<number>> = {
-        raw: (tag) =>
-          measure(writers, (w, i) =>
-            sql`insert into raw_events (stream_id, stream_version, event_id, type, data, metadata)
-                values (${`raw-${tag}-${w}-${i % 50}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
-          ),
-        rawIndexed: (tag) =>
-          measure(writers, (w, i) =>
-            sql`insert into raw_indexed_events (stream_id, stream_version, event_id, type, data, metadata)
-                values (${`raw-${tag}-${w}`}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(database.db),
-          ),
-        ours: (tag) => {
-          const versions = new Map<string, number>();
-          return measure(writers, async (w, i) => {
-            const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
-            const version = versions.get(stream) ?? 0;
-            await store.append(stream, [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }], version === 0 ? 'no_stream' : version);
-            versions.set(stream, version + 1);
-          });
-        },
+      const sides: Record<Side, (tag: string) => Op> = {
+        raw: (tag) => rawInsert(database.db, 'raw_events', (w, i) => `raw-${tag}-${w}-${i % 50}`),
+        rawIndexed: (tag) => rawInsert(database.db, 'raw_indexed_events', (w) => `raw-${tag}-${w}`),
+        ours: (tag) => oursAppend(store, tag),
         emmett: (tag) => {
           const emmettStore = emmett!.store;
           const versions = new Map<string, bigint>();
-          return measure(writers, async (w, i) => {
+          return async (w, i) => {
             const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
             // 0n = "stream must not exist" (Emmett inserts its emt_streams row; a duplicate is a conflict).
             // STREAM_DOES_NOT_EXIST would not do: Emmett 0.42 maps it to "no check".
@@ -193,25 +185,12 @@ async function postgres(): Promise<void> {
               { expectedStreamVersion: versions.get(stream) ?? 0n },
             );
             versions.set(stream, result.nextExpectedStreamVersion);
-          });
+          };
         },
       };
-      const order: Side[] = emmett ? ['raw', 'rawIndexed', 'ours', 'emmett'] : ['raw', 'rawIndexed', 'ours'];
-      for (let run = 0; run < RUNS; run++) {
-        const tag = randomUUID().slice(0, 8);
-        // Rotate the order each run so no side always runs first or on a warmer cache.
-        for (let k = 0; k < order.length; k++) {
-          const side = order[(run + k) % order.length];
-          results[side].push(await sides[side](tag));
-        }
-      }
-      const o = median(results.ours);
-      const r = median(results.raw);
-      const e = emmett ? median(results.emmett) : NaN;
-      const ri = median(results.rawIndexed);
-      const emmettCells = emmett ? `${Math.round(e)} | ${(o / e).toFixed(2)}` : '– | –';
-      rows.push(`| ${writers} | ${Math.round(r)} | ${Math.round(o)} | ${(o / r).toFixed(2)} | ${emmettCells} | ${Math.round(ri)} | ${(o / ri).toFixed(2)} |`);
-      console.error(`writers=${writers} raw=${results.raw.map(Math.round)} ours=${results.ours.map(Math.round)} emmett=${results.emmett.map(Math.round)}`);
+      const m = await medians(writers, sides, emmett ? ['raw', 'rawIndexed', 'ours', 'emmett'] : ['raw', 'rawIndexed', 'ours']);
+      const emmettCells = emmett ? `${Math.round(m.emmett)} | ${(m.ours / m.emmett).toFixed(2)}` : '– | –';
+      rows.push(`| ${writers} | ${Math.round(m.raw)} | ${Math.round(m.ours)} | ${(m.ours / m.raw).toFixed(2)} | ${emmettCells} | ${Math.round(m.rawIndexed)} | ${(m.ours / m.rawIndexed).toFixed(2)} |`);
     }
   } finally {
     await store.close();
