@@ -1,20 +1,49 @@
-/** Three projects: unit (pure, fast), int (database + event store), e2e (HTTP over the real app). */
+/**
+ * Three projects: unit (pure, fast), int (database + event store), e2e (HTTP over the real app).
+ *
+ * NestJS 12 ships ES modules only. On Node 24 Jest loads them natively through vm.SourceTextModule,
+ * which is why `npm test` runs Jest with --experimental-vm-modules; our own TypeScript goes through
+ * plain ts-jest (type errors are `npm run typecheck`'s job, so ts-jest only transpiles).
+ *
+ * Suites named `*.server.{int,e2e}.spec.ts` need a PostgreSQL server (many connections at once);
+ * without TEST_DATABASE_URL they are left out, each with one line saying so. The other database suites
+ * run on PGlite, and on the server too when it is set (test/support/test-database.ts).
+ */
+const { readdirSync } = require('node:fs');
+const { join, relative } = require('node:path');
+
 const moduleNameMapper = {
   '^@app/(domain|event-store|read-models|webhooks|platform)(|/.*)$': '<rootDir>/libs/$1/src$2',
 };
-// NestJS 12 ships ES modules only and Jest's module loader cannot require() ESM on Node 20,
-// so its packages are compiled to CommonJS like our own sources (cached after the first run).
 const transform = {
-  '^.+\\.(ts|js)$': ['<rootDir>/test/support/esm-transformer.js', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }],
+  '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
 };
-const transformIgnorePatterns = ['/node_modules/(?!@nestjs/)'];
+
+const SERVER_SUITE = /\.server\.(int|e2e)\.spec\.ts$/;
+const withServer = Boolean(process.env.TEST_DATABASE_URL);
+
+function serverSuites(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : serverSuites(path);
+    return SERVER_SUITE.test(entry.name) ? [path] : [];
+  });
+}
+
+if (!withServer && !process.env.JEST_WORKER_ID) {
+  process.stderr.write('not run: the PostgreSQL-server half of each backend suite (set TEST_DATABASE_URL); PGlite runs\n');
+  for (const suite of serverSuites(join(__dirname, 'test'))) {
+    process.stderr.write(`not run: ${relative(__dirname, suite)} needs a PostgreSQL server (set TEST_DATABASE_URL)\n`);
+  }
+}
+
 const base = {
   rootDir: __dirname,
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   transform,
-  transformIgnorePatterns,
+  testPathIgnorePatterns: withServer ? ['/node_modules/'] : ['/node_modules/', SERVER_SUITE.source],
 };
 
 module.exports = {

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { Pool } from 'pg';
 import { getPostgreSQLEventStore, type PostgresEventStore as EmmettEventStore } from '@event-driven-io/emmett-postgresql';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
@@ -25,7 +25,13 @@ const RUNS = Number(values.runs);
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 
 const payload = { name: 'Acme Corp - Enterprise Platform', value_minor: 15000000, stage: 'qualification', notes: 'x'.repeat(180) };
-const metadata = { org_id: 'bench', actor_id: 'u1', correlation_id: randomUUID(), causation_id: randomUUID(), occurred_at: new Date().toISOString() };
+const metadata = {
+  org_id: 'bench',
+  actor_id: 'u1',
+  correlation_id: randomUUID(),
+  causation_id: randomUUID(),
+  occurred_at: new Date().toISOString(),
+};
 
 type Op = (writer: number, i: number) => Promise<unknown>;
 
@@ -50,7 +56,9 @@ type Side = 'raw' | 'rawIndexed' | 'ours' | 'emmett';
 function rawInsert(db: Kysely<any>, table: string, stream: (w: number, i: number) => string): Op {
   return (w, i) =>
     sql`insert into ${sql.table(table)} (stream_id, stream_version, event_id, type, data, metadata)
-        values (${stream(w, i)}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(db);
+        values (${stream(w, i)}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(
+      db,
+    );
 }
 
 /** Our append of one event at the exact expected version, over 50 streams per writer. */
@@ -59,7 +67,11 @@ function oursAppend(store: PostgresEventStore, tag: string): Op {
   return async (w, i) => {
     const stream = `opportunity-bench-${tag}-${w}-${i % 50}`;
     const version = versions.get(stream) ?? 0;
-    await store.append(stream, [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }], version === 0 ? 'no_stream' : version);
+    await store.append(
+      stream,
+      [{ eventId: randomUUID(), type: 'OpportunityUpdated', data: payload, metadata }],
+      version === 0 ? 'no_stream' : version,
+    );
     versions.set(stream, version + 1);
   };
 }
@@ -80,7 +92,6 @@ async function medians<S extends string>(writers: number, sides: Record<S, (tag:
   console.error(`writers=${writers} ${order.map((side) => `${side}=${results[side].map(Math.round)}`).join(' ')}`);
   return Object.fromEntries(order.map((side) => [side, median(results[side])])) as Record<S, number>;
 }
-
 
 /**
  * Emmett in its own schema: a pool of the same size as ours whose connections have
@@ -129,7 +140,14 @@ async function pglite(): Promise<void> {
     await migrateToLatest(database.db);
     await sql`create table raw_events (like events including defaults)`.execute(database.db);
     for (const writers of [1, 16]) {
-      const m = await medians(writers, { raw: (tag) => rawInsert(database.db, 'raw_events', (w, i) => `raw-${tag}-${w}-${i % 50}`), ours: (tag) => oursAppend(store, tag) }, ['raw', 'ours']);
+      const m = await medians(
+        writers,
+        {
+          raw: (tag) => rawInsert(database.db, 'raw_events', (w, i) => `raw-${tag}-${w}-${i % 50}`),
+          ours: (tag) => oursAppend(store, tag),
+        },
+        ['raw', 'ours'],
+      );
       rows.push(`| ${writers} | ${Math.round(m.raw)} | ${Math.round(m.ours)} | ${(m.ours / m.raw).toFixed(2)} |`);
     }
   } finally {
@@ -190,7 +208,9 @@ async function postgres(): Promise<void> {
       };
       const m = await medians(writers, sides, emmett ? ['raw', 'rawIndexed', 'ours', 'emmett'] : ['raw', 'rawIndexed', 'ours']);
       const emmettCells = emmett ? `${Math.round(m.emmett)} | ${(m.ours / m.emmett).toFixed(2)}` : '– | –';
-      rows.push(`| ${writers} | ${Math.round(m.raw)} | ${Math.round(m.ours)} | ${(m.ours / m.raw).toFixed(2)} | ${emmettCells} | ${Math.round(m.rawIndexed)} | ${(m.ours / m.rawIndexed).toFixed(2)} |`);
+      rows.push(
+        `| ${writers} | ${Math.round(m.raw)} | ${Math.round(m.ours)} | ${(m.ours / m.raw).toFixed(2)} | ${emmettCells} | ${Math.round(m.rawIndexed)} | ${(m.ours / m.rawIndexed).toFixed(2)} |`,
+      );
     }
   } finally {
     await store.close();
@@ -205,7 +225,9 @@ async function postgres(): Promise<void> {
   console.log(
     `PostgreSQL 15: appends/s, ~300 B JSON event, expected-version append (ours${emmett ? ', Emmett' : '; Emmett not run'}) vs raw single-row INSERT; median of ${RUNS} × ${SECONDS}s`,
   );
-  console.log('| writers | raw INSERT/s | event store appends/s | ratio | Emmett appends/s | ours/Emmett | raw INSERT with the log\'s indexes/s | ours/that |');
+  console.log(
+    "| writers | raw INSERT/s | event store appends/s | ratio | Emmett appends/s | ours/Emmett | raw INSERT with the log's indexes/s | ours/that |",
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   rows.forEach((r) => console.log(r));
 }

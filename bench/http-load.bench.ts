@@ -31,11 +31,11 @@
  * --quick: 2 s runs, 1 run, at most 30 probes in at most 5 s per W5 run (the whole script well under a minute).
  * Tables go to stdout, progress to stderr.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { AddressInfo, createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -108,9 +108,10 @@ const OPPS = `${PREFIX}/opportunities`;
 const TOKEN = `opp_bench_${randomBytes(12).toString('hex')}`;
 const PROBE_TIMEOUT_MS = 10_000;
 
-const API_MAIN = [join(__dirname, '..', '..', 'apps', 'api', 'apps', 'api', 'src', 'main.js'), join(process.cwd(), 'dist', 'apps', 'api', 'apps', 'api', 'src', 'main.js')].find(
-  (p) => existsSync(p),
-);
+const API_MAIN = [
+  join(__dirname, '..', '..', 'apps', 'api', 'apps', 'api', 'src', 'main.js'),
+  join(process.cwd(), 'dist', 'apps', 'api', 'apps', 'api', 'src', 'main.js'),
+].find((p) => existsSync(p));
 
 const log = (message: string) => process.stderr.write(`[http-load ${((performance.now() - T0) / 1000).toFixed(1)}s] ${message}\n`);
 const T0 = performance.now();
@@ -273,7 +274,8 @@ async function startApi(backend: Api['backend']): Promise<Api> {
   }
   const deadline = Date.now() + 90_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${backend} API exited with ${child.exitCode} before it was ready:\n${api.tail.join('\n')}`);
+    if (child.exitCode !== null)
+      throw new Error(`${backend} API exited with ${child.exitCode} before it was ready:\n${api.tail.join('\n')}`);
     if (Date.now() > deadline) throw new Error(`${backend} API not ready after 90 s:\n${api.tail.join('\n')}`);
     const ready = await call(api, 'GET', `${PREFIX}/health/ready`).catch(() => null);
     if (ready?.status === 200) break;
@@ -298,7 +300,14 @@ interface Reply {
   receivedAt: number;
 }
 
-function call(api: Api, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, via: Agent = agent): Promise<Reply> {
+function call(
+  api: Api,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  via: Agent = agent,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const sentAt = performance.now();
@@ -548,7 +557,8 @@ function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: number, cou
         if (next) ready.push({ id: step === 'create' ? (reply.body.data.id as string) : deal!.id, next });
       },
       (error: unknown) => {
-        if (errors++ === 0) log(`  W5 load: ${command.method} ${command.path} got no answer: ${error instanceof Error ? error.message : String(error)}`);
+        if (errors++ === 0)
+          log(`  W5 load: ${command.method} ${command.path} got no answer: ${error instanceof Error ? error.message : String(error)}`);
       },
     );
     inFlight.add(pending);
@@ -594,7 +604,15 @@ function describeNon2xx(counts: StatusCounts[]): { total: number; text: string }
     }
   }
   const total = Object.values(merged).reduce((a, b) => a + b, 0);
-  return { total, text: total === 0 ? '0' : `${total} (${Object.entries(merged).map(([k, v]) => `${k}×${v}`).join(', ')})` };
+  return {
+    total,
+    text:
+      total === 0
+        ? '0'
+        : `${total} (${Object.entries(merged)
+            .map(([k, v]) => `${k}×${v}`)
+            .join(', ')})`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -788,7 +806,9 @@ async function main(): Promise<void> {
         for (const api of order) {
           log(`W1 run ${run + 1}/${RUNS}: ${api.backend}, ${connections} connection(s), ${SECONDS} s`);
           const r = await w1Run(api, connections, SECONDS, `r${run}c${connections}`);
-          log(`  ${f0(r.commandsPerSecond)} commands/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${describeNon2xx([r.counts]).text}, peak RSS ${f0(r.peakMiB)} MiB, projections ${r.lagAtEnd} events behind at the end`);
+          log(
+            `  ${f0(r.commandsPerSecond)} commands/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${describeNon2xx([r.counts]).text}, peak RSS ${f0(r.peakMiB)} MiB, projections ${r.lagAtEnd} events behind at the end`,
+          );
           const key = `${api.backend}|${connections}`;
           w1.set(key, [...(w1.get(key) ?? []), r]);
         }
@@ -802,7 +822,9 @@ async function main(): Promise<void> {
         `RSS of the API process: peak = VmHWM reset before each run (highest run), end = VmRSS after the last run; ` +
         `backlog = the furthest-behind projection, in events, when the load stopped (median).\n`,
     );
-    console.log('| backend | connections | commands/s | p50 ms | p99 ms | non-2xx | errors/timeouts | RSS peak MiB | RSS end MiB | projection backlog at end |');
+    console.log(
+      '| backend | connections | commands/s | p50 ms | p99 ms | non-2xx | errors/timeouts | RSS peak MiB | RSS end MiB | projection backlog at end |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const connections of CONNECTIONS) {
       for (const api of apis) {
@@ -843,7 +865,9 @@ async function main(): Promise<void> {
         `(already applied, so the read does not wait for the org's last write). Lower bound = → the request of the last poll that did not list it was sent (0 when the first poll did): the deal became visible between the two. ` +
         `Up to ${PROBES} probes per run (at most ${W5_SECONDS} s of probing; the probes column is the total), median of ${RUNS} run(s) per figure; a probe not visible within ${PROBE_TIMEOUT_MS / 1000} s counts as a timeout (∞).\n`,
     );
-    console.log('| backend | target cmd/s | achieved cmd/s | probes | lag p50 ms | lag p99 ms | lag max ms | lower bound p50 / p99 ms | list GET p50 ms | timeouts | load p99 ms | load non-2xx | RSS peak MiB | goal p99 ≤ 100 ms |');
+    console.log(
+      '| backend | target cmd/s | achieved cmd/s | probes | lag p50 ms | lag p99 ms | lag max ms | lower bound p50 / p99 ms | list GET p50 ms | timeouts | load p99 ms | load non-2xx | RSS peak MiB | goal p99 ≤ 100 ms |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     const notes: string[] = [];
     for (const api of apis) {
@@ -865,7 +889,8 @@ async function main(): Promise<void> {
             `100 ms samples (median over runs), the oldest ${f0(Math.max(...rs.map((r) => r.otherXactMaxMs)))} ms old.`,
         );
       }
-      if (notReached) notes.push(`${api.backend}: ${notReached} probe reads answered X-Consistency: behind (they should all be "reached").`);
+      if (notReached)
+        notes.push(`${api.backend}: ${notReached} probe reads answered X-Consistency: behind (they should all be "reached").`);
       const errors = rs.flatMap((r) => r.probeErrors);
       if (errors.length) notes.push(`${api.backend} probe errors: ${errors.join('; ')}`);
     }

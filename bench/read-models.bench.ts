@@ -5,7 +5,7 @@
  *        [--rebuilds 1] (W3: the full rebuild N times over the same log, median reported) [--live-sample 100000] [--backend pglite]
  */
 import { parseArgs } from 'node:util';
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { DEFAULT_PIPELINE } from '../libs/domain/src';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
 import { openPGlite, openPostgres } from '../libs/platform/src/database/database';
@@ -13,7 +13,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
-import { ListQuery, listPageQuery, listTotalsQuery, listOpportunities } from '../libs/read-models/src/opportunities/queries/list-opportunities';
+import {
+  type ListQuery,
+  listPageQuery,
+  listTotalsQuery,
+  listOpportunities,
+} from '../libs/read-models/src/opportunities/queries/list-opportunities';
 import { forecast, pipelineData } from '../libs/read-models/src/opportunities/queries/analytics';
 import { quarterOf } from '../libs/read-models/src/opportunities/queries/periods';
 import { OpportunityProjection } from '../libs/read-models/src/opportunities/opportunity.projection';
@@ -22,7 +27,16 @@ import { PROJECTION_KINDS, replayProjection } from '../libs/read-models/src/repl
 import { loadDeals } from '../apps/api/src/demo/generate-deals';
 import { percentile } from './stats';
 
-const { values } = parseArgs({ options: { deals: { type: 'string', default: '200000' }, runs: { type: 'string', default: '40' }, keep: { type: 'boolean', default: false }, 'live-sample': { type: 'string', default: '100000' }, rebuilds: { type: 'string', default: '1' }, backend: { type: 'string', default: 'postgres' } } });
+const { values } = parseArgs({
+  options: {
+    deals: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '40' },
+    keep: { type: 'boolean', default: false },
+    'live-sample': { type: 'string', default: '100000' },
+    rebuilds: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'postgres' },
+  },
+});
 const PGLITE = values.backend === 'pglite';
 const LIVE_SAMPLE = Number(values['live-sample']);
 const DEALS = Number(values.deals);
@@ -47,8 +61,16 @@ async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: num
 }
 
 /** Plan nodes touching opportunity_list / pipeline_totals, e.g. "Index Scan opportunity_list_stage_idx". */
-async function plan(db: Kysely<any>, compiled: { sql: string; parameters: readonly unknown[] }): Promise<{ nodes: string[]; seqScan: boolean }> {
-  const { rows } = await db.executeQuery<{ 'QUERY PLAN': any }>({ sql: `explain (format json) ${compiled.sql}`, parameters: compiled.parameters, query: { kind: 'RawNode' } as any, queryId: { queryId: 'explain' } as any });
+async function plan(
+  db: Kysely<any>,
+  compiled: { sql: string; parameters: readonly unknown[] },
+): Promise<{ nodes: string[]; seqScan: boolean }> {
+  const { rows } = await db.executeQuery<{ 'QUERY PLAN': any }>({
+    sql: `explain (format json) ${compiled.sql}`,
+    parameters: compiled.parameters,
+    query: { kind: 'RawNode' } as any,
+    queryId: { queryId: 'explain' } as any,
+  });
   const nodes: string[] = [];
   let seqScan = false;
   const walk = (n: any) => {
@@ -106,7 +128,14 @@ async function main(): Promise<void> {
     const base: ListQuery = { sort_by: 'created_at', sort_direction: 'desc', page: 1, per_page: 25 };
     const today = now.toISOString().slice(0, 10);
     const inAMonth = new Date(now.getTime() + 30 * 86_400_000).toISOString().slice(0, 10);
-    const idRow = await db.selectFrom('opportunity_list').select('id').where('org_id', '=', ORG).orderBy('id').limit(1).offset(DEALS >> 1).executeTakeFirstOrThrow();
+    const idRow = await db
+      .selectFrom('opportunity_list')
+      .select('id')
+      .where('org_id', '=', ORG)
+      .orderBy('id')
+      .limit(1)
+      .offset(DEALS >> 1)
+      .executeTakeFirstOrThrow();
     const cases: [string, Partial<ListQuery>][] = [
       ['no filter (newest first)', {}],
       ['stage=proposal', { stage: ['proposal'] }],
@@ -134,25 +163,56 @@ async function main(): Promise<void> {
       const totalsPlan = await plan(db, listTotalsQuery(db, ORG, filters, now).compile());
       const latency = await time(() => listOpportunities(db, ORG, q, now));
       const nodes = [...pagePlan.nodes.map((n) => `page: ${n}`), ...totalsPlan.nodes.map((n) => `totals: ${n}`)].join('<br>');
-      lines.push(`| list: ${label} | ${nodes} | ${pagePlan.seqScan || totalsPlan.seqScan ? 'yes' : 'no'} | ${latency.p50.toFixed(1)} | ${latency.p95.toFixed(1)} |`);
+      lines.push(
+        `| list: ${label} | ${nodes} | ${pagePlan.seqScan || totalsPlan.seqScan ? 'yes' : 'no'} | ${latency.p50.toFixed(1)} | ${latency.p95.toFixed(1)} |`,
+      );
     }
-    const detailCompiled = db.selectFrom('opportunity_list').select(['state', 'last_version']).where('org_id', '=', ORG).where('id', '=', idRow.id).where('deleted_at', 'is', null).compile();
+    const detailCompiled = db
+      .selectFrom('opportunity_list')
+      .select(['state', 'last_version'])
+      .where('org_id', '=', ORG)
+      .where('id', '=', idRow.id)
+      .where('deleted_at', 'is', null)
+      .compile();
     const detailPlan = await plan(db, detailCompiled);
-    const detail = await time(() => db.selectFrom('opportunity_list').select(['state', 'last_version']).where('org_id', '=', ORG).where('id', '=', idRow.id).executeTakeFirst());
-    lines.push(`| detail by id | ${detailPlan.nodes.join('<br>')} | ${detailPlan.seqScan ? 'yes' : 'no'} | ${detail.p50.toFixed(1)} | ${detail.p95.toFixed(1)} |`);
+    const detail = await time(() =>
+      db
+        .selectFrom('opportunity_list')
+        .select(['state', 'last_version'])
+        .where('org_id', '=', ORG)
+        .where('id', '=', idRow.id)
+        .executeTakeFirst(),
+    );
+    lines.push(
+      `| detail by id | ${detailPlan.nodes.join('<br>')} | ${detailPlan.seqScan ? 'yes' : 'no'} | ${detail.p50.toFixed(1)} | ${detail.p95.toFixed(1)} |`,
+    );
     const pd = await time(() => pipelineData(db, ORG, { pipeline: DEFAULT_PIPELINE }, now));
     lines.push(`| pipeline-data (all time) | pipeline_totals (pre-aggregated) | no | ${pd.p50.toFixed(1)} | ${pd.p95.toFixed(1)} |`);
     const pdq = await time(() => pipelineData(db, ORG, { pipeline: DEFAULT_PIPELINE, dateRange: 'this_quarter', userId: 'user_3' }, now));
-    lines.push(`| pipeline-data (this_quarter, user_id) | pipeline_totals (pre-aggregated) | no | ${pdq.p50.toFixed(1)} | ${pdq.p95.toFixed(1)} |`);
+    lines.push(
+      `| pipeline-data (this_quarter, user_id) | pipeline_totals (pre-aggregated) | no | ${pdq.p50.toFixed(1)} | ${pdq.p95.toFixed(1)} |`,
+    );
     const { year, quarter } = quarterOf(now);
     const fc = await time(() => forecast(db, ORG, { year, quarter }, now));
     lines.push(`| forecast (current quarter) | pipeline_totals + at-risk index scan | no | ${fc.p50.toFixed(1)} | ${fc.p95.toFixed(1)} |`);
-    const totalsRows = await db.selectFrom('pipeline_totals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const totalsRows = await db
+      .selectFrom('pipeline_totals')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
 
-    console.log(`Read models at ${DEALS.toLocaleString('en-US')} deals (${events.toLocaleString('en-US')} events, one org), ${PGLITE ? 'PGlite (embedded)' : 'PostgreSQL 15'}, ${RUNS} timed runs per query after 3 warm-ups.`);
-    const eachRebuild = rebuilds.length > 1 ? ` (median of ${rebuilds.length} rebuilds: ${rebuilds.map((r) => `${Math.round(r.events / r.seconds).toLocaleString('en-US')}`).join(', ')} events/s)` : '';
-    console.log(`Projection rebuild (replay into fresh tables, indexes built after, swap): ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = **${Math.round(applied / rebuildSeconds).toLocaleString('en-US')} events/s**${eachRebuild}; pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`);
-    console.log(`Live projector (all indexes maintained, batches of 500): ${live.toLocaleString('en-US')} events in ${liveSeconds.toFixed(1)} s = ${Math.round(live / liveSeconds).toLocaleString('en-US')} events/s.`);
+    console.log(
+      `Read models at ${DEALS.toLocaleString('en-US')} deals (${events.toLocaleString('en-US')} events, one org), ${PGLITE ? 'PGlite (embedded)' : 'PostgreSQL 15'}, ${RUNS} timed runs per query after 3 warm-ups.`,
+    );
+    const eachRebuild =
+      rebuilds.length > 1
+        ? ` (median of ${rebuilds.length} rebuilds: ${rebuilds.map((r) => `${Math.round(r.events / r.seconds).toLocaleString('en-US')}`).join(', ')} events/s)`
+        : '';
+    console.log(
+      `Projection rebuild (replay into fresh tables, indexes built after, swap): ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = **${Math.round(applied / rebuildSeconds).toLocaleString('en-US')} events/s**${eachRebuild}; pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`,
+    );
+    console.log(
+      `Live projector (all indexes maintained, batches of 500): ${live.toLocaleString('en-US')} events in ${liveSeconds.toFixed(1)} s = ${Math.round(live / liveSeconds).toLocaleString('en-US')} events/s.`,
+    );
     console.log('');
     lines.forEach((l) => console.log(l));
   } finally {

@@ -60,11 +60,27 @@ const runs: Run[] = [
     // 216,000 deals: about 1,000,000 events, W3's size (PGlite has one connection; 1M deals would take hours).
     name: 'W3 rebuild from 1M events (median of 3) and W4 queries (PGlite)',
     script: 'read-models.bench.js',
-    args: [...(quick ? ['--deals', '5000', '--runs', '10', '--live-sample', '5000'] : ['--deals', '216000', '--runs', '40', '--rebuilds', '3']), '--backend', 'pglite'],
+    args: [
+      ...(quick ? ['--deals', '5000', '--runs', '10', '--live-sample', '5000'] : ['--deals', '216000', '--runs', '40', '--rebuilds', '3']),
+      '--backend',
+      'pglite',
+    ],
     backend: 'pglite',
   },
-  { id: 'w6-pglite', name: 'W6 webhook latency (PGlite)', script: 'webhook-latency.bench.js', args: ['--deals', quick ? '20' : '200'], backend: 'pglite' },
-  { id: 'w6-postgres', name: 'W6 webhook latency (PostgreSQL)', script: 'webhook-latency.bench.js', args: ['--deals', quick ? '20' : '200'], backend: 'postgres' },
+  {
+    id: 'w6-pglite',
+    name: 'W6 webhook latency (PGlite)',
+    script: 'webhook-latency.bench.js',
+    args: ['--deals', quick ? '20' : '200'],
+    backend: 'pglite',
+  },
+  {
+    id: 'w6-postgres',
+    name: 'W6 webhook latency (PostgreSQL)',
+    script: 'webhook-latency.bench.js',
+    args: ['--deals', quick ? '20' : '200'],
+    backend: 'postgres',
+  },
 ];
 
 if (!existsSync(api)) {
@@ -82,7 +98,11 @@ for (const run of runs) {
   // 'pglite' runs never see the server URL; 'both' runs do their PGlite part and, with the URL, the server part.
   const env = run.backend === 'pglite' ? { ...process.env, BENCH_DATABASE_URL: '' } : process.env;
   const t = Date.now();
-  const result = spawnSync(process.execPath, [join(__dirname, run.script), ...run.args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = spawnSync(process.execPath, [join(__dirname, run.script), ...run.args], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.stdout.write(result.stdout ?? '');
   process.stdout.write(`\n(${((Date.now() - t) / 1000).toFixed(1)} s${result.status !== 0 ? `, exited with ${result.status}` : ''})\n`);
 }

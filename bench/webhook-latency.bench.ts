@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import request from 'supertest';
 import { createApp } from '../apps/api/src/bootstrap';
@@ -38,10 +38,17 @@ async function main(): Promise<void> {
   const http = () => request(app.getHttpServer());
   const token = (await app.get(TokenService).mint({ orgId: 'bench', userId: 'admin', role: 'admin' })).token;
   const auth = { Authorization: `Bearer ${token}` };
-  await http().post('/api/v1/crm/webhooks').set(auth).send({ url: `http://127.0.0.1:${port}/hook`, event_types: ['opportunity.won'] }).expect(201);
+  await http()
+    .post('/api/v1/crm/webhooks')
+    .set(auth)
+    .send({ url: `http://127.0.0.1:${port}/hook`, event_types: ['opportunity.won'] })
+    .expect(201);
   const latencies: number[] = [];
   for (let i = 0; i < DEALS; i++) {
-    const created = await http().post('/api/v1/crm/opportunities').set(auth).send({ name: `W6 ${i}`, customer_id: 'c', value: 1000, expected_close_date: '2031-01-01', stage: 'verbal_commitment' });
+    const created = await http()
+      .post('/api/v1/crm/opportunities')
+      .set(auth)
+      .send({ name: `W6 ${i}`, customer_id: 'c', value: 1000, expected_close_date: '2031-01-01', stage: 'verbal_commitment' });
     const id = created.body.data.id as string;
     await http().post(`/api/v1/crm/opportunities/${id}/win`).set(auth).send({}).expect(200);
     const sent = performance.now();
@@ -49,7 +56,9 @@ async function main(): Promise<void> {
     latencies.push(arrivals.get(id)! - sent);
   }
   const p = (q: number) => percentile(latencies, q).toFixed(1);
-  console.log(`W6 webhook latency, win response → receiver, ${DEALS} wins one after another on ${database.kind}: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${Math.max(...latencies).toFixed(1)} ms`);
+  console.log(
+    `W6 webhook latency, win response → receiver, ${DEALS} wins one after another on ${database.kind}: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
+  );
   await app.close();
   receiver.close();
   if (url) await (database.db as any).schema.dropSchema(schema).cascade().execute();

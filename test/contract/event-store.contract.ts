@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConcurrencyError, EventStore, NewEvent, RecordedEvent } from '@app/event-store';
+import { ConcurrencyError, type EventStore, type NewEvent, type RecordedEvent } from '@app/event-store';
 
 export interface ContractSubject {
   store: EventStore;
@@ -97,10 +97,7 @@ export function eventStoreContract(name: string, open: () => Promise<ContractSub
       for (let round = 0; round < 5; round++) {
         const id = stream('race');
         await subject.store.append(id, [event()], 'no_stream');
-        const results = await Promise.allSettled([
-          subject.store.append(id, [event('X')], 1),
-          subject.store.append(id, [event('Y')], 1),
-        ]);
+        const results = await Promise.allSettled([subject.store.append(id, [event('X')], 1), subject.store.append(id, [event('Y')], 1)]);
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(rejected).toHaveLength(1);

@@ -24,9 +24,18 @@ for (const backend of testBackends()) {
       const database = await backend.open();
       try {
         const store = new PostgresEventStore(database);
-        await store.append('opportunity-x-1', [
-          { eventId: randomUUID(), type: 'T', data: {}, metadata: { org_id: 'x', actor_id: 'a', correlation_id: 'c', causation_id: 'c', occurred_at: '' } },
-        ], 'no_stream');
+        await store.append(
+          'opportunity-x-1',
+          [
+            {
+              eventId: randomUUID(),
+              type: 'T',
+              data: {},
+              metadata: { org_id: 'x', actor_id: 'a', correlation_id: 'c', causation_id: 'c', occurred_at: '' },
+            },
+          ],
+          'no_stream',
+        );
         await expect(sql`update events set type = 'Changed'`.execute(database.db)).rejects.toThrow(/append-only/);
         await expect(sql`delete from events`.execute(database.db)).rejects.toThrow(/append-only/);
         await expect(sql`truncate events`.execute(database.db)).rejects.toThrow(/append-only/);

@@ -1,5 +1,5 @@
 import type { Response, Test } from 'supertest';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { API, bearer, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -35,7 +35,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
   }
 
   async function create(org: 'A' | 'B', n: number): Promise<void> {
-    const res = await write(org, http().post(OPPS).send({ name: `Feed ${org}${n}`, customer_id: n, value: 1000 * n, expected_close_date: CLOSE }), 201);
+    const res = await write(
+      org,
+      http()
+        .post(OPPS)
+        .send({ name: `Feed ${org}${n}`, customer_id: n, value: 1000 * n, expected_close_date: CLOSE }),
+      201,
+    );
     deals[org].push(res.body.data.id);
   }
 
@@ -95,7 +101,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
     for (const [i, id] of deals.A.entries()) {
       await write('A', http().post(`${OPPS}/${id}/stage/next`).send({}));
       if (i < 2) await write('B', http().post(`${OPPS}/${deals.B[i]}/stage/next`).send({}));
-      if (i % 2 === 0) await write('A', http().patch(`${OPPS}/${id}`).send({ next_step: `step ${i}` }));
+      if (i % 2 === 0)
+        await write(
+          'A',
+          http()
+            .patch(`${OPPS}/${id}`)
+            .send({ next_step: `step ${i}` }),
+        );
     }
     await write('A', http().post(`${OPPS}/${deals.A[0]}/assign`).send({ user_id: 'rep_a' }));
     await write('B', http().post(`${OPPS}/${deals.B[3]}/lose`).send({ loss_reason: 'price' }));
@@ -196,7 +208,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
     await write('A', http().patch(`${OPPS}/${deals.A[2]}`).send({ next_step: 'after the cursor' }));
     const res = await feedSettled(`?after=${cursor}`, 2);
     expect(res.body.data.map((e: { position: string }) => e.position)).toEqual(
-      writes.slice(before).filter((w) => w.org === 'A').map((w) => w.position),
+      writes
+        .slice(before)
+        .filter((w) => w.org === 'A')
+        .map((w) => w.position),
     );
     expect(res.body.data.map((e: { type: string }) => e.type)).toEqual(['OpportunityStageChanged', 'OpportunityUpdated']);
   });
@@ -211,12 +226,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
     expect((await http().get(EVENTS)).status).toBe(401);
   });
 
-  it.each([['abc'], ['-1'], ['1.5'], ['1e3'], ['12345678901234567890'], ['9999999999999999999'], ['999999999999']])('after=%s (not a position) → 400', async (after) => {
-    const res = await feed(`?after=${after}`);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('validation_failed');
-    expect(res.body.errors).toHaveProperty('after');
-  });
+  it.each([['abc'], ['-1'], ['1.5'], ['1e3'], ['12345678901234567890'], ['9999999999999999999'], ['999999999999']])(
+    'after=%s (not a position) → 400',
+    async (after) => {
+      const res = await feed(`?after=${after}`);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+      expect(res.body.errors).toHaveProperty('after');
+    },
+  );
 
   it.each([['1001'], ['0'], ['-5'], ['abc'], ['2.5']])('limit=%s → 400', async (limit) => {
     const res = await feed(`?limit=${limit}`);

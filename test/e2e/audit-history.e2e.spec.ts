@@ -1,5 +1,5 @@
 import type { Response, Test } from 'supertest';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { bearer, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -58,9 +58,28 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal hist
       actor: 'mgr_1',
       role: 'manager',
       send: () =>
-        http().post(OPPS).send({ name: 'Audit - History Deal', customer_id: 568, value: 100000, expected_close_date: CLOSE, stage: 'prospecting', assigned_user_id: 'rep_1' }),
+        http().post(OPPS).send({
+          name: 'Audit - History Deal',
+          customer_id: 568,
+          value: 100000,
+          expected_close_date: CLOSE,
+          stage: 'prospecting',
+          assigned_user_id: 'rep_1',
+        }),
       type: 'OpportunityCreated',
-      data: { name: 'Audit - History Deal', customer_id: '568', value_minor: 10_000_000, stage: 'prospecting', probability: 10, probability_override: null, assigned_user_id: 'rep_1', created_by: 'mgr_1', currency: 'USD', expected_close_date: CLOSE, pipeline_id: 'default' },
+      data: {
+        name: 'Audit - History Deal',
+        customer_id: '568',
+        value_minor: 10_000_000,
+        stage: 'prospecting',
+        probability: 10,
+        probability_override: null,
+        assigned_user_id: 'rep_1',
+        created_by: 'mgr_1',
+        currency: 'USD',
+        expected_close_date: CLOSE,
+        pipeline_id: 'default',
+      },
       state: { stage: 'prospecting', probability: 10, value: 100000, assigned_user_id: 'rep_1', status: 'open' },
     },
     {
@@ -122,7 +141,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal hist
   ];
 
   const historyOf = (dealId: string, token: string, query = '') => http().get(`${OPPS}/${dealId}/history${query}`).set(bearer(token));
-  const asOf = (dealId: string, at: string, token = tok.mgr_1) => http().get(`${OPPS}/${dealId}?as_of=${encodeURIComponent(at)}`).set(bearer(token));
+  const asOf = (dealId: string, at: string, token = tok.mgr_1) =>
+    http()
+      .get(`${OPPS}/${dealId}?as_of=${encodeURIComponent(at)}`)
+      .set(bearer(token));
   const ms = (iso: string) => Date.parse(iso);
   const iso = (n: number) => new Date(n).toISOString();
 
@@ -148,7 +170,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal hist
       recorded.push({ correlationId, position: res.headers['x-global-position'], before, after });
     }
 
-    const created = await http().post(OPPS).set(bearer(tok.mgr_1)).send({ name: 'Audit - Deleted Deal', customer_id: 7, value: 5000, expected_close_date: CLOSE });
+    const created = await http()
+      .post(OPPS)
+      .set(bearer(tok.mgr_1))
+      .send({ name: 'Audit - Deleted Deal', customer_id: 7, value: 5000, expected_close_date: CLOSE });
     expect(created.status).toBe(201);
     deletedId = created.body.data.id;
     expect((await http().post(`${OPPS}/${deletedId}/stage/next`).set(bearer(tok.mgr_1)).send({})).status).toBe(200);
@@ -260,7 +285,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal hist
     });
 
     it('a viewer → 403 even on a deal assigned to the viewer (ownership is a rep notion; viewers are not let in)', async () => {
-      const created = await http().post(OPPS).set(bearer(tok.mgr_1)).send({ name: 'Viewer-assigned', customer_id: 9, value: 1000, expected_close_date: CLOSE, assigned_user_id: 'viewer_1' });
+      const created = await http()
+        .post(OPPS)
+        .set(bearer(tok.mgr_1))
+        .send({ name: 'Viewer-assigned', customer_id: 9, value: 1000, expected_close_date: CLOSE, assigned_user_id: 'viewer_1' });
       expect(created.status).toBe(201);
       const res = await historyOf(created.body.data.id, tok.viewer);
       expect(res.status).toBe(403);

@@ -1,4 +1,4 @@
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { bearer, createDeal, dealBody, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -68,7 +68,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('an unknown token on a command → 401', async () => {
       const id = await dealAt(0);
-      const res = await http().patch(`${OPPS}/${id}`).set(bearer(`${token}x`)).send({ next_step: 'x' });
+      const res = await http()
+        .patch(`${OPPS}/${id}`)
+        .set(bearer(`${token}x`))
+        .send({ next_step: 'x' });
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ message: 'Invalid or revoked token', code: 'unauthenticated' });
       expect(await versionOf(id)).toBe(1);
@@ -83,14 +86,27 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       ['value of the wrong type', { value: 'lots' }, 'value', 'value must be a non-negative amount with at most 2 decimal places'],
       ['customer_id of the wrong type', { customer_id: { id: 568 } }, 'customer_id', 'customer_id must be a string or integer id'],
       ['bad enum priority', { priority: 'urgent' }, 'priority', 'priority must be one of: low, medium, high'],
-      ['date that does not exist', { expected_close_date: '2026-02-30' }, 'expected_close_date', 'expected_close_date must be a valid date in the form YYYY-MM-DD'],
-      ['date in another format', { expected_close_date: '30/04/2026' }, 'expected_close_date', 'expected_close_date must be a valid date in the form YYYY-MM-DD'],
+      [
+        'date that does not exist',
+        { expected_close_date: '2026-02-30' },
+        'expected_close_date',
+        'expected_close_date must be a valid date in the form YYYY-MM-DD',
+      ],
+      [
+        'date in another format',
+        { expected_close_date: '30/04/2026' },
+        'expected_close_date',
+        'expected_close_date must be a valid date in the form YYYY-MM-DD',
+      ],
       ['negative value', { value: -5 }, 'value', 'value must not be negative'],
       ['more than 2 decimals', { value: 100.123 }, 'value', 'value must be a non-negative amount with at most 2 decimal places'],
       ['probability above 100', { probability: 101 }, 'probability', 'probability must not be greater than 100'],
       ['bad currency', { currency: 'usd' }, 'currency', 'currency must be a 3-letter ISO 4217 code (e.g. USD)'],
     ])('%s → 400 errors.%s', async (_label, override, field, message) => {
-      const res = await http().post(OPPS).set(bearer(token)).send(dealBody(override as Record<string, unknown>));
+      const res = await http()
+        .post(OPPS)
+        .set(bearer(token))
+        .send(dealBody(override as Record<string, unknown>));
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
       expect(Object.keys(res.body.errors)).toEqual([field]);
@@ -200,7 +216,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const id = await dealAt(0);
       const safe = await http().get(`${OPPS}/${id}`).set(bearer(token)).set('X-Correlation-Id', 'req-123.abc');
       expect(safe.headers['x-correlation-id']).toBe('req-123.abc');
-      const unsafe = await http().patch(`${OPPS}/${id}`).set(bearer(token)).set('X-Correlation-Id', 'bad value <script>').send({ next_step: 'c' });
+      const unsafe = await http()
+        .patch(`${OPPS}/${id}`)
+        .set(bearer(token))
+        .set('X-Correlation-Id', 'bad value <script>')
+        .send({ next_step: 'c' });
       expect(unsafe.status).toBe(200);
       expect(unsafe.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
       const last = (await readStream(t, org, id)).at(-1)!;
@@ -315,7 +335,12 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const id = await dealAt(0);
       const N = 20;
       const results = await Promise.all(
-        Array.from({ length: N }, (_, i) => http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: `step ${i}` })),
+        Array.from({ length: N }, (_, i) =>
+          http()
+            .patch(`${OPPS}/${id}`)
+            .set(bearer(token))
+            .send({ next_step: `step ${i}` }),
+        ),
       );
       expect(results.map((r) => r.status)).toEqual(Array(N).fill(200));
       const versions = results.map((r) => etagVersion(r)).sort((a, b) => a - b);
@@ -335,7 +360,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('readStream returns a stream of more than 9 events in version order', async () => {
       const id = await dealAt(0);
       for (let i = 1; i <= 10; i++) {
-        expect((await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: `step ${i}` })).status).toBe(200);
+        expect(
+          (
+            await http()
+              .patch(`${OPPS}/${id}`)
+              .set(bearer(token))
+              .send({ next_step: `step ${i}` })
+          ).status,
+        ).toBe(200);
       }
       const events = await readStream(t, org, id);
       expect(events.map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
@@ -344,7 +376,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('GET shows the latest write once a stream has more than 9 events', async () => {
       const id = await dealAt(0);
       for (let i = 1; i <= 10; i++) {
-        const res = await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: `step ${i}` });
+        const res = await http()
+          .patch(`${OPPS}/${id}`)
+          .set(bearer(token))
+          .send({ next_step: `step ${i}` });
         expect(res.status).toBe(200);
         expect(res.headers.etag).toBe(`"${i + 1}"`);
       }
@@ -356,7 +391,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('stage and the next transition are decided on the latest state once a stream has more than 9 events', async () => {
       const id = await dealAt(1); // v2: qualification
       for (let i = 1; i <= 7; i++) {
-        expect((await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: `step ${i}` })).status).toBe(200);
+        expect(
+          (
+            await http()
+              .patch(`${OPPS}/${id}`)
+              .set(bearer(token))
+              .send({ next_step: `step ${i}` })
+          ).status,
+        ).toBe(200);
       } // v3..v9
       const tenth = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
       expect(tenth.status).toBe(200);
@@ -471,7 +513,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('resuming from on_hold to a never-reached stage → 422; to a reached one → 200', async () => {
       const id = await dealAt(1); // qualification (reached: prospecting, qualification)
-      const hold = await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'on_hold', notes: 'Unable to reach decision maker' });
+      const hold = await http()
+        .patch(`${OPPS}/${id}/stage`)
+        .set(bearer(token))
+        .send({ stage: 'on_hold', notes: 'Unable to reach decision maker' });
       expect(hold.status).toBe(200);
       expect(hold.body.data).toMatchObject({ stage: 'on_hold', probability: 0, previous_stage: 'qualification' });
       expect(hold.headers.etag).toBe('"3"');
@@ -508,7 +553,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       expect(bad.status).toBe(400);
       expect(bad.body).toMatchObject(VALIDATION);
       expect(bad.body.errors).toEqual({
-        loss_reason: ['loss_reason must be one of: price, competitor, no_decision, timing, lack_of_features, internal_champion_left, budget_cuts, other'],
+        loss_reason: [
+          'loss_reason must be one of: price, competitor, no_decision, timing, lack_of_features, internal_champion_left, budget_cuts, other',
+        ],
       });
       const missing = await http().post(`${OPPS}/${id}/lose`).set(bearer(token)).send({});
       expect(missing.status).toBe(400);
@@ -543,20 +590,39 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('the same key with a different body → 422 and nothing is created', async () => {
       const key = `create-${org}-2`;
-      const first = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(dealBody({ name: 'First' }));
+      const first = await http()
+        .post(OPPS)
+        .set(bearer(token))
+        .set('Idempotency-Key', key)
+        .send(dealBody({ name: 'First' }));
       expect(first.status).toBe(201);
-      const other = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(dealBody({ name: 'Second' }));
+      const other = await http()
+        .post(OPPS)
+        .set(bearer(token))
+        .set('Idempotency-Key', key)
+        .send(dealBody({ name: 'Second' }));
       expect(other.status).toBe(422);
-      expect(other.body).toEqual({ message: 'This Idempotency-Key was already used for a different request', code: 'idempotency_key_reused' });
+      expect(other.body).toEqual({
+        message: 'This Idempotency-Key was already used for a different request',
+        code: 'idempotency_key_reused',
+      });
       expect(await versionOf(first.body.data.id)).toBe(1);
       expect((await getDeal(t, token, first.body.data.id)).body.data.name).toBe('First');
     });
 
     it('a failed first attempt does not consume the key', async () => {
       const key = `create-${org}-3`;
-      const bad = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(dealBody({ value: -1 }));
+      const bad = await http()
+        .post(OPPS)
+        .set(bearer(token))
+        .set('Idempotency-Key', key)
+        .send(dealBody({ value: -1 }));
       expect(bad.status).toBe(400);
-      const good = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(dealBody({ value: -1 }));
+      const good = await http()
+        .post(OPPS)
+        .set(bearer(token))
+        .set('Idempotency-Key', key)
+        .send(dealBody({ value: -1 }));
       expect(good.status).toBe(400); // the same bad request is evaluated again, not replayed from a stored failure
       const fixed = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(dealBody());
       expect(fixed.status).toBe(201);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
-import { EventStore, RecordedEvent } from '@app/event-store';
+import { EventStore, type RecordedEvent } from '@app/event-store';
 import type { TestApp } from '../support/test-app';
 
 export { API } from '../support/test-app';
@@ -38,7 +38,11 @@ export function dealBody(overrides: Record<string, unknown> = {}): Record<string
   };
 }
 
-export async function createDeal(t: TestApp, token: string, overrides: Record<string, unknown> = {}): Promise<{ id: string; res: Response }> {
+export async function createDeal(
+  t: TestApp,
+  token: string,
+  overrides: Record<string, unknown> = {},
+): Promise<{ id: string; res: Response }> {
   const res = await t.http().post(OPPS).set(bearer(token)).send(dealBody(overrides));
   expect(res.status).toBe(201);
   return { id: res.body.data.id as string, res };

@@ -1,5 +1,5 @@
-import { EventStore, RecordedEvent } from '@app/event-store';
-import { startTestApp, TestApp } from '../support/test-app';
+import { EventStore, type RecordedEvent } from '@app/event-store';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { API, bearer, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -10,7 +10,16 @@ import { API, bearer, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from '
  */
 
 const PIPES = `${API}/pipelines`;
-const DEFAULT_LOSS_REASONS = ['price', 'competitor', 'no_decision', 'timing', 'lack_of_features', 'internal_champion_left', 'budget_cuts', 'other'];
+const DEFAULT_LOSS_REASONS = [
+  'price',
+  'competitor',
+  'no_decision',
+  'timing',
+  'lack_of_features',
+  'internal_champion_left',
+  'budget_cuts',
+  'other',
+];
 
 /** Seed 004's six stages (given out of order: the API answers in display order), with probabilities. */
 const SEED_004_STAGES = [
@@ -22,7 +31,14 @@ const SEED_004_STAGES = [
   { name: 'Proposal Sent', display_order: 3, probability: 60 },
 ];
 
-const stage = (key: string, name: string, display_order: number, probability: number, deal_count = 0, kind: 'active' | 'won' | 'lost' | 'on_hold' = 'active') => ({
+const stage = (
+  key: string,
+  name: string,
+  display_order: number,
+  probability: number,
+  deal_count = 0,
+  kind: 'active' | 'won' | 'lost' | 'on_hold' = 'active',
+) => ({
   key,
   name,
   display_order,
@@ -53,14 +69,21 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
   const pipelineStream = (id: string, o = org): Promise<RecordedEvent[]> => t.app.get(EventStore).readStream(`pipeline-${o}-${id}`);
 
   async function createDeal(body: Record<string, unknown>, token = manager): Promise<string> {
-    const res = await http().post(OPPS).set(bearer(token)).send({ customer_id: 568, expected_close_date: '2027-03-31', ...body });
+    const res = await http()
+      .post(OPPS)
+      .set(bearer(token))
+      .send({ customer_id: 568, expected_close_date: '2027-03-31', ...body });
     expect(res.status).toBe(201);
     return res.body.data.id;
   }
 
   describe('pipeline definitions', () => {
     it('POST /pipelines (seed 004 stages) → 201: stages in display order with flags, default policy and loss reasons', async () => {
-      const res = await http().post(PIPES).set(bearer(admin)).set('X-Correlation-Id', 'pipe-create-1').send({ name: 'SMB Sales', stages: SEED_004_STAGES });
+      const res = await http()
+        .post(PIPES)
+        .set(bearer(admin))
+        .set('X-Correlation-Id', 'pipe-create-1')
+        .send({ name: 'SMB Sales', stages: SEED_004_STAGES });
       expect(res.status).toBe(201);
       expect(res.body.message).toBe('Pipeline created successfully');
       expect(res.body.data).toEqual({
@@ -109,7 +132,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       ]);
       expect(def.stages.map((s: { probability: number }) => s.probability)).toEqual([10, 25, 40, 60, 75, 90, 100, 0, 0]);
       expect(def.stages.find((s: { key: string }) => s.key === 'won')).toMatchObject({ is_won: true, deal_count: 0 });
-      expect(smb.stages.map((s: { key: string }) => s.key)).toEqual(['lead', 'qualified', 'proposal_sent', 'negotiation', 'closed_won', 'closed_lost']);
+      expect(smb.stages.map((s: { key: string }) => s.key)).toEqual([
+        'lead',
+        'qualified',
+        'proposal_sent',
+        'negotiation',
+        'closed_won',
+        'closed_lost',
+      ]);
       expect(smb.stages.every((s: { deal_count: number }) => s.deal_count === 0)).toBe(true);
     });
 
@@ -123,12 +153,18 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     });
 
     it('adds a stage (StageAdded) and updates a stage (StageUpdated): one event per change, with actor metadata', async () => {
-      const add = await http().post(`${PIPES}/smb_sales/stages`).set(bearer(admin)).send({ key: 'on_hold', name: 'On Hold', display_order: 7, is_on_hold: true });
+      const add = await http()
+        .post(`${PIPES}/smb_sales/stages`)
+        .set(bearer(admin))
+        .send({ key: 'on_hold', name: 'On Hold', display_order: 7, is_on_hold: true });
       expect(add.status).toBe(201);
       expect(add.body.data.version).toBe(2);
       expect(add.body.data.stages.at(-1)).toMatchObject(stage('on_hold', 'On Hold', 7, 0, 0, 'on_hold'));
 
-      const update = await http().patch(`${PIPES}/smb_sales/stages/qualified`).set(bearer(admin)).send({ name: 'Qualified Lead', probability: 35 });
+      const update = await http()
+        .patch(`${PIPES}/smb_sales/stages/qualified`)
+        .set(bearer(admin))
+        .send({ name: 'Qualified Lead', probability: 35 });
       expect(update.status).toBe(200);
       expect(update.body.data.version).toBe(3);
       expect(update.body.data.stages[1]).toMatchObject(stage('qualified', 'Qualified Lead', 2, 35));
@@ -138,7 +174,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(wonAt90.status).toBe(400);
       const missing = await http().patch(`${PIPES}/smb_sales/stages/demo`).set(bearer(admin)).send({ probability: 20 });
       expect(missing.status).toBe(404);
-      const secondHold = await http().post(`${PIPES}/smb_sales/stages`).set(bearer(admin)).send({ name: 'Paused', display_order: 8, is_on_hold: true });
+      const secondHold = await http()
+        .post(`${PIPES}/smb_sales/stages`)
+        .set(bearer(admin))
+        .send({ name: 'Paused', display_order: 8, is_on_hold: true });
       expect(secondHold.status).toBe(400);
 
       const events = await pipelineStream('smb_sales');
@@ -147,7 +186,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
         ['StageAdded', 2],
         ['StageUpdated', 3],
       ]);
-      expect(events[1].data).toMatchObject({ stage: { key: 'on_hold', name: 'On Hold', display_order: 7, probability: 0, kind: 'on_hold' } });
+      expect(events[1].data).toMatchObject({
+        stage: { key: 'on_hold', name: 'On Hold', display_order: 7, probability: 0, kind: 'on_hold' },
+      });
       expect(events[2].data).toMatchObject({ key: 'qualified', changes: { name: 'Qualified Lead', probability: 35 } });
       for (const e of events) expect(e.metadata).toMatchObject({ actor_id: 'admin_p', actor_role: 'admin', org_id: org });
     });
@@ -232,27 +273,52 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     }, 60_000);
 
     it("a deal created with pipeline_id starts in its first stage at that stage's probability", async () => {
-      const res = await http().post(OPPS).set(bearer(manager)).send({ name: 'SMB lead', customer_id: 568, value: 10000, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales' });
+      const res = await http()
+        .post(OPPS)
+        .set(bearer(manager))
+        .send({ name: 'SMB lead', customer_id: 568, value: 10000, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales' });
       expect(res.status).toBe(201);
-      expect(res.body.data).toMatchObject({ pipeline_id: 'smb_sales', stage: 'lead', probability: 10, stage_probability: 10, weighted_value: 1000 });
+      expect(res.body.data).toMatchObject({
+        pipeline_id: 'smb_sales',
+        stage: 'lead',
+        probability: 10,
+        stage_probability: 10,
+        weighted_value: 1000,
+      });
       // The updated stage probability (30 → 35) applies: 40,000 × 35 % = 14,000.
-      const q = await http().post(OPPS).set(bearer(manager)).send({ name: 'SMB qualified', customer_id: 568, value: 40000, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales', stage: 'qualified' });
+      const q = await http().post(OPPS).set(bearer(manager)).send({
+        name: 'SMB qualified',
+        customer_id: 568,
+        value: 40000,
+        expected_close_date: '2027-03-31',
+        pipeline_id: 'smb_sales',
+        stage: 'qualified',
+      });
       expect(q.status).toBe(201);
       expect(q.body.data).toMatchObject({ stage: 'qualified', probability: 35, weighted_value: 14000 });
-      const f = await http().post(OPPS).set(bearer(manager)).send({ name: 'Fast', customer_id: 568, value: 1000, expected_close_date: '2027-03-31', pipeline_id: 'fast_track' });
+      const f = await http()
+        .post(OPPS)
+        .set(bearer(manager))
+        .send({ name: 'Fast', customer_id: 568, value: 1000, expected_close_date: '2027-03-31', pipeline_id: 'fast_track' });
       expect(f.body.data).toMatchObject({ stage: 'intake', probability: 20, weighted_value: 200 });
     });
 
     it('a stage of another pipeline, or a closing stage, at create → 400 on stage', async () => {
       for (const s of ['prospecting', 'closed_won', 'on_hold']) {
-        const res = await http().post(OPPS).set(bearer(manager)).send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales', stage: s });
+        const res = await http()
+          .post(OPPS)
+          .set(bearer(manager))
+          .send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales', stage: s });
         expect(res.status).toBe(400);
         expect(res.body.errors.stage).toEqual(['stage must be one of: lead, qualified, proposal_sent, negotiation']);
       }
     });
 
     it('unknown pipeline_id → 400 on pipeline_id', async () => {
-      const res = await http().post(OPPS).set(bearer(manager)).send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'nope' });
+      const res = await http()
+        .post(OPPS)
+        .set(bearer(manager))
+        .send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'nope' });
       expect(res.status).toBe(400);
       expect(Object.keys(res.body.errors)).toEqual(['pipeline_id']);
     });
@@ -278,10 +344,16 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'lead' });
       expect(back.status).toBe(422);
       expect(back.body.reason).toBe('moving backward requires a reason');
-      const withReason = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'lead', reason: 'Budget owner left' });
+      const withReason = await http()
+        .patch(`${OPPS}/${id}/stage`)
+        .set(bearer(manager))
+        .send({ stage: 'lead', reason: 'Budget owner left' });
       expect(withReason.status).toBe(200);
       expect(withReason.body.data).toMatchObject({ stage: 'lead', probability: 10 });
-      expect((await readStream(t, org, id)).at(-1)).toMatchObject({ type: 'OpportunityStageChanged', data: { movement: 'backward', reason: 'Budget owner left' } });
+      expect((await readStream(t, org, id)).at(-1)).toMatchObject({
+        type: 'OpportunityStageChanged',
+        data: { movement: 'backward', reason: 'Budget owner left' },
+      });
       expect((await readStream(t, org, id)).length).toBe(3);
     });
 
@@ -292,7 +364,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(jump.body.data).toMatchObject({ stage: 'signature', probability: 90, previous_stage: 'intake' });
       const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'intake', reason: 'Contract questions' });
       expect(back.status).toBe(422);
-      expect(back.body).toMatchObject({ message: 'Invalid stage transition', reason: 'this pipeline does not allow backward moves', allowed_with_reason: [] });
+      expect(back.body).toMatchObject({
+        message: 'Invalid stage transition',
+        reason: 'this pipeline does not allow backward moves',
+        allowed_with_reason: [],
+      });
       const previous = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(manager)).send({ reason: 'Contract questions' });
       expect(previous.status).toBe(422);
       expect(previous.body.reason).toBe('this pipeline does not allow backward moves');
@@ -307,7 +383,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     it('a partial policy change (PATCH /pipelines/{id} {policy: {allow_backward}}) keeps the other flag and applies to existing deals', async () => {
       const id = await createDeal({ name: 'Policy change', value: 2000, pipeline_id: 'fast_track', stage: 'review' });
       const skipper = await createDeal({ name: 'Policy change skipper', value: 2000, pipeline_id: 'fast_track' });
-      const patch = await http().patch(`${PIPES}/fast_track`).set(bearer(admin)).send({ policy: { allow_backward: true } });
+      const patch = await http()
+        .patch(`${PIPES}/fast_track`)
+        .set(bearer(admin))
+        .send({ policy: { allow_backward: true } });
       expect(patch.status).toBe(200);
       const read = await http().get(`${PIPES}/fast_track`).set(bearer(manager));
       const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'intake', reason: 'Scope reset' });
@@ -335,17 +414,30 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(res.body.errors).toEqual({ loss_reason: ['loss_reason must be one of: budget, no_response'] });
       expect((await readStream(t, org, id)).length).toBe(1);
 
-      const bad = await http().put(`${PIPES}/fast_track/loss-reasons`).set(bearer(admin)).send({ loss_reasons: ['Bad Code'] });
+      const bad = await http()
+        .put(`${PIPES}/fast_track/loss-reasons`)
+        .set(bearer(admin))
+        .send({ loss_reasons: ['Bad Code'] });
       expect(bad.status).toBe(400);
-      const dup = await http().put(`${PIPES}/fast_track/loss-reasons`).set(bearer(admin)).send({ loss_reasons: ['budget', 'budget'] });
+      const dup = await http()
+        .put(`${PIPES}/fast_track/loss-reasons`)
+        .set(bearer(admin))
+        .send({ loss_reasons: ['budget', 'budget'] });
       expect(dup.status).toBe(400);
       const before = (await pipelineStream('fast_track')).length;
-      const put = await http().put(`${PIPES}/fast_track/loss-reasons`).set(bearer(admin)).send({ loss_reasons: ['budget', 'no_response', 'competitor'] });
+      const put = await http()
+        .put(`${PIPES}/fast_track/loss-reasons`)
+        .set(bearer(admin))
+        .send({ loss_reasons: ['budget', 'no_response', 'competitor'] });
       expect(put.status).toBe(200);
       expect(put.body.data.loss_reasons).toEqual(['budget', 'no_response', 'competitor']);
       const events = await pipelineStream('fast_track');
       expect(events).toHaveLength(before + 1);
-      expect(events.at(-1)).toMatchObject({ type: 'LossReasonsSet', data: { loss_reasons: ['budget', 'no_response', 'competitor'] }, metadata: { actor_id: 'admin_p' } });
+      expect(events.at(-1)).toMatchObject({
+        type: 'LossReasonsSet',
+        data: { loss_reasons: ['budget', 'no_response', 'competitor'] },
+        metadata: { actor_id: 'admin_p' },
+      });
 
       const ok = await http().post(`${OPPS}/${id}/lose`).set(bearer(manager)).send({ loss_reason: 'competitor', competitor: 'Rival' });
       expect(ok.status).toBe(200);
@@ -375,12 +467,19 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       const other = await createDeal({ name: 'No hold skipper', value: 100, pipeline_id: 'no_hold' });
       const res = await http().patch(`${OPPS}/${other}/stage`).set(bearer(manager)).send({ stage: 'negotiation' });
       expect(res.status).toBe(422);
-      expect(res.body).toMatchObject({ message: 'Invalid stage transition', reason: 'stages cannot be skipped', allowed_stages: ['qualified', 'closed_lost'] });
+      expect(res.body).toMatchObject({
+        message: 'Invalid stage transition',
+        reason: 'stages cannot be skipped',
+        allowed_stages: ['qualified', 'closed_lost'],
+      });
     });
 
     it('wins from the last active stage (negotiation) → 200', async () => {
       const res = await http().post(`${OPPS}/${id}/win`).set(bearer(manager)).send({ actual_value: 9500 });
-      expect({ status: res.status, body: res.body }).toMatchObject({ status: 200, body: { data: { stage: 'closed_won', probability: 100, value: 9500 } } });
+      expect({ status: res.status, body: res.body }).toMatchObject({
+        status: 200,
+        body: { data: { stage: 'closed_won', probability: 100, value: 9500 } },
+      });
     });
 
     it('loses with a default reason → 200', async () => {
@@ -455,7 +554,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       await deal('P6', { value: 50000, stage: 'negotiation' });
       await deal('P7', { value: 8000 });
       await deal('P8', { value: 20000, stage: 'qualified' });
-      const p9 = await http().post(OPPS).set(bearer(mgr)).send({ name: 'P9', customer_id: 568, expected_close_date: '2027-03-31', value: 999 });
+      const p9 = await http()
+        .post(OPPS)
+        .set(bearer(mgr))
+        .send({ name: 'P9', customer_id: 568, expected_close_date: '2027-03-31', value: 999 });
       expect(p9.status).toBe(201);
       await deal('P10', { value: 7777 });
       expect((await http().post(`${OPPS}/${P.P6}/win`).set(bearer(mgr)).send({ actual_value: 48000 })).status).toBe(200);
@@ -497,13 +599,76 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       const d = res.body.data;
       expect(d).toMatchObject({ pipeline_id: 'field_sales', total_deals: 8, total_value: 190846.17, total_weighted_value: 116657.45 });
       expect(d.stages).toEqual([
-        { stage: 'lead', name: 'Lead', display_order: 1, is_won: false, is_lost: false, deal_count: 2, total_value: 12500.5, weighted_value: 1250.05 },
-        { stage: 'qualified', name: 'Qualified', display_order: 2, is_won: false, is_lost: false, deal_count: 1, total_value: 40000, weighted_value: 20000 },
-        { stage: 'proposal_sent', name: 'Proposal Sent', display_order: 3, is_won: false, is_lost: false, deal_count: 1, total_value: 12345.67, weighted_value: 7407.4 },
-        { stage: 'negotiation', name: 'Negotiation', display_order: 4, is_won: false, is_lost: false, deal_count: 1, total_value: 50000, weighted_value: 40000 },
-        { stage: 'closed_won', name: 'Closed Won', display_order: 5, is_won: true, is_lost: false, deal_count: 1, total_value: 48000, weighted_value: 48000 },
-        { stage: 'closed_lost', name: 'Closed Lost', display_order: 6, is_won: false, is_lost: true, deal_count: 1, total_value: 8000, weighted_value: 0 },
-        { stage: 'on_hold', name: 'On Hold', display_order: 7, is_won: false, is_lost: false, deal_count: 1, total_value: 20000, weighted_value: 0 },
+        {
+          stage: 'lead',
+          name: 'Lead',
+          display_order: 1,
+          is_won: false,
+          is_lost: false,
+          deal_count: 2,
+          total_value: 12500.5,
+          weighted_value: 1250.05,
+        },
+        {
+          stage: 'qualified',
+          name: 'Qualified',
+          display_order: 2,
+          is_won: false,
+          is_lost: false,
+          deal_count: 1,
+          total_value: 40000,
+          weighted_value: 20000,
+        },
+        {
+          stage: 'proposal_sent',
+          name: 'Proposal Sent',
+          display_order: 3,
+          is_won: false,
+          is_lost: false,
+          deal_count: 1,
+          total_value: 12345.67,
+          weighted_value: 7407.4,
+        },
+        {
+          stage: 'negotiation',
+          name: 'Negotiation',
+          display_order: 4,
+          is_won: false,
+          is_lost: false,
+          deal_count: 1,
+          total_value: 50000,
+          weighted_value: 40000,
+        },
+        {
+          stage: 'closed_won',
+          name: 'Closed Won',
+          display_order: 5,
+          is_won: true,
+          is_lost: false,
+          deal_count: 1,
+          total_value: 48000,
+          weighted_value: 48000,
+        },
+        {
+          stage: 'closed_lost',
+          name: 'Closed Lost',
+          display_order: 6,
+          is_won: false,
+          is_lost: true,
+          deal_count: 1,
+          total_value: 8000,
+          weighted_value: 0,
+        },
+        {
+          stage: 'on_hold',
+          name: 'On Hold',
+          display_order: 7,
+          is_won: false,
+          is_lost: false,
+          deal_count: 1,
+          total_value: 20000,
+          weighted_value: 0,
+        },
       ]);
     });
 
@@ -531,7 +696,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(hold.body.deal_count).toBe(1);
       expect(await pipelineStream('field_sales', morg)).toHaveLength(before);
 
-      const add = await http().post(`${PIPES}/field_sales/stages`).set(bearer(madmin)).send({ name: 'Demo', display_order: 8, probability: 70 });
+      const add = await http()
+        .post(`${PIPES}/field_sales/stages`)
+        .set(bearer(madmin))
+        .send({ name: 'Demo', display_order: 8, probability: 70 });
       expect(add.status).toBe(201);
       const removed = await http().delete(`${PIPES}/field_sales/stages/demo`).set(bearer(madmin));
       expect(removed.status).toBe(200);
@@ -555,7 +723,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       const empty = await http()
         .post(PIPES)
         .set(bearer(madmin))
-        .send({ id: 'scratch', name: 'Scratch', stages: [{ name: 'One', display_order: 1 }, { name: 'Won', display_order: 2, is_won: true }, { name: 'Lost', display_order: 3, is_lost: true }] });
+        .send({
+          id: 'scratch',
+          name: 'Scratch',
+          stages: [
+            { name: 'One', display_order: 1 },
+            { name: 'Won', display_order: 2, is_won: true },
+            { name: 'Lost', display_order: 3, is_lost: true },
+          ],
+        });
       expect(empty.status).toBe(201);
       const del = await http().delete(`${PIPES}/scratch`).set(bearer(madmin));
       expect(del.status).toBe(204);
@@ -563,7 +739,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       const list = await http().get(PIPES).set(bearer(madmin));
       expect(list.body.data.map((p: { id: string }) => p.id)).toEqual(['default', 'field_sales']);
       expect((await pipelineStream('scratch', morg)).map((e) => e.type)).toEqual(['PipelineCreated', 'PipelineDeleted']);
-      const deal = await http().post(OPPS).set(bearer(mgr)).send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'scratch' });
+      const deal = await http()
+        .post(OPPS)
+        .set(bearer(mgr))
+        .send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'scratch' });
       expect(deal.status).toBe(400);
       expect(Object.keys(deal.body.errors)).toEqual(['pipeline_id']);
       // The default pipeline cannot be deleted.

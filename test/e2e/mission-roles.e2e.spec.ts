@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Test } from 'supertest';
 import { EventStore } from '@app/event-store';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { API, bearer, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -49,7 +49,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     const res = await http()
       .post(OPPS)
       .set(bearer(tok.manager))
-      .send({ name: `Deal of ${owner}`, customer_id: 568, value: 10000, expected_close_date: '2027-06-30', assigned_user_id: owner, ...extra });
+      .send({
+        name: `Deal of ${owner}`,
+        customer_id: 568,
+        value: 10000,
+        expected_close_date: '2027-06-30',
+        assigned_user_id: owner,
+        ...extra,
+      });
     expect(res.status).toBe(201);
     return res.body.data.id;
   }
@@ -74,15 +81,31 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     f.dealRep1 = await deal('rep_1');
     f.dealRep1b = await deal('rep_1');
     f.dealRep2 = await deal('rep_2');
-    const prospect = { customer_id: undefined, expected_close_date: undefined, prospect_name: 'Jane Doe', prospect_email: 'jane@example.com', source: 'website' };
+    const prospect = {
+      customer_id: undefined,
+      expected_close_date: undefined,
+      prospect_name: 'Jane Doe',
+      prospect_email: 'jane@example.com',
+      source: 'website',
+    };
     f.prospectRep1 = await deal('rep_1', { ...prospect, prospect_name: 'Prospect One' });
     f.prospectRep2 = await deal('rep_2', { ...prospect, prospect_name: 'Prospect Two' });
     f.prospectRep2b = await deal('rep_2', { ...prospect, prospect_name: 'Prospect Three' });
     f.activityRep1 = await scheduledActivity(f.dealRep1);
     f.activityRep2 = await scheduledActivity(f.dealRep2);
 
-    expect((await http().post(`${API}/pipelines`).set(bearer(tok.admin)).send({ ...PIPELINE_BODY, id: PIPELINE, name: 'Team' })).status).toBe(201);
-    const hook = await http().post(`${API}/webhooks`).set(bearer(tok.admin)).send({ url: 'http://127.0.0.1:9/hooks/crm', event_types: ['opportunity.won'] });
+    expect(
+      (
+        await http()
+          .post(`${API}/pipelines`)
+          .set(bearer(tok.admin))
+          .send({ ...PIPELINE_BODY, id: PIPELINE, name: 'Team' })
+      ).status,
+    ).toBe(201);
+    const hook = await http()
+      .post(`${API}/webhooks`)
+      .set(bearer(tok.admin))
+      .send({ url: 'http://127.0.0.1:9/hooks/crm', event_types: ['opportunity.won'] });
     expect(hook.status).toBe(201);
     f.webhook = hook.body.data.id;
     const cat = await http().post(`${API}/categories`).set(bearer(tok.manager)).send({ name: 'Fixture category', color: '#10b981' });
@@ -122,12 +145,27 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
   const ADMIN_WRITES: [string, () => Test][] = [
     ['POST /pipelines', () => http().post(`${API}/pipelines`).send(PIPELINE_BODY)],
     ['PATCH /pipelines/{id}', () => http().patch(`${API}/pipelines/${PIPELINE}`).send({ name: 'Renamed' })],
-    ['POST /pipelines/{id}/stages', () => http().post(`${API}/pipelines/${PIPELINE}/stages`).send({ name: 'Review', display_order: 5, probability: 50 })],
+    [
+      'POST /pipelines/{id}/stages',
+      () => http().post(`${API}/pipelines/${PIPELINE}/stages`).send({ name: 'Review', display_order: 5, probability: 50 }),
+    ],
     ['PATCH /pipelines/{id}/stages/{key}', () => http().patch(`${API}/pipelines/${PIPELINE}/stages/open`).send({ probability: 30 })],
     ['DELETE /pipelines/{id}/stages/{key}', () => http().delete(`${API}/pipelines/${PIPELINE}/stages/open`)],
-    ['PUT /pipelines/{id}/loss-reasons', () => http().put(`${API}/pipelines/${PIPELINE}/loss-reasons`).send({ loss_reasons: ['price'] })],
+    [
+      'PUT /pipelines/{id}/loss-reasons',
+      () =>
+        http()
+          .put(`${API}/pipelines/${PIPELINE}/loss-reasons`)
+          .send({ loss_reasons: ['price'] }),
+    ],
     ['DELETE /pipelines/{id}', () => http().delete(`${API}/pipelines/${PIPELINE}`)],
-    ['POST /webhooks', () => http().post(`${API}/webhooks`).send({ url: 'http://127.0.0.1:9/other', event_types: ['opportunity.lost'] })],
+    [
+      'POST /webhooks',
+      () =>
+        http()
+          .post(`${API}/webhooks`)
+          .send({ url: 'http://127.0.0.1:9/other', event_types: ['opportunity.lost'] }),
+    ],
     ['PATCH /webhooks/{id}', () => http().patch(`${API}/webhooks/${f.webhook}`).send({ enabled: false })],
     ['DELETE /webhooks/{id}', () => http().delete(`${API}/webhooks/${f.webhook}`)],
     ['POST /webhooks/{id}/test', () => http().post(`${API}/webhooks/${f.webhook}/test`).send({})],
@@ -144,7 +182,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
 
   describe('viewer', () => {
     const DEAL_WRITES: [string, () => Test][] = [
-      ['POST /opportunities', () => http().post(OPPS).send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-01-01', assigned_user_id: 'viewer_1' })],
+      [
+        'POST /opportunities',
+        () =>
+          http()
+            .post(OPPS)
+            .send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-01-01', assigned_user_id: 'viewer_1' }),
+      ],
       ['PATCH /opportunities/{id}', () => http().patch(`${OPPS}/${f.dealRep1}`).send({ next_step: 'x' })],
       ['PATCH /opportunities/{id}/stage', () => http().patch(`${OPPS}/${f.dealRep1}/stage`).send({ stage: 'on_hold' })],
       ['POST …/stage/next', () => http().post(`${OPPS}/${f.dealRep1}/stage/next`).send({})],
@@ -171,9 +215,16 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       const res = await http()
         .post(`${OPPS}/bulk-actions`)
         .set(bearer(tok.viewer))
-        .send({ action: 'update_close_date', opportunity_ids: [f.dealRep1, f.dealRep2], parameters: { expected_close_date: '2027-12-31' } });
+        .send({
+          action: 'update_close_date',
+          opportunity_ids: [f.dealRep1, f.dealRep2],
+          parameters: { expected_close_date: '2027-12-31' },
+        });
       const after = await snapshot();
-      expect({ status: res.status, code: res.body.code, unchanged: JSON.stringify(after) === JSON.stringify(before) }).toEqual({ ...FORBIDDEN, unchanged: true });
+      expect({ status: res.status, code: res.body.code, unchanged: JSON.stringify(after) === JSON.stringify(before) }).toEqual({
+        ...FORBIDDEN,
+        unchanged: true,
+      });
     });
 
     it.each([
@@ -197,11 +248,17 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
   });
 
   describe('rep', () => {
-    it("writes its own deal: activity, completing an activity, note, convert-to-customer", async () => {
-      const act = await http().post(`${API}/activities`).set(bearer(tok.rep)).send({ opportunity_id: f.dealRep1, type: 'email', subject: 'Sent pricing' });
+    it('writes its own deal: activity, completing an activity, note, convert-to-customer', async () => {
+      const act = await http()
+        .post(`${API}/activities`)
+        .set(bearer(tok.rep))
+        .send({ opportunity_id: f.dealRep1, type: 'email', subject: 'Sent pricing' });
       expect(act.status).toBe(201);
       expect(act.body.data.created_by).toBe('rep_1');
-      const done = await http().patch(`${API}/activities/${f.activityRep1}`).set(bearer(tok.rep)).send({ status: 'completed', outcome: 'Held' });
+      const done = await http()
+        .patch(`${API}/activities/${f.activityRep1}`)
+        .set(bearer(tok.rep))
+        .send({ status: 'completed', outcome: 'Held' });
       expect(done.status).toBe(200);
       expect(done.body.data.status).toBe('completed');
       const note = await http().post(`${OPPS}/${f.dealRep1}/notes`).set(bearer(tok.rep)).send({ content: 'Mine' });
@@ -237,14 +294,30 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       const res = await http()
         .post(`${OPPS}/bulk-actions`)
         .set(bearer(tok.rep))
-        .send({ action: 'update_close_date', opportunity_ids: [f.dealRep1b, f.dealRep2, f.prospectRep2], parameters: { expected_close_date: '2027-09-30' } });
+        .send({
+          action: 'update_close_date',
+          opportunity_ids: [f.dealRep1b, f.dealRep2, f.prospectRep2],
+          parameters: { expected_close_date: '2027-09-30' },
+        });
       expect(res.status).toBe(200);
       expect(res.body.message).toBe('Bulk action partially completed');
       expect(res.body.data).toMatchObject({ total: 3, succeeded: 1, failed: 2 });
       expect(res.body.data.results).toEqual([
         expect.objectContaining({ id: f.dealRep1b, status: 'success', version: before[0] + 1 }),
-        { id: f.dealRep2, status: 'error', http_status: 403, code: 'forbidden', message: 'Reps can change only opportunities assigned to them' },
-        { id: f.prospectRep2, status: 'error', http_status: 403, code: 'forbidden', message: 'Reps can change only opportunities assigned to them' },
+        {
+          id: f.dealRep2,
+          status: 'error',
+          http_status: 403,
+          code: 'forbidden',
+          message: 'Reps can change only opportunities assigned to them',
+        },
+        {
+          id: f.prospectRep2,
+          status: 'error',
+          http_status: 403,
+          code: 'forbidden',
+          message: 'Reps can change only opportunities assigned to them',
+        },
       ]);
       expect((await getDeal(t, tok.rep, f.dealRep1b)).body.data.expected_close_date).toBe('2027-09-30');
       expect((await getDeal(t, tok.rep, f.dealRep2)).body.data.expected_close_date).toBe('2027-06-30');
@@ -253,9 +326,20 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     });
 
     it('bulk assign of its own deal to someone else → 403 for that id', async () => {
-      const res = await http().post(`${OPPS}/bulk-actions`).set(bearer(tok.rep)).send({ action: 'assign', opportunity_ids: [f.dealRep1b], parameters: { user_id: 'rep_2' } });
+      const res = await http()
+        .post(`${OPPS}/bulk-actions`)
+        .set(bearer(tok.rep))
+        .send({ action: 'assign', opportunity_ids: [f.dealRep1b], parameters: { user_id: 'rep_2' } });
       expect(res.status).toBe(200);
-      expect(res.body.data.results).toEqual([{ id: f.dealRep1b, status: 'error', http_status: 403, code: 'forbidden', message: 'Reps cannot assign opportunities to other users' }]);
+      expect(res.body.data.results).toEqual([
+        {
+          id: f.dealRep1b,
+          status: 'error',
+          http_status: 403,
+          code: 'forbidden',
+          message: 'Reps cannot assign opportunities to other users',
+        },
+      ]);
       expect((await getDeal(t, tok.rep, f.dealRep1b)).body.data.assigned_user_id).toBe('rep_1');
     });
 
@@ -276,7 +360,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
 
   describe('manager', () => {
     it("writes any deal of the org: activity, note, completing a rep's activity, convert on a rep's prospect", async () => {
-      const act = await http().post(`${API}/activities`).set(bearer(tok.manager)).send({ opportunity_id: f.dealRep2, type: 'call', subject: 'Coaching call' });
+      const act = await http()
+        .post(`${API}/activities`)
+        .set(bearer(tok.manager))
+        .send({ opportunity_id: f.dealRep2, type: 'call', subject: 'Coaching call' });
       expect(act.status).toBe(201);
       const note = await http().post(`${OPPS}/${f.dealRep2}/notes`).set(bearer(tok.manager)).send({ content: 'Manager note' });
       expect(note.status).toBe(201);
@@ -286,7 +373,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       expect(conv.status).toBe(200);
       expect(conv.body.data.customer).toMatchObject({ company_name: 'Prospect Three', email: 'jane@example.com' });
       // The deal stays with its owner.
-      expect((await getDeal(t, tok.manager, f.prospectRep2b)).body.data).toMatchObject({ assigned_user_id: 'rep_2', customer_id: conv.body.data.customer_id });
+      expect((await getDeal(t, tok.manager, f.prospectRep2b)).body.data).toMatchObject({
+        assigned_user_id: 'rep_2',
+        customer_id: conv.body.data.customer_id,
+      });
     });
 
     it('reassigns: POST assign, PATCH assigned_user_id and bulk assign', async () => {
@@ -299,7 +389,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       const patch = await http().patch(`${OPPS}/${b}`).set(bearer(tok.manager)).send({ assigned_user_id: 'rep_1' });
       expect(patch.status).toBe(200);
       expect(patch.body.data.assigned_user_id).toBe('rep_1');
-      const bulk = await http().post(`${OPPS}/bulk-actions`).set(bearer(tok.manager)).send({ action: 'assign', opportunity_ids: [a, c], parameters: { user_id: 'mgr_1' } });
+      const bulk = await http()
+        .post(`${OPPS}/bulk-actions`)
+        .set(bearer(tok.manager))
+        .send({ action: 'assign', opportunity_ids: [a, c], parameters: { user_id: 'mgr_1' } });
       expect(bulk.status).toBe(200);
       expect(bulk.body.data).toMatchObject({ total: 2, succeeded: 2, failed: 0 });
       for (const id of [a, c]) expect((await getDeal(t, tok.manager, id)).body.data.assigned_user_id).toBe('mgr_1');
@@ -321,7 +414,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     });
 
     it('manages categories: create, update, delete', async () => {
-      const created = await http().post(`${API}/categories`).set(bearer(tok.manager)).send({ name: 'Manager category', color: '#3b82f6', sort_order: 3 });
+      const created = await http()
+        .post(`${API}/categories`)
+        .set(bearer(tok.manager))
+        .send({ name: 'Manager category', color: '#3b82f6', sort_order: 3 });
       expect(created.status).toBe(201);
       const updated = await http().patch(`${API}/categories/${created.body.data.id}`).set(bearer(tok.manager)).send({ is_active: false });
       expect(updated.status).toBe(200);
@@ -334,11 +430,28 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
 
   describe('admin', () => {
     it('configures pipelines: create, update, add stage, loss reasons, delete', async () => {
-      const create = await http().post(`${API}/pipelines`).set(bearer(tok.admin)).send({ ...PIPELINE_BODY, id: 'admin_made' });
+      const create = await http()
+        .post(`${API}/pipelines`)
+        .set(bearer(tok.admin))
+        .send({ ...PIPELINE_BODY, id: 'admin_made' });
       expect(create.status).toBe(201);
       expect((await http().patch(`${API}/pipelines/admin_made`).set(bearer(tok.admin)).send({ name: 'Admin Made' })).status).toBe(200);
-      expect((await http().post(`${API}/pipelines/admin_made/stages`).set(bearer(tok.admin)).send({ name: 'Review', display_order: 4, probability: 50 })).status).toBe(201);
-      expect((await http().put(`${API}/pipelines/admin_made/loss-reasons`).set(bearer(tok.admin)).send({ loss_reasons: ['price', 'timing'] })).status).toBe(200);
+      expect(
+        (
+          await http()
+            .post(`${API}/pipelines/admin_made/stages`)
+            .set(bearer(tok.admin))
+            .send({ name: 'Review', display_order: 4, probability: 50 })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await http()
+            .put(`${API}/pipelines/admin_made/loss-reasons`)
+            .set(bearer(tok.admin))
+            .send({ loss_reasons: ['price', 'timing'] })
+        ).status,
+      ).toBe(200);
       expect((await http().delete(`${API}/pipelines/admin_made`).set(bearer(tok.admin))).status).toBe(204);
       const events = await t.app.get(EventStore).readStream(`pipeline-${org}-admin_made`);
       expect(events.map((e) => [e.type, e.metadata.actor_id, e.metadata.actor_role])).toEqual([
@@ -351,7 +464,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     });
 
     it('configures webhooks: create (secret shown once), list, update, delete', async () => {
-      const create = await http().post(`${API}/webhooks`).set(bearer(tok.admin)).send({ url: 'http://127.0.0.1:9/hooks/admin', event_types: ['opportunity.won', 'opportunity.lost'], description: 'Admin hook' });
+      const create = await http()
+        .post(`${API}/webhooks`)
+        .set(bearer(tok.admin))
+        .send({ url: 'http://127.0.0.1:9/hooks/admin', event_types: ['opportunity.won', 'opportunity.lost'], description: 'Admin hook' });
       expect(create.status).toBe(201);
       expect(create.body.data.secret).toMatch(/^whsec_/);
       const id = create.body.data.id;
@@ -368,7 +484,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     });
 
     it('tokens: POST /tokens → a token that works with its role; GET /tokens never shows a value or hash; DELETE → 401', async () => {
-      const minted = await http().post(`${API}/tokens`).set(bearer(tok.admin)).send({ user_id: 'rep_9', role: 'rep', label: 'ci pipeline' });
+      const minted = await http()
+        .post(`${API}/tokens`)
+        .set(bearer(tok.admin))
+        .send({ user_id: 'rep_9', role: 'rep', label: 'ci pipeline' });
       expect(minted.status).toBe(201);
       expect(minted.body.data).toMatchObject({ user_id: 'rep_9', role: 'rep' });
       const { id, token } = minted.body.data as { id: string; token: string };
@@ -379,7 +498,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       const list = await http().get(OPPS).set(bearer(token));
       expect(list.status).toBe(200);
       expect(list.body.meta.total).toBe((await http().get(OPPS).set(bearer(tok.admin))).body.meta.total);
-      const created = await http().post(OPPS).set(bearer(token)).send({ name: 'CI deal', customer_id: 568, value: 1, expected_close_date: '2027-01-31' });
+      const created = await http()
+        .post(OPPS)
+        .set(bearer(token))
+        .send({ name: 'CI deal', customer_id: 568, value: 1, expected_close_date: '2027-01-31' });
       expect(created.status).toBe(201);
       expect(created.body.data).toMatchObject({ assigned_user_id: 'rep_9', created_by: 'rep_9' });
       expect((await http().post(`${API}/pipelines`).set(bearer(token)).send(PIPELINE_BODY)).status).toBe(403);
@@ -389,7 +511,8 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       expect(tokens.status).toBe(200);
       const row = tokens.body.data.find((x: { id: string }) => x.id === id);
       expect(row).toMatchObject({ id, user_id: 'rep_9', role: 'rep', label: 'ci pipeline', revoked_at: null });
-      for (const r of tokens.body.data) expect(Object.keys(r).sort()).toEqual(['created_at', 'id', 'label', 'revoked_at', 'role', 'user_id']);
+      for (const r of tokens.body.data)
+        expect(Object.keys(r).sort()).toEqual(['created_at', 'id', 'label', 'revoked_at', 'role', 'user_id']);
       const raw = JSON.stringify(tokens.body);
       expect(raw).not.toContain(token);
       expect(raw).not.toContain(createHash('sha256').update(token).digest('hex'));

@@ -1,12 +1,12 @@
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { bearer, OPPS, uniqueOrg } from './helpers';
 import {
   addDays,
   appendDeal,
   Clock,
-  DealSpec,
-  DomainEvent,
+  type DealSpec,
+  type DomainEvent,
   idFactory,
   lost,
   maxPosition,
@@ -89,7 +89,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
       last = maxPosition(last, await appendDeal(t, orgX, { id: id(n), name: `Deal ${n}`, customer_id: '100', ...spec }, later));
     };
     const open = (stage: string, probability: number, value: number, close: string, owner: string, extra: Partial<DealSpec> = {}) =>
-      add({ stage, probability, value_minor: value * 100, expected_close_date: close, assigned_user_id: owner, created_at: c.at(-5), ...extra });
+      add({
+        stage,
+        probability,
+        value_minor: value * 100,
+        expected_close_date: close,
+        assigned_user_id: owner,
+        created_at: c.at(-5),
+        ...extra,
+      });
 
     await open('prospecting', 10, 20_000, CQe, 'u_a', { follow_up_date: c.day(0), name: 'A1' }); // A1
     await open('qualification', 25, 40_000, NQm, 'u_b', { follow_up_date: c.day(3), name: 'A2' }); // A2
@@ -101,7 +109,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
     await open('proposal', 50, 30_000, CQe, 'u_b', { probability_override: 50, name: 'A8' }); // A8
     await open('qualification', 25, 12_000, CQs, 'u_a', { name: 'A9' }); // A9
     await add(
-      { name: 'A10', stage: 'needs_analysis', probability: 40, value_minor: 1_000_000, expected_close_date: CQe, assigned_user_id: 'u_b', created_at: c.at(-50) },
+      {
+        name: 'A10',
+        stage: 'needs_analysis',
+        probability: 40,
+        value_minor: 1_000_000,
+        expected_close_date: CQe,
+        assigned_user_id: 'u_b',
+        created_at: c.at(-50),
+      },
       [stageChanged('needs_analysis', 'proposal', 60, c.at(-45))],
     ); // A10
     await open('negotiation', 75, 40_000, CQe, 'u_a', { currency: 'EUR', name: 'A12' }); // A12
@@ -109,7 +125,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
 
     const closedWon = (value: number, estimate: number, close: string, cycle: number, owner: string, extra: Partial<DealSpec> = {}) =>
       add(
-        { stage: 'verbal_commitment', probability: 90, value_minor: estimate * 100, expected_close_date: close, assigned_user_id: owner, created_at: noonOf(addDays(close, -cycle)), ...extra },
+        {
+          stage: 'verbal_commitment',
+          probability: 90,
+          value_minor: estimate * 100,
+          expected_close_date: close,
+          assigned_user_id: owner,
+          created_at: noonOf(addDays(close, -cycle)),
+          ...extra,
+        },
         [won('verbal_commitment', value * 100, close, noonOf(close))],
       );
     await closedWon(90_000, 85_000, CQs, 40, 'u_a', { follow_up_date: c.day(-10), name: 'W1' });
@@ -118,7 +142,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
     await closedWon(10_000, 10_000, CQs, 10, 'u_b', { currency: 'EUR', name: 'W4' });
     const closedLost = (value: number, close: string, owner: string, name: string) =>
       add(
-        { name, stage: 'negotiation', probability: 75, value_minor: value * 100, expected_close_date: close, assigned_user_id: owner, created_at: noonOf(addDays(close, -20)) },
+        {
+          name,
+          stage: 'negotiation',
+          probability: 75,
+          value_minor: value * 100,
+          expected_close_date: close,
+          assigned_user_id: owner,
+          created_at: noonOf(addDays(close, -20)),
+        },
         [lost('negotiation', 'competitor', close, noonOf(close))],
       );
     await closedLost(30_000, CQs, 'u_a', 'X1');
@@ -129,28 +161,52 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
     // Org H: H1 proposal 100,000 (60 % → 60,000); H2 needs_analysis 50,000, put on hold 5 days ago (probability 0).
     const hid = idFactory();
     await appendDeal(t, orgH, {
-      id: hid(1), name: 'H1', customer_id: '1', stage: 'proposal', probability: 60, value_minor: 10_000_000, expected_close_date: CQe,
-      assigned_user_id: 'mgr_h', created_at: c.at(-3),
+      id: hid(1),
+      name: 'H1',
+      customer_id: '1',
+      stage: 'proposal',
+      probability: 60,
+      value_minor: 10_000_000,
+      expected_close_date: CQe,
+      assigned_user_id: 'mgr_h',
+      created_at: c.at(-3),
     });
     onHoldId = hid(2);
     const hpos = await appendDeal(
       t,
       orgH,
       {
-        id: onHoldId, name: 'H2', customer_id: '1', stage: 'needs_analysis', probability: 40, value_minor: 5_000_000, expected_close_date: CQe,
-        assigned_user_id: 'mgr_h', budget_confirmed: true, created_at: c.at(-10),
+        id: onHoldId,
+        name: 'H2',
+        customer_id: '1',
+        stage: 'needs_analysis',
+        probability: 40,
+        value_minor: 5_000_000,
+        expected_close_date: CQe,
+        assigned_user_id: 'mgr_h',
+        budget_confirmed: true,
+        created_at: c.at(-10),
       },
       [stageChanged('needs_analysis', 'on_hold', 0, c.at(-5), 'on_hold')],
     );
     await waitForPosition(t, tokH, hpos);
 
     // Org O: large deals through the API that must never show up in org X's figures.
-    const o1 = await http().post(OPPS).set(bearer(tokO)).send({ name: 'O1', customer_id: 1, value: 1_000_000, expected_close_date: CQe, stage: 'verbal_commitment' });
+    const o1 = await http()
+      .post(OPPS)
+      .set(bearer(tokO))
+      .send({ name: 'O1', customer_id: 1, value: 1_000_000, expected_close_date: CQe, stage: 'verbal_commitment' });
     expect(o1.status).toBe(201);
-    const o2 = await http().post(OPPS).set(bearer(tokO)).send({ name: 'O2', customer_id: 1, value: 2_000_000, expected_close_date: CQe, stage: 'verbal_commitment' });
+    const o2 = await http()
+      .post(OPPS)
+      .set(bearer(tokO))
+      .send({ name: 'O2', customer_id: 1, value: 2_000_000, expected_close_date: CQe, stage: 'verbal_commitment' });
     expect(o2.status).toBe(201);
     expect((await http().post(`${OPPS}/${o2.body.data.id}/win`).set(bearer(tokO)).send({ actual_value: 2_500_000 })).status).toBe(200);
-    const o3 = await http().post(OPPS).set(bearer(tokO)).send({ name: 'O3', customer_id: 1, value: 3_000_000, expected_close_date: NQm, stage: 'proposal' });
+    const o3 = await http()
+      .post(OPPS)
+      .set(bearer(tokO))
+      .send({ name: 'O3', customer_id: 1, value: 3_000_000, expected_close_date: NQm, stage: 'proposal' });
     expect((await http().post(`${OPPS}/${o3.body.data.id}/lose`).set(bearer(tokO)).send({ loss_reason: 'price' })).status).toBe(200);
   }, 120_000);
 
@@ -291,7 +347,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
       // commit A6 + A7 always; best case adds A5 (NQ) when NQ is this year
       expect(d.forecast).toEqual({ commit: 192000, best_case: e.best, pipeline: e.weighted });
       // Stages untouched by LQ/NQ deals:
-      expect(d.by_stage.find((s: { stage: string }) => s.stage === 'proposal')).toMatchObject({ count: 3, total_value: 140000, weighted_value: 91000 });
+      expect(d.by_stage.find((s: { stage: string }) => s.stage === 'proposal')).toMatchObject({
+        count: 3,
+        total_value: 140000,
+        weighted_value: 91000,
+      });
       expect(d.by_stage.find((s: { stage: string }) => s.stage === 'verbal_commitment')).toMatchObject({ count: 1, total_value: 150000 });
     });
 
@@ -301,7 +361,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
       expect(d.currency).toBe('EUR');
       expect(d.other_currencies).toEqual([{ currency: 'USD', count: 17 }]);
       expect(d.by_stage.find((s: { stage: string }) => s.stage === 'negotiation')).toEqual({
-        stage: 'negotiation', count: 1, total_value: 40000, weighted_value: 30000, average_deal_size: 40000, // A12
+        stage: 'negotiation',
+        count: 1,
+        total_value: 40000,
+        weighted_value: 30000,
+        average_deal_size: 40000, // A12
       });
       expect(d.summary).toEqual({
         total_opportunities: 1,
@@ -319,7 +383,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
       const res = await get('/pipeline-data', tokH);
       const d = res.body.data;
       const stages = d.by_stage as { count: number; total_value: number; weighted_value: number }[];
-      expect(stages.find((s) => (s as unknown as { stage: string }).stage === 'proposal')).toMatchObject({ count: 1, total_value: 100000, weighted_value: 60000 });
+      expect(stages.find((s) => (s as unknown as { stage: string }).stage === 'proposal')).toMatchObject({
+        count: 1,
+        total_value: 100000,
+        weighted_value: 60000,
+      });
       expect(stages.reduce((n, s) => n + s.count, 0)).toBe(1);
       expect(d.summary).toMatchObject({
         total_opportunities: 1, // Σ by_stage.count
@@ -337,7 +405,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
       const res = await get(`/forecast?${q(CQ)}`);
       expect(res.status).toBe(200);
       const d = res.body.data;
-      expect(d).toMatchObject({ period: CQ.label, from: CQ.start, to: CQ.end, currency: 'USD', other_currencies: [{ currency: 'EUR', count: 2 }] });
+      expect(d).toMatchObject({
+        period: CQ.label,
+        from: CQ.start,
+        to: CQ.end,
+        currency: 'USD',
+        other_currencies: [{ currency: 'EUR', count: 2 }],
+      });
       expect(d.forecast_categories).toMatchObject({
         commit: { count: 2, value: 192000, unweighted_value: 210000 }, // A6, A7: 135,000 + 57,000; 150,000 + 60,000
         best_case: { count: 4, value: 268000, unweighted_value: 320000 }, // + A4, A10: 70,000 + 6,000; 100,000 + 10,000
@@ -528,7 +602,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
 
     it('currency=EUR', async () => {
       const res = await get('/stats?currency=EUR');
-      expect(res.body.data).toMatchObject({ currency: 'EUR', total_value: 40000, weighted_value: 30000, total: 19, other_currencies: [{ currency: 'USD', count: 17 }] });
+      expect(res.body.data).toMatchObject({
+        currency: 'EUR',
+        total_value: 40000,
+        weighted_value: 30000,
+        total: 19,
+        other_currencies: [{ currency: 'USD', count: 17 }],
+      });
     });
 
     it('a deal on hold is counted under on_hold and in the open value', async () => {
@@ -570,7 +650,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
       const res = await get('/pipeline-summary?period=this_quarter');
       const d = res.body.data;
       expect(d.period).toBe('this_quarter');
-      expect(d.stages.map((s: { stage: string; deal_count: number; total_value: number; weighted_value: number }) => [s.stage, s.deal_count, s.total_value, s.weighted_value])).toEqual([
+      expect(
+        d.stages.map((s: { stage: string; deal_count: number; total_value: number; weighted_value: number }) => [
+          s.stage,
+          s.deal_count,
+          s.total_value,
+          s.weighted_value,
+        ]),
+      ).toEqual([
         ['prospecting', 1, 20000, 2000], // A1
         ['qualification', 1, 12000, 3000], // A9
         ['needs_analysis', 1, 50000, 20000], // A3
@@ -587,16 +674,38 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
     it('currency=EUR', async () => {
       const res = await get('/pipeline-summary?currency=EUR');
       const d = res.body.data;
-      expect(d).toMatchObject({ currency: 'EUR', total_deals: 2, total_value: 50000, total_weighted_value: 40000, other_currencies: [{ currency: 'USD', count: 17 }] });
-      expect(d.stages.find((s: { stage: string }) => s.stage === 'negotiation')).toMatchObject({ deal_count: 1, total_value: 40000, weighted_value: 30000 });
-      expect(d.stages.find((s: { stage: string }) => s.stage === 'won')).toMatchObject({ deal_count: 1, total_value: 10000, weighted_value: 10000 });
+      expect(d).toMatchObject({
+        currency: 'EUR',
+        total_deals: 2,
+        total_value: 50000,
+        total_weighted_value: 40000,
+        other_currencies: [{ currency: 'USD', count: 17 }],
+      });
+      expect(d.stages.find((s: { stage: string }) => s.stage === 'negotiation')).toMatchObject({
+        deal_count: 1,
+        total_value: 40000,
+        weighted_value: 30000,
+      });
+      expect(d.stages.find((s: { stage: string }) => s.stage === 'won')).toMatchObject({
+        deal_count: 1,
+        total_value: 10000,
+        weighted_value: 10000,
+      });
     });
 
     it('a deal on hold appears in the on_hold stage', async () => {
       const res = await get('/pipeline-summary', tokH);
       const d = res.body.data;
-      expect(d.stages.find((s: { stage: string }) => s.stage === 'on_hold')).toMatchObject({ deal_count: 1, total_value: 50000, weighted_value: 0 });
-      expect(d.stages.find((s: { stage: string }) => s.stage === 'proposal')).toMatchObject({ deal_count: 1, total_value: 100000, weighted_value: 60000 });
+      expect(d.stages.find((s: { stage: string }) => s.stage === 'on_hold')).toMatchObject({
+        deal_count: 1,
+        total_value: 50000,
+        weighted_value: 0,
+      });
+      expect(d.stages.find((s: { stage: string }) => s.stage === 'proposal')).toMatchObject({
+        deal_count: 1,
+        total_value: 100000,
+        weighted_value: 60000,
+      });
       expect(d).toMatchObject({ total_deals: 2, total_value: 150000, total_weighted_value: 60000 });
     });
   });
@@ -604,15 +713,28 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('opportunity anal
   describe('on hold: detail', () => {
     it('health of a deal on hold is half: (BANT 1×10 + 20 + 20 + 20) / 2 = 35', async () => {
       const res = await get(`/${onHoldId}`, tokH);
-      expect(res.body.data).toMatchObject({ stage: 'on_hold', status: 'open', probability: 0, weighted_value: 0, stage_duration: 5, health_score: 35, previous_stage: 'needs_analysis' });
+      expect(res.body.data).toMatchObject({
+        stage: 'on_hold',
+        status: 'open',
+        probability: 0,
+        weighted_value: 0,
+        stage_duration: 5,
+        health_score: 35,
+        previous_stage: 'needs_analysis',
+      });
     });
   });
 
   describe('another org', () => {
-    it("org O sees only its own deals in every analytic", async () => {
+    it('org O sees only its own deals in every analytic', async () => {
       const stats = await get('/stats', tokO);
       // O1 open verbal 1,000,000 (w 900,000); O2 won 2,500,000; O3 lost
-      expect(stats.body.data).toMatchObject({ total: 3, total_value: 1000000, weighted_value: 900000, counts: { won: 1, lost: 1, verbal_commitment: 1 } });
+      expect(stats.body.data).toMatchObject({
+        total: 3,
+        total_value: 1000000,
+        weighted_value: 900000,
+        counts: { won: 1, lost: 1, verbal_commitment: 1 },
+      });
       const summary = await get('/pipeline-summary', tokO);
       expect(summary.body.data).toMatchObject({ total_deals: 3, total_value: 6500000 }); // 1,000,000 + 2,500,000 + 3,000,000
     });

@@ -1,5 +1,5 @@
 import { ProjectionRunner } from '@app/read-models';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { API, bearer, OPPS, uniqueOrg } from './helpers';
 import { appendDeal, Clock, idFactory, maxPosition } from './read-fixtures';
@@ -68,10 +68,21 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       const id = idFactory();
       let last = '0';
       for (let n = 1; n <= 20; n++) {
-        last = maxPosition(last, await appendDeal(t, orgA, {
-          id: id(n), name: `Bulk ${n}`, customer_id: 'bulk', stage: 'prospecting', probability: 10, value_minor: 100 * n,
-          expected_close_date: c.day(10), assigned_user_id: 'mgr_a', created_at: c.at(-1), tags: ['bulk-load'],
-        }));
+        last = maxPosition(
+          last,
+          await appendDeal(t, orgA, {
+            id: id(n),
+            name: `Bulk ${n}`,
+            customer_id: 'bulk',
+            stage: 'prospecting',
+            probability: 10,
+            value_minor: 100 * n,
+            expected_close_date: c.day(10),
+            assigned_user_id: 'mgr_a',
+            created_at: c.at(-1),
+            tags: ['bulk-load'],
+          }),
+        );
       }
       const list = await http().get(`${OPPS}?tags=bulk-load&per_page=100&consistency=${last}`).set(bearer(tok.manager));
       expect(list.status).toBe(200);
@@ -79,7 +90,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       expect(list.body.meta.total).toBe(20);
       // 1.00 + 2.00 + … + 20.00 = 20 × 21 / 2 = 210.00
       expect(list.body.summary.total_value).toBe(210);
-      const detail = await http().get(`${OPPS}/${id(20)}?consistency=${last}`).set(bearer(tok.manager));
+      const detail = await http()
+        .get(`${OPPS}/${id(20)}?consistency=${last}`)
+        .set(bearer(tok.manager));
       expect(detail.body.data).toMatchObject({ name: 'Bulk 20', value: 20 });
     });
 
@@ -97,7 +110,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       const { position } = await createDeal(tok.manager);
       for (const path of ['/pipeline-data', '/forecast', '/forecast/monthly', '/stats', '/pipeline-summary', '']) {
         const res = await http().get(`${OPPS}${path}?consistency=${position}`).set(bearer(tok.manager));
-        expect({ path, status: res.status, consistency: res.headers['x-consistency'] }).toEqual({ path, status: 200, consistency: 'reached' });
+        expect({ path, status: res.status, consistency: res.headers['x-consistency'] }).toEqual({
+          path,
+          status: 200,
+          consistency: 'reached',
+        });
       }
     });
 
@@ -134,7 +151,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       const runner = t.app.get(ProjectionRunner);
       const { id: existing, position: created } = await createDeal(tok.manager, { tags: ['paused'] });
       // the creation is in the read model before the projector stops
-      expect((await http().get(`${OPPS}/${existing}?consistency=${created}`).set(bearer(tok.manager))).headers['x-consistency']).toBe('reached');
+      expect((await http().get(`${OPPS}/${existing}?consistency=${created}`).set(bearer(tok.manager))).headers['x-consistency']).toBe(
+        'reached',
+      );
       await runner.stop();
       let position: string;
       try {
@@ -176,14 +195,25 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
 
     beforeAll(async () => {
       const r = await createDeal(tok.manager, {
-        name: 'Secret Isolation Deal', stage: 'verbal_commitment', value: 123456, expected_close_date: c.day(1),
-        tags: ['secret'], custom_fields: { codename: 'falcon' }, follow_up_date: c.day(-1),
+        name: 'Secret Isolation Deal',
+        stage: 'verbal_commitment',
+        value: 123456,
+        expected_close_date: c.day(1),
+        tags: ['secret'],
+        custom_fields: { codename: 'falcon' },
+        follow_up_date: c.day(-1),
       });
       dealId = r.id;
       const won = await http().post(`${OPPS}/${dealId}/win`).set(bearer(tok.manager)).send({ actual_value: 130000 });
       expect(won.status).toBe(200);
       position = won.headers['x-global-position'];
-      const other = await createDeal(tok.manager, { name: 'Secret Open Deal', stage: 'proposal', value: 5000, tags: ['secret'], follow_up_date: c.day(-1) });
+      const other = await createDeal(tok.manager, {
+        name: 'Secret Open Deal',
+        stage: 'proposal',
+        value: 5000,
+        tags: ['secret'],
+        follow_up_date: c.day(-1),
+      });
       position = maxPosition(position, other.position);
     });
 
@@ -200,24 +230,52 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
     });
 
     it('lists never show another org’s rows, whatever the filter', async () => {
-      for (const query of ['', 'tags=secret', 'search=secret', 'cf_codename=falcon', 'status=won', 'needs_follow_up=true', 'customer_id=42', 'assigned_user_id=mgr_a']) {
+      for (const query of [
+        '',
+        'tags=secret',
+        'search=secret',
+        'cf_codename=falcon',
+        'status=won',
+        'needs_follow_up=true',
+        'customer_id=42',
+        'assigned_user_id=mgr_a',
+      ]) {
         const res = await http().get(`${OPPS}?${query}&consistency=${position}`).set(bearer(tok.otherOrg));
-        expect({ query, status: res.status, total: res.body.meta?.total, data: res.body.data }).toEqual({ query, status: 200, total: 0, data: [] });
+        expect({ query, status: res.status, total: res.body.meta?.total, data: res.body.data }).toEqual({
+          query,
+          status: 200,
+          total: 0,
+          data: [],
+        });
       }
     });
 
     it('analytics of an org with no deals are empty', async () => {
       const q = `consistency=${position}`;
       const pipeline = await http().get(`${OPPS}/pipeline-data?${q}`).set(bearer(tok.otherOrg));
-      expect(pipeline.body.data.summary).toMatchObject({ total_opportunities: 0, total_pipeline_value: 0, total_weighted_value: 0, win_rate: null });
+      expect(pipeline.body.data.summary).toMatchObject({
+        total_opportunities: 0,
+        total_pipeline_value: 0,
+        total_weighted_value: 0,
+        win_rate: null,
+      });
       expect(pipeline.body.data.other_currencies).toEqual([]);
       const forecast = await http().get(`${OPPS}/forecast?${q}`).set(bearer(tok.otherOrg));
-      expect(forecast.body.data.forecast_categories).toMatchObject({ pipeline: { count: 0, value: 0 }, closed_won: { count: 0, value: 0 } });
+      expect(forecast.body.data.forecast_categories).toMatchObject({
+        pipeline: { count: 0, value: 0 },
+        closed_won: { count: 0, value: 0 },
+      });
       expect(forecast.body.data.expected_revenue).toBe(0);
       const monthly = await http().get(`${OPPS}/forecast/monthly?${q}`).set(bearer(tok.otherOrg));
       expect(monthly.body.data.months).toEqual([]);
       const stats = await http().get(`${OPPS}/stats?${q}`).set(bearer(tok.otherOrg));
-      expect(stats.body.data).toMatchObject({ total: 0, total_value: 0, weighted_value: 0, needs_follow_up: 0, counts: { won: 0, proposal: 0 } });
+      expect(stats.body.data).toMatchObject({
+        total: 0,
+        total_value: 0,
+        weighted_value: 0,
+        needs_follow_up: 0,
+        counts: { won: 0, proposal: 0 },
+      });
       const summary = await http().get(`${OPPS}/pipeline-summary?${q}`).set(bearer(tok.otherOrg));
       expect(summary.body.data).toMatchObject({ total_deals: 0, total_value: 0, total_weighted_value: 0 });
     });
@@ -271,7 +329,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
     });
 
     it.each(['rep', 'viewer'] as const)('POST as %s → 403', async (role) => {
-      const res = await http().post(USERS).set(bearer(tok[role])).send({ id: `u_by_${role}`, name: 'Nope' });
+      const res = await http()
+        .post(USERS)
+        .set(bearer(tok[role]))
+        .send({ id: `u_by_${role}`, name: 'Nope' });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('forbidden');
       expect((await http().get(`${USERS}/u_by_${role}`).set(bearer(tok.admin))).status).toBe(404);
@@ -281,8 +342,19 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       const org = uniqueOrg('rconu');
       const admin = await t.token(org, 'adm', 'admin');
       const viewer = await t.token(org, 'vw', 'viewer');
-      for (const [id, name, email] of [['u3', 'Carla', 'carla@x.io'], ['u1', 'Anna', 'anna@x.io'], ['u2', 'Bert', null]] as const) {
-        expect((await http().post(USERS).set(bearer(admin)).send({ id, name, ...(email ? { email } : {}) })).status).toBe(201);
+      for (const [id, name, email] of [
+        ['u3', 'Carla', 'carla@x.io'],
+        ['u1', 'Anna', 'anna@x.io'],
+        ['u2', 'Bert', null],
+      ] as const) {
+        expect(
+          (
+            await http()
+              .post(USERS)
+              .set(bearer(admin))
+              .send({ id, name, ...(email ? { email } : {}) })
+          ).status,
+        ).toBe(201);
       }
       const all = await http().get(USERS).set(bearer(viewer));
       expect(all.status).toBe(200);
@@ -358,10 +430,18 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
     const CUSTOMERS = `${API}/customers`;
 
     it('POST (rep may) with an integer id → {id, customer_number CUST-000568, company_name, email}', async () => {
-      const res = await http().post(CUSTOMERS).set(bearer(tok.rep)).send({ id: 568, company_name: 'Acme Corporation', email: 'contact@acmecorp.com' });
+      const res = await http()
+        .post(CUSTOMERS)
+        .set(bearer(tok.rep))
+        .send({ id: 568, company_name: 'Acme Corporation', email: 'contact@acmecorp.com' });
       expect(res.status).toBe(201);
       expect(res.body.message).toBe('Customer created successfully');
-      expect(res.body.data).toMatchObject({ id: '568', customer_number: 'CUST-000568', company_name: 'Acme Corporation', email: 'contact@acmecorp.com' });
+      expect(res.body.data).toMatchObject({
+        id: '568',
+        customer_number: 'CUST-000568',
+        company_name: 'Acme Corporation',
+        email: 'contact@acmecorp.com',
+      });
     });
 
     it('POST without an id → an id is generated', async () => {
@@ -374,14 +454,22 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
     });
 
     it('a duplicate id or customer_number → 409; the same ones in another org are fine', async () => {
-      expect((await http().post(CUSTOMERS).set(bearer(tok.admin)).send({ id: 'c_one', customer_number: 'NUM-1', company_name: 'One' })).status).toBe(201);
+      expect(
+        (await http().post(CUSTOMERS).set(bearer(tok.admin)).send({ id: 'c_one', customer_number: 'NUM-1', company_name: 'One' })).status,
+      ).toBe(201);
       const dupId = await http().post(CUSTOMERS).set(bearer(tok.admin)).send({ id: 'c_one', company_name: 'Again' });
       expect(dupId.status).toBe(409);
       expect(dupId.body.code).toBe('already_exists');
-      const dupNumber = await http().post(CUSTOMERS).set(bearer(tok.admin)).send({ id: 'c_two', customer_number: 'NUM-1', company_name: 'Two' });
+      const dupNumber = await http()
+        .post(CUSTOMERS)
+        .set(bearer(tok.admin))
+        .send({ id: 'c_two', customer_number: 'NUM-1', company_name: 'Two' });
       expect(dupNumber.status).toBe(409);
       expect((await http().get(`${CUSTOMERS}/c_two`).set(bearer(tok.admin))).status).toBe(404);
-      const other = await http().post(CUSTOMERS).set(bearer(tok.otherOrg)).send({ id: 'c_one', customer_number: 'NUM-1', company_name: 'Other org' });
+      const other = await http()
+        .post(CUSTOMERS)
+        .set(bearer(tok.otherOrg))
+        .send({ id: 'c_one', customer_number: 'NUM-1', company_name: 'Other org' });
       expect(other.status).toBe(201);
       expect((await http().get(`${CUSTOMERS}/c_one`).set(bearer(tok.admin))).body.data.company_name).toBe('One');
     });
@@ -417,7 +505,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       const all = await http().get(CUSTOMERS).set(bearer(admin));
       expect(all.body.data.map((x: { id: string }) => x.id)).toEqual(['k1', 'k2', 'k3']);
       expect(all.body.meta).toMatchObject({ total: 3, last_page: 1 });
-      expect((await http().get(`${CUSTOMERS}?search=cyan.io`).set(bearer(admin))).body.data.map((x: { id: string }) => x.id)).toEqual(['k3']);
+      expect((await http().get(`${CUSTOMERS}?search=cyan.io`).set(bearer(admin))).body.data.map((x: { id: string }) => x.id)).toEqual([
+        'k3',
+      ]);
       expect((await http().get(`${CUSTOMERS}?search=amb-7`).set(bearer(admin))).body.data.map((x: { id: string }) => x.id)).toEqual(['k1']);
       expect((await http().get(`${CUSTOMERS}?search=%25`).set(bearer(admin))).body.data).toEqual([]); // a literal %, not a wildcard
     });
@@ -429,14 +519,25 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
     });
 
     it('PATCH (rep may) updates; the change shows in includes=customer', async () => {
-      expect((await http().post(CUSTOMERS).set(bearer(tok.admin)).send({ id: 'c_patch', customer_number: 'CP-1', company_name: 'Before' })).status).toBe(201);
+      expect(
+        (await http().post(CUSTOMERS).set(bearer(tok.admin)).send({ id: 'c_patch', customer_number: 'CP-1', company_name: 'Before' }))
+          .status,
+      ).toBe(201);
       const { id } = await createDeal(tok.manager, { customer_id: 'c_patch' });
-      const res = await http().patch(`${CUSTOMERS}/c_patch`).set(bearer(tok.rep)).send({ company_name: 'After', email: 'after@example.com' });
+      const res = await http()
+        .patch(`${CUSTOMERS}/c_patch`)
+        .set(bearer(tok.rep))
+        .send({ company_name: 'After', email: 'after@example.com' });
       expect(res.status).toBe(200);
       expect(res.body.message).toBe('Customer updated successfully');
       expect(res.body.data).toMatchObject({ id: 'c_patch', company_name: 'After', email: 'after@example.com', customer_number: 'CP-1' });
       const deal = await http().get(`${OPPS}/${id}?includes=customer`).set(bearer(tok.manager));
-      expect(deal.body.data.customer).toEqual({ id: 'c_patch', customer_number: 'CP-1', company_name: 'After', email: 'after@example.com' });
+      expect(deal.body.data.customer).toEqual({
+        id: 'c_patch',
+        customer_number: 'CP-1',
+        company_name: 'After',
+        email: 'after@example.com',
+      });
     });
 
     it('PATCH customer_number onto an existing one → 409 and nothing changes', async () => {
@@ -465,7 +566,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, iso
       const res = await http().patch(`${CUSTOMERS}/568`).set(bearer(tok.admin)).send(body);
       expect(res.status).toBe(400);
       expect(res.body.errors[field]).toBeDefined();
-      expect((await http().get(`${CUSTOMERS}/568`).set(bearer(tok.admin))).body.data).toMatchObject({ company_name: 'Acme Corporation', customer_number: 'CUST-000568' });
+      expect((await http().get(`${CUSTOMERS}/568`).set(bearer(tok.admin))).body.data).toMatchObject({
+        company_name: 'Acme Corporation',
+        customer_number: 'CUST-000568',
+      });
     });
 
     it('PATCH unknown → 404; another org → 404; viewer → 403', async () => {

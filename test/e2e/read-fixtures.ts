@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EventStore, NewEvent } from '@app/event-store';
+import { EventStore, type NewEvent } from '@app/event-store';
 import type { TestApp } from '../support/test-app';
 import { bearer, OPPS } from './helpers';
 
@@ -143,7 +143,15 @@ export function stageChanged(
   return {
     type: 'OpportunityStageChanged',
     at,
-    data: { from_stage: from, to_stage: to, movement, probability, reason: movement === 'backward' ? 'fixture' : null, notes: null, changed_at: at },
+    data: {
+      from_stage: from,
+      to_stage: to,
+      movement,
+      probability,
+      reason: movement === 'backward' ? 'fixture' : null,
+      notes: null,
+      changed_at: at,
+    },
   };
 }
 
@@ -163,7 +171,14 @@ export function won(from: string, actualValueMinor: number, closeDate: string, a
   return {
     type: 'OpportunityWon',
     at,
-    data: { from_stage: from, to_stage: 'won', actual_value_minor: actualValueMinor, close_date: closeDate, close_reason: 'Signed', won_at: at },
+    data: {
+      from_stage: from,
+      to_stage: 'won',
+      actual_value_minor: actualValueMinor,
+      close_date: closeDate,
+      close_reason: 'Signed',
+      won_at: at,
+    },
   };
 }
 

@@ -1,8 +1,21 @@
 import type { Response } from 'supertest';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { API, bearer, OPPS, uniqueOrg } from './helpers';
-import { appendDeal, Clock, DealSpec, deleted, DomainEvent, idFactory, lost, maxPosition, stageChanged, updated, waitForPosition, won } from './read-fixtures';
+import {
+  appendDeal,
+  Clock,
+  type DealSpec,
+  deleted,
+  type DomainEvent,
+  idFactory,
+  lost,
+  maxPosition,
+  stageChanged,
+  updated,
+  waitForPosition,
+  won,
+} from './read-fixtures';
 
 /**
  * GET /opportunities (every filter, sort, paging, meta, summary, includes) and
@@ -54,7 +67,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
   const id = idFactory();
   const ids = {} as Record<Label | 'L13', string>;
   const labelOf = new Map<string, string>();
-  let orgBIds: string[] = [];
+  const orgBIds: string[] = [];
   let orgCPartnersId: string;
   let orgCDefaultId: string;
 
@@ -87,119 +100,280 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
     const add = async (spec: DealSpec, later: DomainEvent[] = []) => {
       last = maxPosition(last, await appendDeal(t, orgA, spec, later));
     };
+    await add({
+      id: ids.L1,
+      name: 'Alpha Platform Rollout',
+      description: 'Enterprise platform deployment for 500 users',
+      customer_id: '568',
+      lead_id: 'lead_1234',
+      stage: 'prospecting',
+      probability: 10,
+      value_minor: 1_000_000,
+      expected_close_date: c.day(20),
+      priority: 'high',
+      assigned_user_id: 'u_ana',
+      tags: ['enterprise', 'platform'],
+      custom_fields: { region: 'emea', seats: 50 },
+      budget_confirmed: true,
+      follow_up_date: c.day(-1),
+      created_at: c.at(-40),
+    });
     await add(
       {
-        id: ids.L1, name: 'Alpha Platform Rollout', description: 'Enterprise platform deployment for 500 users', customer_id: '568',
-        lead_id: 'lead_1234', stage: 'prospecting', probability: 10, value_minor: 1_000_000, expected_close_date: c.day(20), priority: 'high',
-        assigned_user_id: 'u_ana', tags: ['enterprise', 'platform'], custom_fields: { region: 'emea', seats: 50 }, budget_confirmed: true,
-        follow_up_date: c.day(-1), created_at: c.at(-40),
-      },
-    );
-    await add(
-      {
-        id: ids.L2, name: 'Bravo Data Migration', description: 'Move legacy CRM records', customer_id: '568', stage: 'prospecting',
-        probability: 10, value_minor: 2_500_000, expected_close_date: c.day(45), priority: 'medium', assigned_user_id: 'u_ben',
-        tags: ['enterprise'], custom_fields: { region: 'na' }, budget_confirmed: true, authority_confirmed: true, need_confirmed: true,
+        id: ids.L2,
+        name: 'Bravo Data Migration',
+        description: 'Move legacy CRM records',
+        customer_id: '568',
+        stage: 'prospecting',
+        probability: 10,
+        value_minor: 2_500_000,
+        expected_close_date: c.day(45),
+        priority: 'medium',
+        assigned_user_id: 'u_ben',
+        tags: ['enterprise'],
+        custom_fields: { region: 'na' },
+        budget_confirmed: true,
+        authority_confirmed: true,
+        need_confirmed: true,
         created_at: c.at(-50),
       },
       [stageChanged('prospecting', 'qualification', 25, c.at(-45)), updated({ next_step: 'Send security questionnaire' }, c.at(-20))],
     );
     await add(
       {
-        id: ids.L3, name: 'Charlie Support Renewal', description: 'Annual support contract', customer_id: '569', stage: 'qualification',
-        probability: 25, value_minor: 4_000_000, expected_close_date: c.day(-10), priority: 'low', assigned_user_id: 'u_ana',
-        tags: ['renewal'], custom_fields: { region: 'emea', seats: '50' }, timeline_confirmed: true, follow_up_date: c.day(5),
+        id: ids.L3,
+        name: 'Charlie Support Renewal',
+        description: 'Annual support contract',
+        customer_id: '569',
+        stage: 'qualification',
+        probability: 25,
+        value_minor: 4_000_000,
+        expected_close_date: c.day(-10),
+        priority: 'low',
+        assigned_user_id: 'u_ana',
+        tags: ['renewal'],
+        custom_fields: { region: 'emea', seats: '50' },
+        timeline_confirmed: true,
+        follow_up_date: c.day(5),
         created_at: c.at(-90),
       },
       [stageChanged('qualification', 'needs_analysis', 40, c.at(-70)), updated({}, c.at(-70, 13), { probability: 35 })],
     );
     await add(
       {
-        id: ids.L4, name: 'Delta Analytics Suite', description: 'Dashboards and reporting for finance', customer_id: '569',
-        stage: 'needs_analysis', probability: 40, value_minor: 8_000_000, expected_close_date: c.day(60), priority: 'high',
-        assigned_user_id: 'u_ben', tags: ['enterprise', 'analytics', 'renewal'], custom_fields: { seats: 200 }, budget_confirmed: true,
-        authority_confirmed: true, follow_up_date: c.day(0), created_at: c.at(-30),
+        id: ids.L4,
+        name: 'Delta Analytics Suite',
+        description: 'Dashboards and reporting for finance',
+        customer_id: '569',
+        stage: 'needs_analysis',
+        probability: 40,
+        value_minor: 8_000_000,
+        expected_close_date: c.day(60),
+        priority: 'high',
+        assigned_user_id: 'u_ben',
+        tags: ['enterprise', 'analytics', 'renewal'],
+        custom_fields: { seats: 200 },
+        budget_confirmed: true,
+        authority_confirmed: true,
+        follow_up_date: c.day(0),
+        created_at: c.at(-30),
       },
       [stageChanged('needs_analysis', 'proposal', 60, c.at(-10))],
     );
     await add(
       {
-        id: ids.L5, name: 'Echo Platform Expansion', description: 'Additional regions', customer_id: '570', stage: 'needs_analysis',
-        probability: 40, value_minor: 5_550_050, expected_close_date: c.day(-3), priority: 'medium', assigned_user_id: 'u_cy',
-        tags: ['platform'], created_at: c.at(-100),
+        id: ids.L5,
+        name: 'Echo Platform Expansion',
+        description: 'Additional regions',
+        customer_id: '570',
+        stage: 'needs_analysis',
+        probability: 40,
+        value_minor: 5_550_050,
+        expected_close_date: c.day(-3),
+        priority: 'medium',
+        assigned_user_id: 'u_cy',
+        tags: ['platform'],
+        created_at: c.at(-100),
       },
       [stageChanged('needs_analysis', 'proposal', 60, c.at(-80)), updated({ next_step: 'Chase the sponsor' }, c.at(-65))],
     );
     await add(
       {
-        id: ids.L6, name: 'Foxtrot Security Audit', description: 'Penetration testing and compliance review', customer_id: '568',
-        stage: 'proposal', probability: 60, value_minor: 12_000_000, expected_close_date: c.day(15), priority: 'high',
-        assigned_user_id: 'u_ana', tags: ['security'], custom_fields: { region: 'apac', complex: true }, budget_confirmed: true,
-        authority_confirmed: true, need_confirmed: true, timeline_confirmed: true, follow_up_date: c.day(10), created_at: c.at(-20),
+        id: ids.L6,
+        name: 'Foxtrot Security Audit',
+        description: 'Penetration testing and compliance review',
+        customer_id: '568',
+        stage: 'proposal',
+        probability: 60,
+        value_minor: 12_000_000,
+        expected_close_date: c.day(15),
+        priority: 'high',
+        assigned_user_id: 'u_ana',
+        tags: ['security'],
+        custom_fields: { region: 'apac', complex: true },
+        budget_confirmed: true,
+        authority_confirmed: true,
+        need_confirmed: true,
+        timeline_confirmed: true,
+        follow_up_date: c.day(10),
+        created_at: c.at(-20),
       },
       [stageChanged('proposal', 'negotiation', 75, c.at(-5))],
     );
     await add({
-      id: ids.L7, name: 'Golf Training Package', customer_id: '570', stage: 'verbal_commitment', probability: 90, value_minor: 1_500_005,
-      expected_close_date: c.day(7), priority: 'low', assigned_user_id: 'u_ben', tags: ['training'], created_at: c.at(-35),
+      id: ids.L7,
+      name: 'Golf Training Package',
+      customer_id: '570',
+      stage: 'verbal_commitment',
+      probability: 90,
+      value_minor: 1_500_005,
+      expected_close_date: c.day(7),
+      priority: 'low',
+      assigned_user_id: 'u_ben',
+      tags: ['training'],
+      created_at: c.at(-35),
     });
     await add(
       {
-        id: ids.L8, name: 'Hotel Cloud Migration', description: 'Lift and shift of on-premise servers', customer_id: '568',
-        stage: 'verbal_commitment', probability: 90, value_minor: 9_000_000, expected_close_date: c.day(-20), priority: 'high',
-        assigned_user_id: 'u_ana', tags: ['enterprise'], budget_confirmed: true, authority_confirmed: true, need_confirmed: true,
-        timeline_confirmed: true, follow_up_date: c.day(-30), created_at: c.at(-60),
+        id: ids.L8,
+        name: 'Hotel Cloud Migration',
+        description: 'Lift and shift of on-premise servers',
+        customer_id: '568',
+        stage: 'verbal_commitment',
+        probability: 90,
+        value_minor: 9_000_000,
+        expected_close_date: c.day(-20),
+        priority: 'high',
+        assigned_user_id: 'u_ana',
+        tags: ['enterprise'],
+        budget_confirmed: true,
+        authority_confirmed: true,
+        need_confirmed: true,
+        timeline_confirmed: true,
+        follow_up_date: c.day(-30),
+        created_at: c.at(-60),
       },
       [won('verbal_commitment', 9_500_000, c.day(-25), c.at(-25))],
     );
     await add(
       {
-        id: ids.L9, name: 'India Legacy Replacement', description: 'Replace the mainframe billing', customer_id: '569', stage: 'negotiation',
-        probability: 75, value_minor: 6_000_000, expected_close_date: c.day(-5), priority: 'medium', assigned_user_id: 'u_ben',
-        need_confirmed: true, follow_up_date: c.day(-30), created_at: c.at(-75),
+        id: ids.L9,
+        name: 'India Legacy Replacement',
+        description: 'Replace the mainframe billing',
+        customer_id: '569',
+        stage: 'negotiation',
+        probability: 75,
+        value_minor: 6_000_000,
+        expected_close_date: c.day(-5),
+        priority: 'medium',
+        assigned_user_id: 'u_ben',
+        need_confirmed: true,
+        follow_up_date: c.day(-30),
+        created_at: c.at(-75),
       },
       [lost('negotiation', 'price', c.day(-15), c.at(-15))],
     );
     await add({
-      id: ids.L10, name: 'Juliet Euro Expansion', description: 'German subsidiary rollout', customer_id: '570', stage: 'qualification',
-      probability: 25, value_minor: 3_000_000, currency: 'EUR', expected_close_date: c.day(90), priority: 'high', assigned_user_id: 'u_cy',
-      tags: ['enterprise', 'platform'], custom_fields: { region: 'emea' }, created_at: c.at(-12),
+      id: ids.L10,
+      name: 'Juliet Euro Expansion',
+      description: 'German subsidiary rollout',
+      customer_id: '570',
+      stage: 'qualification',
+      probability: 25,
+      value_minor: 3_000_000,
+      currency: 'EUR',
+      expected_close_date: c.day(90),
+      priority: 'high',
+      assigned_user_id: 'u_cy',
+      tags: ['enterprise', 'platform'],
+      custom_fields: { region: 'emea' },
+      created_at: c.at(-12),
     });
     await add(
       {
-        id: ids.L11, name: 'Kilo Euro Consulting', description: 'Advisory hours', customer_id: '568', stage: 'verbal_commitment',
-        probability: 90, value_minor: 1_800_000, currency: 'EUR', expected_close_date: c.day(-140), priority: 'low',
-        assigned_user_id: 'u_ana', tags: ['consulting'], created_at: c.at(-200),
+        id: ids.L11,
+        name: 'Kilo Euro Consulting',
+        description: 'Advisory hours',
+        customer_id: '568',
+        stage: 'verbal_commitment',
+        probability: 90,
+        value_minor: 1_800_000,
+        currency: 'EUR',
+        expected_close_date: c.day(-140),
+        priority: 'low',
+        assigned_user_id: 'u_ana',
+        tags: ['consulting'],
+        created_at: c.at(-200),
       },
       [won('verbal_commitment', 2_000_000, c.day(-150), c.at(-150))],
     );
     await add(
       {
-        id: ids.L13, name: 'Mike Deleted Deal', description: 'Enterprise platform rollout', customer_id: '568', stage: 'proposal',
-        probability: 60, value_minor: 99_900_000, expected_close_date: c.day(10), priority: 'high', assigned_user_id: 'u_ana',
-        tags: ['enterprise', 'platform'], custom_fields: { region: 'emea', seats: 50 }, follow_up_date: c.day(-1), created_at: c.at(-30),
+        id: ids.L13,
+        name: 'Mike Deleted Deal',
+        description: 'Enterprise platform rollout',
+        customer_id: '568',
+        stage: 'proposal',
+        probability: 60,
+        value_minor: 99_900_000,
+        expected_close_date: c.day(10),
+        priority: 'high',
+        assigned_user_id: 'u_ana',
+        tags: ['enterprise', 'platform'],
+        custom_fields: { region: 'emea', seats: 50 },
+        follow_up_date: c.day(-1),
+        created_at: c.at(-30),
       },
       [deleted(c.at(-2))],
     );
     await waitForPosition(t, tokA, last);
 
     // L12 through the API, "now".
-    const res = await http().post(OPPS).set(bearer(tokA)).send({
-      name: 'Lima Fresh Opportunity', description: 'Created through the API today', customer_id: 568, value: 5000,
-      expected_close_date: c.day(30), stage: 'prospecting', probability: 15, priority: 'medium', assigned_user_id: 'u_ben',
-      tags: ['fresh'], budget_confirmed: true, need_confirmed: true,
-    });
+    const res = await http()
+      .post(OPPS)
+      .set(bearer(tokA))
+      .send({
+        name: 'Lima Fresh Opportunity',
+        description: 'Created through the API today',
+        customer_id: 568,
+        value: 5000,
+        expected_close_date: c.day(30),
+        stage: 'prospecting',
+        probability: 15,
+        priority: 'medium',
+        assigned_user_id: 'u_ben',
+        tags: ['fresh'],
+        budget_confirmed: true,
+        need_confirmed: true,
+      });
     expect(res.status).toBe(201);
     ids.L12 = res.body.data.id;
     for (const [l, v] of Object.entries(ids)) labelOf.set(v, l);
 
     // Org B: look-alikes of org A's deals (same customer, owner, tags, words, custom fields).
     for (const body of [
-      { name: 'Alpha Platform Other Org', description: 'Enterprise platform migration', customer_id: 568, value: 777777, stage: 'proposal',
-        expected_close_date: c.day(-2), priority: 'high', assigned_user_id: 'u_ana', tags: ['enterprise', 'platform'],
-        custom_fields: { region: 'emea', seats: 50 }, follow_up_date: c.day(-1) },
-      { name: 'Zulu Legacy Other Org', customer_id: 569, value: 888888, stage: 'negotiation', expected_close_date: c.day(20),
-        assigned_user_id: 'u_ben', currency: 'EUR' },
+      {
+        name: 'Alpha Platform Other Org',
+        description: 'Enterprise platform migration',
+        customer_id: 568,
+        value: 777777,
+        stage: 'proposal',
+        expected_close_date: c.day(-2),
+        priority: 'high',
+        assigned_user_id: 'u_ana',
+        tags: ['enterprise', 'platform'],
+        custom_fields: { region: 'emea', seats: 50 },
+        follow_up_date: c.day(-1),
+      },
+      {
+        name: 'Zulu Legacy Other Org',
+        customer_id: 569,
+        value: 888888,
+        stage: 'negotiation',
+        expected_close_date: c.day(20),
+        assigned_user_id: 'u_ben',
+        currency: 'EUR',
+      },
     ]) {
       const r = await http().post(OPPS).set(bearer(tokB)).send(body);
       expect(r.status).toBe(201);
@@ -207,13 +381,24 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
     }
 
     // Org C: one deal in the default pipeline (API), one recorded in another pipeline ("partners").
-    const rc = await http().post(OPPS).set(bearer(tokC)).send({ name: 'Default Pipeline Deal', customer_id: 1, value: 100, expected_close_date: c.day(10) });
+    const rc = await http()
+      .post(OPPS)
+      .set(bearer(tokC))
+      .send({ name: 'Default Pipeline Deal', customer_id: 1, value: 100, expected_close_date: c.day(10) });
     expect(rc.status).toBe(201);
     orgCDefaultId = rc.body.data.id;
     orgCPartnersId = idFactory()(1);
     const pos = await appendDeal(t, orgC, {
-      id: orgCPartnersId, name: 'Partner Pipeline Deal', customer_id: '1', pipeline_id: 'partners', stage: 'prospecting', probability: 10,
-      value_minor: 20_000, expected_close_date: c.day(10), assigned_user_id: 'mgr_c', created_at: c.at(-3),
+      id: orgCPartnersId,
+      name: 'Partner Pipeline Deal',
+      customer_id: '1',
+      pipeline_id: 'partners',
+      stage: 'prospecting',
+      probability: 10,
+      value_minor: 20_000,
+      expected_close_date: c.day(10),
+      assigned_user_id: 'mgr_c',
+      created_at: c.at(-3),
     });
     await waitForPosition(t, tokC, pos);
   }, 120_000);
@@ -240,7 +425,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
       ['priority=high', 'priority=high', ['L1', 'L4', 'L6', 'L8', 'L10']],
       ['priority comma list', 'priority=low,high', ['L1', 'L3', 'L4', 'L6', 'L7', 'L8', 'L10', 'L11']],
       // T+7 (L7), T+15 (L6), T+20 (L1), T+30 (L12, inclusive upper bound)
-      ['expected close date range T..T+30', `expected_close_date_from=${c.day(0)}&expected_close_date_to=${c.day(30)}`, ['L1', 'L6', 'L7', 'L12']],
+      [
+        'expected close date range T..T+30',
+        `expected_close_date_from=${c.day(0)}&expected_close_date_to=${c.day(30)}`,
+        ['L1', 'L6', 'L7', 'L12'],
+      ],
       // T+45 (L2, inclusive lower bound), T+60 (L4), T+90 (L10)
       ['expected_close_date_from only', `expected_close_date_from=${c.day(45)}`, ['L2', 'L4', 'L10']],
       // T-10 (L3, inclusive), T-20 (L8), T-140 (L11)
@@ -311,8 +500,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
       const tok = await t.token(org, 'mgr_d', 'manager');
       const dealId = idFactory()(1);
       const pos = await appendDeal(t, org, {
-        id: dealId, name: 'Boundary Deal', customer_id: '1', stage: 'proposal', probability: 60, value_minor: 100_000,
-        expected_close_date: c.day(30), assigned_user_id: 'mgr_d', created_at: c.at(-30, 23, 59),
+        id: dealId,
+        name: 'Boundary Deal',
+        customer_id: '1',
+        stage: 'proposal',
+        probability: 60,
+        value_minor: 100_000,
+        expected_close_date: c.day(30),
+        assigned_user_id: 'mgr_d',
+        created_at: c.at(-30, 23, 59),
       });
       await waitForPosition(t, tok, pos);
       const detail = await http().get(`${OPPS}/${dealId}`).set(bearer(tok));
@@ -487,7 +683,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
         average_deal_size: 60000, // 180,000 / 3
         win_rate: 66.7, // org: won 2, lost 1
       });
-      expect(res.body.summary.by_currency).toMatchObject([{ currency: 'USD', count: 3, total_value: 180000, total_weighted_value: 62000, average_deal_size: 60000 }]);
+      expect(res.body.summary.by_currency).toMatchObject([
+        { currency: 'USD', count: 3, total_value: 180000, total_weighted_value: 62000, average_deal_size: 60000 },
+      ]);
     });
 
     it('stage=proposal: L4 + L5', async () => {
@@ -560,18 +758,145 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
       const byLabel = Object.fromEntries((res.body.data as Record<string, unknown>[]).map((d) => [labelOf.get(d.id as string), d]));
       // health = 10 × BANT + 20 (close ≥ today) + momentum (≤30 d: 20, ≤60: 10) + engagement (≤14 d: 20, ≤30: 10); won 100, lost 0
       const expected: Record<Label, Record<string, unknown>> = {
-        L1: { stage: 'prospecting', status: 'open', weighted_value: 1000, bant_score: 1, health_score: 40, stage_duration: 40, age_in_days: 40, days_to_close: 20, is_overdue: false }, // 10+20+10+0
-        L2: { stage: 'qualification', status: 'open', weighted_value: 6250, bant_score: 3, health_score: 70, stage_duration: 45, age_in_days: 50, days_to_close: 45, is_overdue: false }, // 30+20+10+10
-        L3: { stage: 'needs_analysis', status: 'open', weighted_value: 14000, bant_score: 1, health_score: 10, stage_duration: 70, age_in_days: 90, days_to_close: -10, is_overdue: true }, // 10+0+0+0
-        L4: { stage: 'proposal', status: 'open', weighted_value: 48000, bant_score: 2, health_score: 80, stage_duration: 10, age_in_days: 30, days_to_close: 60, is_overdue: false }, // 20+20+20+20
-        L5: { stage: 'proposal', status: 'open', weighted_value: 33300.3, bant_score: 0, health_score: 0, stage_duration: 80, age_in_days: 100, days_to_close: -3, is_overdue: true }, // 0+0+0+0
-        L6: { stage: 'negotiation', status: 'open', weighted_value: 90000, bant_score: 4, health_score: 100, stage_duration: 5, age_in_days: 20, days_to_close: 15, is_overdue: false }, // 40+20+20+20
-        L7: { stage: 'verbal_commitment', status: 'open', weighted_value: 13500.05, bant_score: 0, health_score: 30, stage_duration: 35, age_in_days: 35, days_to_close: 7, is_overdue: false }, // 0+20+10+0
-        L8: { stage: 'won', status: 'won', value: 95000, weighted_value: 95000, probability: 100, bant_score: 4, health_score: 100, stage_duration: 25, age_in_days: 60, days_to_close: null, is_overdue: false },
-        L9: { stage: 'lost', status: 'lost', value: 60000, weighted_value: 0, probability: 0, bant_score: 1, health_score: 0, stage_duration: 15, age_in_days: 75, days_to_close: null, is_overdue: false },
-        L10: { stage: 'qualification', status: 'open', currency: 'EUR', weighted_value: 7500, bant_score: 0, health_score: 60, stage_duration: 12, age_in_days: 12, days_to_close: 90, is_overdue: false }, // 0+20+20+20
-        L11: { stage: 'won', status: 'won', currency: 'EUR', value: 20000, weighted_value: 20000, health_score: 100, stage_duration: 150, age_in_days: 200, days_to_close: null },
-        L12: { stage: 'prospecting', status: 'open', value: 5000, probability: 15, weighted_value: 750, bant_score: 2, health_score: 80, stage_duration: 0, age_in_days: 0, days_to_close: 30, is_overdue: false }, // 20+20+20+20
+        L1: {
+          stage: 'prospecting',
+          status: 'open',
+          weighted_value: 1000,
+          bant_score: 1,
+          health_score: 40,
+          stage_duration: 40,
+          age_in_days: 40,
+          days_to_close: 20,
+          is_overdue: false,
+        }, // 10+20+10+0
+        L2: {
+          stage: 'qualification',
+          status: 'open',
+          weighted_value: 6250,
+          bant_score: 3,
+          health_score: 70,
+          stage_duration: 45,
+          age_in_days: 50,
+          days_to_close: 45,
+          is_overdue: false,
+        }, // 30+20+10+10
+        L3: {
+          stage: 'needs_analysis',
+          status: 'open',
+          weighted_value: 14000,
+          bant_score: 1,
+          health_score: 10,
+          stage_duration: 70,
+          age_in_days: 90,
+          days_to_close: -10,
+          is_overdue: true,
+        }, // 10+0+0+0
+        L4: {
+          stage: 'proposal',
+          status: 'open',
+          weighted_value: 48000,
+          bant_score: 2,
+          health_score: 80,
+          stage_duration: 10,
+          age_in_days: 30,
+          days_to_close: 60,
+          is_overdue: false,
+        }, // 20+20+20+20
+        L5: {
+          stage: 'proposal',
+          status: 'open',
+          weighted_value: 33300.3,
+          bant_score: 0,
+          health_score: 0,
+          stage_duration: 80,
+          age_in_days: 100,
+          days_to_close: -3,
+          is_overdue: true,
+        }, // 0+0+0+0
+        L6: {
+          stage: 'negotiation',
+          status: 'open',
+          weighted_value: 90000,
+          bant_score: 4,
+          health_score: 100,
+          stage_duration: 5,
+          age_in_days: 20,
+          days_to_close: 15,
+          is_overdue: false,
+        }, // 40+20+20+20
+        L7: {
+          stage: 'verbal_commitment',
+          status: 'open',
+          weighted_value: 13500.05,
+          bant_score: 0,
+          health_score: 30,
+          stage_duration: 35,
+          age_in_days: 35,
+          days_to_close: 7,
+          is_overdue: false,
+        }, // 0+20+10+0
+        L8: {
+          stage: 'won',
+          status: 'won',
+          value: 95000,
+          weighted_value: 95000,
+          probability: 100,
+          bant_score: 4,
+          health_score: 100,
+          stage_duration: 25,
+          age_in_days: 60,
+          days_to_close: null,
+          is_overdue: false,
+        },
+        L9: {
+          stage: 'lost',
+          status: 'lost',
+          value: 60000,
+          weighted_value: 0,
+          probability: 0,
+          bant_score: 1,
+          health_score: 0,
+          stage_duration: 15,
+          age_in_days: 75,
+          days_to_close: null,
+          is_overdue: false,
+        },
+        L10: {
+          stage: 'qualification',
+          status: 'open',
+          currency: 'EUR',
+          weighted_value: 7500,
+          bant_score: 0,
+          health_score: 60,
+          stage_duration: 12,
+          age_in_days: 12,
+          days_to_close: 90,
+          is_overdue: false,
+        }, // 0+20+20+20
+        L11: {
+          stage: 'won',
+          status: 'won',
+          currency: 'EUR',
+          value: 20000,
+          weighted_value: 20000,
+          health_score: 100,
+          stage_duration: 150,
+          age_in_days: 200,
+          days_to_close: null,
+        },
+        L12: {
+          stage: 'prospecting',
+          status: 'open',
+          value: 5000,
+          probability: 15,
+          weighted_value: 750,
+          bant_score: 2,
+          health_score: 80,
+          stage_duration: 0,
+          age_in_days: 0,
+          days_to_close: 30,
+          is_overdue: false,
+        }, // 20+20+20+20
       };
       for (const l of ALL) expect({ [l]: byLabel[l] }).toMatchObject({ [l]: expected[l] });
     });
@@ -589,7 +914,12 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
       const res = await list(`includes=customer,assigned_user&${BY_NAME}`);
       expect(res.status).toBe(200);
       const byLabel = Object.fromEntries((res.body.data as Record<string, unknown>[]).map((d) => [labelOf.get(d.id as string), d]));
-      expect(byLabel.L1.customer).toEqual({ id: '568', customer_number: 'CUST-000568', company_name: 'Acme Corporation', email: 'contact@acme.example' });
+      expect(byLabel.L1.customer).toEqual({
+        id: '568',
+        customer_number: 'CUST-000568',
+        company_name: 'Acme Corporation',
+        email: 'contact@acme.example',
+      });
       expect(byLabel.L3.customer).toEqual({ id: '569', customer_number: 'ENT-569', company_name: 'Globex Ltd', email: null });
       // 570 was never created in the directory: only its id is known
       expect(byLabel.L5.customer).toEqual({ id: '570', customer_number: null, company_name: null, email: null });
@@ -684,7 +1014,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
 
     it('L6: a fully qualified, active, on-time open deal scores 100', async () => {
       const res = await get('L6');
-      expect(res.body.data).toMatchObject({ bant_score: 4, health_score: 100, weighted_value: 90000, stage_duration: 5, days_to_close: 15 });
+      expect(res.body.data).toMatchObject({
+        bant_score: 4,
+        health_score: 100,
+        weighted_value: 90000,
+        stage_duration: 5,
+        days_to_close: 15,
+      });
     });
 
     it('L8 (won): actual value, sales cycle, days early', async () => {
@@ -749,7 +1085,12 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('GET /opportuniti
     it('includes=customer,lead', async () => {
       const res = await get('L1', '?includes=customer,lead');
       expect(res.status).toBe(200);
-      expect(res.body.data.customer).toEqual({ id: '568', customer_number: 'CUST-000568', company_name: 'Acme Corporation', email: 'contact@acme.example' });
+      expect(res.body.data.customer).toEqual({
+        id: '568',
+        customer_number: 'CUST-000568',
+        company_name: 'Acme Corporation',
+        email: 'contact@acme.example',
+      });
       expect(res.body.data.lead).toMatchObject({ id: 'lead_1234' });
       const plain = await get('L1');
       expect(plain.body.data).not.toHaveProperty('customer');

@@ -1,5 +1,5 @@
 import type { Test } from 'supertest';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
 import { bearer, createDeal, dealBody, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -82,7 +82,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('roles (%s)', (_n
 
   describe('rep', () => {
     it('creates a deal; the owner defaults to the rep', async () => {
-      const res = await http().post(OPPS).set(bearer(tokens.rep)).send(dealBody({ name: 'Rep deal' }));
+      const res = await http()
+        .post(OPPS)
+        .set(bearer(tokens.rep))
+        .send(dealBody({ name: 'Rep deal' }));
       expect(res.status).toBe(201);
       expect(res.body.data).toMatchObject({ assigned_user_id: 'rep_1', assigned_user: { id: 'rep_1' }, created_by: 'rep_1' });
       const [created] = await readStream(t, org, res.body.data.id);
@@ -90,9 +93,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('roles (%s)', (_n
     });
 
     it('may name itself as owner on create, but not someone else (403)', async () => {
-      const self = await http().post(OPPS).set(bearer(tokens.rep)).send(dealBody({ assigned_user_id: 'rep_1' }));
+      const self = await http()
+        .post(OPPS)
+        .set(bearer(tokens.rep))
+        .send(dealBody({ assigned_user_id: 'rep_1' }));
       expect(self.status).toBe(201);
-      const other = await http().post(OPPS).set(bearer(tokens.rep)).send(dealBody({ assigned_user_id: 'rep_2' }));
+      const other = await http()
+        .post(OPPS)
+        .set(bearer(tokens.rep))
+        .send(dealBody({ assigned_user_id: 'rep_2' }));
       expect(other.status).toBe(403);
       expect(other.body).toEqual({ message: 'Reps cannot assign opportunities to other users', code: FORBIDDEN_CODE });
     });
@@ -203,7 +212,16 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('roles (%s)', (_n
       expect(win.status).toBe(200);
       expect(win.body.data).toMatchObject({ stage: 'won', probability: 100, value: 175000 });
       const events = await readStream(t, org, id);
-      expect(events.map((e) => e.metadata.actor_id)).toEqual(['rep_1', 'rep_1', 'rep_1', 'rep_1', 'manager_1', 'manager_1', 'manager_1', 'manager_1']);
+      expect(events.map((e) => e.metadata.actor_id)).toEqual([
+        'rep_1',
+        'rep_1',
+        'rep_1',
+        'rep_1',
+        'manager_1',
+        'manager_1',
+        'manager_1',
+        'manager_1',
+      ]);
       // The deal stays with its owner.
       expect((await getDeal(t, tokens.manager, id)).body.data.assigned_user_id).toBe('rep_1');
     });
@@ -245,7 +263,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('roles (%s)', (_n
     });
 
     it('creates a deal for another user', async () => {
-      const res = await http().post(OPPS).set(bearer(tokens.manager)).send(dealBody({ assigned_user_id: 'rep_2' }));
+      const res = await http()
+        .post(OPPS)
+        .set(bearer(tokens.manager))
+        .send(dealBody({ assigned_user_id: 'rep_2' }));
       expect(res.status).toBe(201);
       expect(res.body.data).toMatchObject({ assigned_user_id: 'rep_2', created_by: 'manager_1' });
     });

@@ -1,8 +1,8 @@
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { testBackends } from '../support/test-database';
-import { API, startTestApp, TestApp } from '../support/test-app';
+import { API, startTestApp, type TestApp } from '../support/test-app';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -109,7 +109,13 @@ for (const backend of testBackends()) {
     async function deliveries(endpointId: string) {
       const res = await t.http().get(`${API}/webhooks/${endpointId}/deliveries`).set(admin);
       expect(res.status).toBe(200);
-      return res.body.data as Array<{ id: string; status: string; attempts: number; event_type: string; attempts_log: Array<{ attempt: number; status_code: number | null; latency_ms: number; error: string | null }> }>;
+      return res.body.data as Array<{
+        id: string;
+        status: string;
+        attempts: number;
+        event_type: string;
+        attempts_log: Array<{ attempt: number; status_code: number | null; latency_ms: number; error: string | null }>;
+      }>;
     }
 
     it('delivers won and lost, signed per Standard Webhooks; a won-only subscriber never gets lost', async () => {
@@ -120,7 +126,10 @@ for (const backend of testBackends()) {
         const b = await subscribe(wonOnly.url, ['opportunity.won']);
         const winner = await dealAt('verbal_commitment', 185000);
         const loser = await dealAt('proposal');
-        expect((await t.http().post(`${API}/opportunities/${winner}/win`).set(admin).send({ actual_value: 185000, close_date: '2031-01-15' })).status).toBe(200);
+        expect(
+          (await t.http().post(`${API}/opportunities/${winner}/win`).set(admin).send({ actual_value: 185000, close_date: '2031-01-15' }))
+            .status,
+        ).toBe(200);
         const lose = await t.http().post(`${API}/opportunities/${loser}/lose`).set(admin).send({ loss_reason: 'price' });
         expect(lose.status).toBe(200);
         await until('both deliveries at A', () => both.received.length >= 2);
@@ -129,7 +138,10 @@ for (const backend of testBackends()) {
 
         expect(both.types().sort()).toEqual(['opportunity.lost', 'opportunity.won']);
         expect(wonOnly.types()).toEqual(['opportunity.won']);
-        for (const [receiver, secret] of [[both, a.secret], [wonOnly, b.secret]] as const) {
+        for (const [receiver, secret] of [
+          [both, a.secret],
+          [wonOnly, b.secret],
+        ] as const) {
           for (const r of receiver.received) {
             const verified = new Webhook(secret).verify(r.body, {
               'webhook-id': r.headers['webhook-id'] as string,
@@ -295,7 +307,10 @@ for (const backend of testBackends()) {
             'webhook-signature': last.headers['webhook-signature'] as string,
           }),
         ).not.toThrow();
-        const unknown = await t.http().post(`${API}/webhooks/${endpoint.id}/deliveries/msg_${'0'.repeat(32)}/redeliver`).set(admin);
+        const unknown = await t
+          .http()
+          .post(`${API}/webhooks/${endpoint.id}/deliveries/msg_${'0'.repeat(32)}/redeliver`)
+          .set(admin);
         expect(unknown.status).toBe(404);
       } finally {
         await receiver.stop();
@@ -331,12 +346,27 @@ for (const backend of testBackends()) {
     });
 
     it('refuses private, loopback and link-local URLs that are not allowed, and bad input', async () => {
-      for (const url of ['http://10.1.2.3/hook', 'http://169.254.169.254/latest', 'http://[::1]:8080/hook', 'http://192.168.0.10/x', 'ftp://example.com/x', 'not a url']) {
-        const res = await t.http().post(`${API}/webhooks`).set(admin).send({ url, event_types: ['opportunity.won'] });
+      for (const url of [
+        'http://10.1.2.3/hook',
+        'http://169.254.169.254/latest',
+        'http://[::1]:8080/hook',
+        'http://192.168.0.10/x',
+        'ftp://example.com/x',
+        'not a url',
+      ]) {
+        const res = await t
+          .http()
+          .post(`${API}/webhooks`)
+          .set(admin)
+          .send({ url, event_types: ['opportunity.won'] });
         expect(res.status).toBe(400);
         expect(res.body.errors.url).toBeDefined();
       }
-      const badType = await t.http().post(`${API}/webhooks`).set(admin).send({ url: 'http://127.0.0.1:9/x', event_types: ['opportunity.exploded'] });
+      const badType = await t
+        .http()
+        .post(`${API}/webhooks`)
+        .set(admin)
+        .send({ url: 'http://127.0.0.1:9/x', event_types: ['opportunity.exploded'] });
       expect(badType.status).toBe(400);
       expect(badType.body.errors.event_types).toBeDefined();
       const rep = { Authorization: `Bearer ${await t.token(org, 'rep_1', 'rep')}` };
@@ -360,7 +390,11 @@ describe('webhook URL policy without an allowlist', () => {
   it('refuses 127.0.0.1 and localhost', async () => {
     const admin = { Authorization: `Bearer ${await t.token('wh_policy', 'admin_1', 'admin')}` };
     for (const url of ['http://127.0.0.1:3000/hook', 'http://localhost:3000/hook']) {
-      const res = await t.http().post(`${API}/webhooks`).set(admin).send({ url, event_types: ['opportunity.won'] });
+      const res = await t
+        .http()
+        .post(`${API}/webhooks`)
+        .set(admin)
+        .send({ url, event_types: ['opportunity.won'] });
       expect(res.status).toBe(400);
       expect(res.body.errors.url[0]).toMatch(/private, loopback or link-local/);
     }

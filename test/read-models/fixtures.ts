@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { decide, DEFAULT_PIPELINE, fold, OpportunityCommand, OpportunityEvent } from '@app/domain';
+import { decide, DEFAULT_PIPELINE, fold, type OpportunityCommand, type OpportunityEvent } from '@app/domain';
 import type { EventStore, NewEvent } from '@app/event-store';
 
 /** Runs commands through the real decider and appends the events, like the API does. */
 export class DealWriter {
-  constructor(private readonly store: EventStore, readonly orgId = `org_${randomUUID().slice(0, 8)}`) {}
+  constructor(
+    private readonly store: EventStore,
+    readonly orgId = `org_${randomUUID().slice(0, 8)}`,
+  ) {}
 
   async run(id: string, commands: OpportunityCommand[], at: string[] = [], actor = 'rep_1'): Promise<OpportunityEvent[]> {
     const stream = `opportunity-${this.orgId}-${id}`;
@@ -15,7 +18,11 @@ export class DealWriter {
       const now = at[i] ?? new Date().toISOString();
       const events = decide(command, state, { now, actor_id: actor, pipeline: DEFAULT_PIPELINE });
       if (events.length === 0) continue;
-      await this.store.append(stream, events.map((e) => toNew(e, this.orgId, actor, now)), state.version === 0 ? 'no_stream' : state.version);
+      await this.store.append(
+        stream,
+        events.map((e) => toNew(e, this.orgId, actor, now)),
+        state.version === 0 ? 'no_stream' : state.version,
+      );
       state = fold(events, state);
       produced.push(...events);
     }

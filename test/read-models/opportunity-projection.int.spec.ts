@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Kysely } from 'kysely';
-import { PostgresEventStore, RecordedEvent } from '@app/event-store';
-import { Database } from '@app/platform';
-import { OpportunityProjection, Projection, ProjectionRunner } from '@app/read-models';
+import { type Kysely } from 'kysely';
+import { PostgresEventStore, type RecordedEvent } from '@app/event-store';
+import { type Database } from '@app/platform';
+import { OpportunityProjection, type Projection, ProjectionRunner } from '@app/read-models';
 import { testBackends } from '../support/test-database';
 import { DealWriter } from './fixtures';
 
@@ -11,7 +11,19 @@ const OPTIONS = { batchSize: 7, pollMs: 20, maxAttempts: 2, haltOnPoison: false 
 async function snapshot(db: Kysely<any>) {
   const list = await db
     .selectFrom('opportunity_list')
-    .select(['org_id', 'id', 'stage', 'status', 'value_minor', 'weighted_value_minor', 'probability', 'assigned_user_id', 'tags', 'last_version', 'deleted_at'])
+    .select([
+      'org_id',
+      'id',
+      'stage',
+      'status',
+      'value_minor',
+      'weighted_value_minor',
+      'probability',
+      'assigned_user_id',
+      'tags',
+      'last_version',
+      'deleted_at',
+    ])
     .orderBy('org_id')
     .orderBy('id')
     .execute();
@@ -26,7 +38,15 @@ async function snapshot(db: Kysely<any>) {
     .orderBy('close_month')
     .orderBy('probability_band')
     .execute();
-  return { list: list.map((r) => ({ ...r, value_minor: String(r.value_minor), weighted_value_minor: String(r.weighted_value_minor), last_version: String(r.last_version) })), totals: totals.map((t) => JSON.parse(JSON.stringify(t, (_, v) => (typeof v === 'number' ? String(v) : v)))) };
+  return {
+    list: list.map((r) => ({
+      ...r,
+      value_minor: String(r.value_minor),
+      weighted_value_minor: String(r.weighted_value_minor),
+      last_version: String(r.last_version),
+    })),
+    totals: totals.map((t) => JSON.parse(JSON.stringify(t, (_, v) => (typeof v === 'number' ? String(v) : v)))),
+  };
 }
 
 /** A projection that fails on one event id: a poison event, or a crash mid-batch when halting. */
@@ -70,14 +90,38 @@ for (const backend of testBackends()) {
       await w.run(c, [{ type: 'Lose', loss_reason: 'price' }]);
       expect(await runner.catchUp(projection)).toBe(7); // a: 3 events, b: 2, c: 2
 
-      const rows = await database.db.selectFrom('opportunity_list').selectAll().where('org_id', '=', w.orgId).orderBy('value_minor', 'desc').execute();
-      expect(rows.map((r) => [r.id, r.stage, r.status, Number(r.value_minor), Number(r.weighted_value_minor), r.probability, Number(r.last_version)])).toEqual([
+      const rows = await database.db
+        .selectFrom('opportunity_list')
+        .selectAll()
+        .where('org_id', '=', w.orgId)
+        .orderBy('value_minor', 'desc')
+        .execute();
+      expect(
+        rows.map((r) => [
+          r.id,
+          r.stage,
+          r.status,
+          Number(r.value_minor),
+          Number(r.weighted_value_minor),
+          r.probability,
+          Number(r.last_version),
+        ]),
+      ).toEqual([
         [a, 'needs_analysis', 'open', 20_000_000, 8_000_000, 40, 3], // 200,000.00 × 40 %
         [b, 'won', 'won', 4_500_000, 4_500_000, 100, 2], // actual value replaces value
         [c, 'lost', 'lost', 1_000_000, 0, 0, 2],
       ]);
       const totals = await database.db.selectFrom('pipeline_totals').selectAll().where('org_id', '=', w.orgId).orderBy('stage').execute();
-      expect(totals.map((t) => [t.stage, t.status, t.assigned_user_id, String(t.close_month).slice(0, 10), Number(t.deal_count), Number(t.value_minor)])).toEqual([
+      expect(
+        totals.map((t) => [
+          t.stage,
+          t.status,
+          t.assigned_user_id,
+          String(t.close_month).slice(0, 10),
+          Number(t.deal_count),
+          Number(t.value_minor),
+        ]),
+      ).toEqual([
         ['lost', 'lost', 'u2', expect.any(String), 1, 1_000_000],
         ['needs_analysis', 'open', 'u1', '2030-06-01', 1, 20_000_000],
         ['won', 'won', 'u1', '2030-07-01', 1, 4_500_000],
@@ -106,11 +150,19 @@ for (const backend of testBackends()) {
       const ids = Array.from({ length: 4 }, () => randomUUID());
       for (const id of ids) await w.create(id);
       const events = (await store.readAll(null, 100)).events;
-      const halting = new ProjectionRunner(database.db, store, [new FailingOn(new Set([events[2].eventId]))], { ...OPTIONS, batchSize: 100, haltOnPoison: true });
+      const halting = new ProjectionRunner(database.db, store, [new FailingOn(new Set([events[2].eventId]))], {
+        ...OPTIONS,
+        batchSize: 100,
+        haltOnPoison: true,
+      });
       await expect(halting.runBatch(halting.projections[0])).rejects.toThrow(/halted/);
       expect(await database.db.selectFrom('opportunity_list').selectAll().execute()).toEqual([]);
       expect(await database.db.selectFrom('pipeline_totals').selectAll().execute()).toEqual([]);
-      const checkpoint = await database.db.selectFrom('projection_checkpoints').selectAll().where('projection', '=', 'opportunities').executeTakeFirstOrThrow();
+      const checkpoint = await database.db
+        .selectFrom('projection_checkpoints')
+        .selectAll()
+        .where('projection', '=', 'opportunities')
+        .executeTakeFirstOrThrow();
       expect(checkpoint.checkpoint).toBeNull();
 
       await w.run(ids[0], [{ type: 'AdvanceStage' }, { type: 'Delete' }]);
@@ -132,7 +184,9 @@ for (const backend of testBackends()) {
       const ids = (await database.db.selectFrom('opportunity_list').select('id').execute()).map((r) => r.id);
       expect(ids).toEqual([good]);
       const dead = await database.db.selectFrom('projection_dead_letters').selectAll().execute();
-      expect(dead).toMatchObject([{ projection: 'opportunities', event_id: events[0].eventId, event_type: 'OpportunityCreated', attempts: 2 }]);
+      expect(dead).toMatchObject([
+        { projection: 'opportunities', event_id: events[0].eventId, event_type: 'OpportunityCreated', attempts: 2 },
+      ]);
       expect(poisoned.deadLettered).toBe(1);
       expect((await poisoned.status())[0]).toMatchObject({ projection: 'opportunities', dead_letters: 1, events_processed: '2' });
     });
@@ -142,7 +196,10 @@ for (const backend of testBackends()) {
       for (let i = 0; i < 30; i++) await w.create(randomUUID(), { value_minor: 1000 });
       const second = new ProjectionRunner(database.db, store, [new OpportunityProjection()], OPTIONS);
       await Promise.all([runner.catchUp(projection), second.catchUp(second.projections[0]), runner.catchUp(projection)]);
-      const totals = await database.db.selectFrom('pipeline_totals').select((eb) => eb.fn.sum<string>('deal_count').as('n')).executeTakeFirstOrThrow();
+      const totals = await database.db
+        .selectFrom('pipeline_totals')
+        .select((eb) => eb.fn.sum<string>('deal_count').as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(totals.n)).toBe(30);
       const cp = await database.db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
       expect(Number(cp.events_processed)).toBe(30);
@@ -158,7 +215,10 @@ for (const backend of testBackends()) {
       for (let i = 0; i < 2; i++) await w.create(randomUUID(), { value_minor: 1000 });
       // The first runner still remembers its own checkpoint (after 3 events): it must apply only the last 2.
       expect(await runner.catchUp(projection)).toBe(2);
-      const totals = await database.db.selectFrom('pipeline_totals').select((eb) => eb.fn.sum<string>('deal_count').as('n')).executeTakeFirstOrThrow();
+      const totals = await database.db
+        .selectFrom('pipeline_totals')
+        .select((eb) => eb.fn.sum<string>('deal_count').as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(totals.n)).toBe(9);
       const cp = await database.db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
       expect(Number(cp.events_processed)).toBe(9);
@@ -184,7 +244,10 @@ for (const backend of testBackends()) {
       await w.create(id);
       const deadline = Date.now() + 5000;
       let row;
-      while (!(row = await database.db.selectFrom('opportunity_list').select('id').where('id', '=', id).executeTakeFirst()) && Date.now() < deadline) {
+      while (
+        !(row = await database.db.selectFrom('opportunity_list').select('id').where('id', '=', id).executeTakeFirst()) &&
+        Date.now() < deadline
+      ) {
         await new Promise((r) => setTimeout(r, 10));
       }
       await runner.stop();

@@ -11,10 +11,10 @@ import {
   findStage,
   fold,
   INITIAL_STATE,
-  OpportunityCommand,
-  OpportunityEvent,
-  OpportunityState,
-  Pipeline,
+  type OpportunityCommand,
+  type OpportunityEvent,
+  type OpportunityState,
+  type Pipeline,
   stageKindOf,
 } from '@app/domain';
 
@@ -53,7 +53,10 @@ const probability = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(-1, 101, 33.3, 1000) },
 );
 const text = fc.oneof(fc.constantFrom('', '   ', 'ok', ' padded '), fc.string({ maxLength: 12 }));
-const stageKey = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...STAGE_KEYS) }, { weight: 1, arbitrary: fc.constantFrom('bogus', '', 'WON') });
+const stageKey = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(...STAGE_KEYS) },
+  { weight: 1, arbitrary: fc.constantFrom('bogus', '', 'WON') },
+);
 const lossReason = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom(...DEFAULT_PIPELINE.loss_reasons) },
   { weight: 1, arbitrary: fc.constantFrom('', 'bogus', 'PRICE') },
@@ -67,14 +70,20 @@ const createInput = fc.record(
     probability: fc.option(probability, { nil: undefined }),
     customer_id: fc.option(fc.constantFrom('c1', 'c2'), { nil: undefined }),
     prospect_name: fc.option(fc.constantFrom('Prospect Ltd'), { nil: undefined }),
-    expected_close_date: fc.option(fc.oneof({ weight: 5, arbitrary: validDate }, { weight: 1, arbitrary: invalidDate }), { nil: undefined }),
+    expected_close_date: fc.option(fc.oneof({ weight: 5, arbitrary: validDate }, { weight: 1, arbitrary: invalidDate }), {
+      nil: undefined,
+    }),
     assigned_user_id: fc.option(fc.constantFrom(...USERS), { nil: undefined }),
     currency: fc.option(fc.constantFrom('USD', 'EUR', 'usd', 'EURO'), { nil: undefined }),
   },
   { requiredKeys: ['name', 'value_minor'] },
 );
 
-const create: fc.Arbitrary<OpportunityCommand> = createInput.map((input) => ({ type: 'CreateOpportunity', opportunity_id: 'opp-1', input }));
+const create: fc.Arbitrary<OpportunityCommand> = createInput.map((input) => ({
+  type: 'CreateOpportunity',
+  opportunity_id: 'opp-1',
+  input,
+}));
 
 const update: fc.Arbitrary<OpportunityCommand> = fc
   .record(
@@ -83,7 +92,11 @@ const update: fc.Arbitrary<OpportunityCommand> = fc
         {
           name: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('Renamed', ' Deal ') }, { weight: 1, arbitrary: text }),
           value_minor: amount,
-          expected_close_date: fc.oneof({ weight: 5, arbitrary: validDate }, { weight: 1, arbitrary: invalidDate }, { weight: 1, arbitrary: fc.constant(null) }),
+          expected_close_date: fc.oneof(
+            { weight: 5, arbitrary: validDate },
+            { weight: 1, arbitrary: invalidDate },
+            { weight: 1, arbitrary: fc.constant(null) },
+          ),
           customer_id: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('c1', 'c9') }, { weight: 1, arbitrary: fc.constant(null) }),
           prospect_name: fc.oneof(fc.constant('Prospect Ltd'), fc.constant(null)),
           currency: fc.oneof({ weight: 5, arbitrary: fc.constantFrom('USD', 'GBP') }, { weight: 1, arbitrary: fc.constant('gbp') }),
@@ -103,7 +116,12 @@ const update: fc.Arbitrary<OpportunityCommand> = fc
 
 const changeStage: fc.Arbitrary<OpportunityCommand> = fc
   .record(
-    { stage: stageKey, reason: fc.option(text, { nil: undefined }), notes: fc.option(text, { nil: undefined }), loss_reason: fc.option(lossReason, { nil: undefined }) },
+    {
+      stage: stageKey,
+      reason: fc.option(text, { nil: undefined }),
+      notes: fc.option(text, { nil: undefined }),
+      loss_reason: fc.option(lossReason, { nil: undefined }),
+    },
     { requiredKeys: ['stage'] },
   )
   .map((r) => ({ type: 'ChangeStage', ...r }));
@@ -115,7 +133,12 @@ const commandArb: fc.Arbitrary<OpportunityCommand> = fc.oneof(
   { weight: 16, arbitrary: fc.option(text, { nil: undefined }).map((notes) => ({ type: 'AdvanceStage', notes }) as OpportunityCommand) },
   { weight: 6, arbitrary: text.map((reason) => ({ type: 'MoveToPreviousStage', reason }) as OpportunityCommand) },
   { weight: 4, arbitrary: fc.option(text, { nil: undefined }).map((reason) => ({ type: 'PutOnHold', reason }) as OpportunityCommand) },
-  { weight: 4, arbitrary: fc.oneof(fc.constant(undefined), fc.constant(null), stageKey).map((stage) => ({ type: 'Resume', stage }) as OpportunityCommand) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .oneof(fc.constant(undefined), fc.constant(null), stageKey)
+      .map((stage) => ({ type: 'Resume', stage }) as OpportunityCommand),
+  },
   {
     weight: 3,
     arbitrary: fc
@@ -125,7 +148,10 @@ const commandArb: fc.Arbitrary<OpportunityCommand> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-      .record({ loss_reason: lossReason, close_date: fc.oneof(validDate, invalidDate), competitor: text }, { requiredKeys: ['loss_reason'] })
+      .record(
+        { loss_reason: lossReason, close_date: fc.oneof(validDate, invalidDate), competitor: text },
+        { requiredKeys: ['loss_reason'] },
+      )
       .map((r) => ({ type: 'Lose', ...r }) as OpportunityCommand),
   },
   { weight: 4, arbitrary: fc.constantFrom(...USERS, '', '  ').map((user_id) => ({ type: 'Assign', user_id }) as OpportunityCommand) },
@@ -138,7 +164,11 @@ const commandArb: fc.Arbitrary<OpportunityCommand> = fc.oneof(
           activity_id: fc.constantFrom(...ACTIVITY_IDS),
           activity_type: fc.constantFrom(...ACTIVITY_TYPES),
           scheduled_at: fc.oneof({ weight: 8, arbitrary: instant }, { weight: 2, arbitrary: badInstant }),
-          completed_at: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: instant }, { weight: 2, arbitrary: badInstant }),
+          completed_at: fc.oneof(
+            { weight: 6, arbitrary: fc.constant(undefined) },
+            { weight: 2, arbitrary: instant },
+            { weight: 2, arbitrary: badInstant },
+          ),
         },
         { requiredKeys: ['activity_id', 'activity_type', 'completed_at'] },
       )
@@ -148,24 +178,49 @@ const commandArb: fc.Arbitrary<OpportunityCommand> = fc.oneof(
     weight: 2,
     arbitrary: fc
       .record(
-        { activity_id: fc.constantFrom(...ACTIVITY_IDS, 'unknown'), completed_at: fc.oneof({ weight: 4, arbitrary: instant }, { weight: 1, arbitrary: badInstant }) },
+        {
+          activity_id: fc.constantFrom(...ACTIVITY_IDS, 'unknown'),
+          completed_at: fc.oneof({ weight: 4, arbitrary: instant }, { weight: 1, arbitrary: badInstant }),
+        },
         { requiredKeys: ['activity_id'] },
       )
       .map((r) => ({ type: 'CompleteActivity', ...r }) as OpportunityCommand),
   },
   { weight: 4, arbitrary: text.map((content) => ({ type: 'AddNote', note_id: 'n', content }) as OpportunityCommand) },
-  { weight: 2, arbitrary: fc.constantFrom('cust_9', '').map((customer_id) => ({ type: 'ConvertProspect', customer_id, activity_id: 'conv' }) as OpportunityCommand) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom('cust_9', '')
+      .map((customer_id) => ({ type: 'ConvertProspect', customer_id, activity_id: 'conv' }) as OpportunityCommand),
+  },
 );
 
 /** A valid create first (so most sequences exercise a live deal), then anything. */
 const sequenceArb = fc.tuple(
-  createInput.map((input) => ({ ...input, name: 'Deal', customer_id: 'c1', expected_close_date: '2026-06-30', value_minor: Math.max(0, Math.trunc(Math.abs(input.value_minor))) % 1e12, probability: undefined, currency: undefined, stage: input.stage && findStage(DEFAULT_PIPELINE, input.stage)?.kind === 'active' ? input.stage : undefined })),
+  createInput.map((input) => ({
+    ...input,
+    name: 'Deal',
+    customer_id: 'c1',
+    expected_close_date: '2026-06-30',
+    value_minor: Math.max(0, Math.trunc(Math.abs(input.value_minor))) % 1e12,
+    probability: undefined,
+    currency: undefined,
+    stage: input.stage && findStage(DEFAULT_PIPELINE, input.stage)?.kind === 'active' ? input.stage : undefined,
+  })),
   fc.array(commandArb, { minLength: 5, maxLength: MAX_STEPS, size: 'max' }),
 );
 
 // ---------- the model and the invariants ----------
 
-const STAGE_CHANGING: ReadonlySet<OpportunityCommand['type']> = new Set(['ChangeStage', 'AdvanceStage', 'MoveToPreviousStage', 'PutOnHold', 'Resume', 'Win', 'Lose']);
+const STAGE_CHANGING: ReadonlySet<OpportunityCommand['type']> = new Set([
+  'ChangeStage',
+  'AdvanceStage',
+  'MoveToPreviousStage',
+  'PutOnHold',
+  'Resume',
+  'Win',
+  'Lose',
+]);
 
 /** round-half-up(value × probability / 100) in exact integer arithmetic, written independently. */
 function expectedWeighted(valueMinor: number, probability: number): number {
@@ -194,7 +249,9 @@ function checkInvariants(pipeline: Pipeline, state: OpportunityState, override: 
   }
   const expected = override ?? stage.probability;
   if (state.probability !== expected || state.probability_override !== override) {
-    throw new Error(`${where}: probability ${state.probability} (override ${state.probability_override}), expected ${expected} (override ${override}) in ${stage.key}`);
+    throw new Error(
+      `${where}: probability ${state.probability} (override ${state.probability_override}), expected ${expected} (override ${override}) in ${stage.key}`,
+    );
   }
   if (!Number.isSafeInteger(state.value_minor) || state.value_minor < 0) throw new Error(`${where}: value_minor ${state.value_minor}`);
   if (state.expected_revenue_minor !== null && (!Number.isSafeInteger(state.expected_revenue_minor) || state.expected_revenue_minor < 0)) {
@@ -205,7 +262,9 @@ function checkInvariants(pipeline: Pipeline, state: OpportunityState, override: 
   const computed = computeFields(state, new Date(T0).toISOString(), kind);
   const weighted = expectedWeighted(state.value_minor, state.probability);
   if (computed.weighted_value_minor !== weighted) {
-    throw new Error(`${where}: weighted ${computed.weighted_value_minor} ≠ round-half-up(${state.value_minor} × ${state.probability} / 100) = ${weighted}`);
+    throw new Error(
+      `${where}: weighted ${computed.weighted_value_minor} ≠ round-half-up(${state.value_minor} × ${state.probability} / 100) = ${weighted}`,
+    );
   }
 }
 
@@ -225,11 +284,14 @@ function checkMoves(pipeline: Pipeline, before: OpportunityState, events: Opport
           break;
         case 'backward':
           if (!pipeline.policy.allow_backward || from < 0 || to < 0 || to >= from || !reason?.trim()) {
-            throw new Error(`${where}: backward ${from_stage} → ${to_stage} reason ${JSON.stringify(reason)} (allow_backward ${pipeline.policy.allow_backward})`);
+            throw new Error(
+              `${where}: backward ${from_stage} → ${to_stage} reason ${JSON.stringify(reason)} (allow_backward ${pipeline.policy.allow_backward})`,
+            );
           }
           break;
         case 'on_hold':
-          if (from < 0 || findStage(pipeline, to_stage)?.kind !== 'on_hold') throw new Error(`${where}: on_hold ${from_stage} → ${to_stage}`);
+          if (from < 0 || findStage(pipeline, to_stage)?.kind !== 'on_hold')
+            throw new Error(`${where}: on_hold ${from_stage} → ${to_stage}`);
           break;
         case 'resumed':
           if (findStage(pipeline, from_stage)?.kind !== 'on_hold' || to < 0 || !before.reached_stages.includes(to_stage)) {
@@ -287,7 +349,8 @@ function runSequence(pipeline: Pipeline, first: OpportunityCommand, rest: Opport
     stats.accepted[command.type] = (stats.accepted[command.type] ?? 0) + 1;
     checkMoves(pipeline, state, events, where);
     const after = fold(events, state);
-    if (after.version !== state.version + events.length) throw new Error(`${where}: version ${state.version} + ${events.length} events → ${after.version}`);
+    if (after.version !== state.version + events.length)
+      throw new Error(`${where}: version ${state.version} + ${events.length} events → ${after.version}`);
     // The model: an override lives from the command that sets it until the next stage change.
     if (command.type === 'CreateOpportunity') override = command.input.probability ?? null;
     else if (STAGE_CHANGING.has(command.type) && events.length > 0) override = null;
@@ -324,8 +387,21 @@ describe('decider properties (fast-check, fixed seed)', () => {
   it('the generator covers every command type of the OpportunityCommand union', () => {
     const seen = new Set(fc.sample(commandArb, { seed: SEED, numRuns: 2000 }).map((c) => c.type));
     const all: OpportunityCommand['type'][] = [
-      'CreateOpportunity', 'UpdateOpportunity', 'ChangeStage', 'AdvanceStage', 'MoveToPreviousStage', 'PutOnHold', 'Resume',
-      'Win', 'Lose', 'Assign', 'Delete', 'LogActivity', 'CompleteActivity', 'AddNote', 'ConvertProspect',
+      'CreateOpportunity',
+      'UpdateOpportunity',
+      'ChangeStage',
+      'AdvanceStage',
+      'MoveToPreviousStage',
+      'PutOnHold',
+      'Resume',
+      'Win',
+      'Lose',
+      'Assign',
+      'Delete',
+      'LogActivity',
+      'CompleteActivity',
+      'AddNote',
+      'ConvertProspect',
     ];
     expect([...seen].sort()).toEqual([...all].sort());
   });

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { request } from 'undici';
-import { fold, OpportunityEvent } from '@app/domain';
+import { fold, type OpportunityEvent } from '@app/domain';
 import { PostgresEventStore } from '@app/event-store';
-import { Database, loadConfig, openDatabase } from '@app/platform';
+import { type Database, loadConfig, openDatabase } from '@app/platform';
 import { PROJECTION_KINDS, verifyProjection } from '@app/read-models';
-import { ApiProcess, buildApi, startApi } from './support/api-process';
+import { type ApiProcess, buildApi, startApi } from './support/api-process';
 import { postgresUrl, seeded } from './support/app';
 
 /**
@@ -30,7 +30,11 @@ interface Sent {
   error?: string;
 }
 
-const EXPECTED_TYPE: Record<Sent['kind'], string> = { create: 'OpportunityCreated', next: 'OpportunityStageChanged', win: 'OpportunityWon' };
+const EXPECTED_TYPE: Record<Sent['kind'], string> = {
+  create: 'OpportunityCreated',
+  next: 'OpportunityStageChanged',
+  win: 'OpportunityWon',
+};
 
 interface Target {
   name: string;
@@ -157,7 +161,10 @@ describe('kill -9 mid-load and restart', () => {
       const stop = { now: false };
       const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(api!, i, sent, stop)));
       const loadStart = Date.now();
-      while (sent.filter((s) => s.status !== undefined && s.status < 300).length < KILL_AFTER_ACKS && Date.now() - loadStart < KILL_AFTER_MS) {
+      while (
+        sent.filter((s) => s.status !== undefined && s.status < 300).length < KILL_AFTER_ACKS &&
+        Date.now() - loadStart < KILL_AFTER_MS
+      ) {
         await new Promise((r) => setTimeout(r, 20));
       }
       const inFlightAtKill = sent.filter((s) => s.status === undefined && s.error === undefined).length;
@@ -189,7 +196,11 @@ describe('kill -9 mid-load and restart', () => {
         if (page.body.data.length < 1000) break;
         after = page.body.meta.next_after;
       }
-      const dealIds = [...new Set(feed.filter((e) => e.stream_id.startsWith('opportunity-default-')).map((e) => e.stream_id.slice('opportunity-default-'.length)))];
+      const dealIds = [
+        ...new Set(
+          feed.filter((e) => e.stream_id.startsWith('opportunity-default-')).map((e) => e.stream_id.slice('opportunity-default-'.length)),
+        ),
+      ];
       const head = feed.reduce((m, e) => (BigInt(e.position) > BigInt(m) ? e.position : m), '0');
 
       // Streams: contiguous versions, and every acknowledged command's event at the version and position it reported.
@@ -210,14 +221,22 @@ describe('kill -9 mid-load and restart', () => {
 
       // Read models converge to a fold of the streams.
       let list = await call(api, 'GET', '/opportunities?per_page=100', undefined, { 'x-consistency-token': head });
-      for (let i = 0; i < 20 && list.consistency !== 'reached'; i++) list = await call(api, 'GET', '/opportunities?per_page=100', undefined, { 'x-consistency-token': head });
+      for (let i = 0; i < 20 && list.consistency !== 'reached'; i++)
+        list = await call(api, 'GET', '/opportunities?per_page=100', undefined, { 'x-consistency-token': head });
       expect(list.consistency).toBe('reached');
       expect(list.body.meta.total).toBe(dealIds.length);
       for (const id of dealIds) {
         const items = histories.get(id)!;
         const state = fold(items.map((e) => ({ type: e.type, data: e.data }) as OpportunityEvent));
         const res = await call(api, 'GET', `/opportunities/${id}`);
-        expect({ id, status: res.status, etag: res.etag, stage: res.body?.data?.stage, probability: res.body?.data?.probability, value: res.body?.data?.value }).toEqual({
+        expect({
+          id,
+          status: res.status,
+          etag: res.etag,
+          stage: res.body?.data?.stage,
+          probability: res.body?.data?.probability,
+          value: res.body?.data?.value,
+        }).toEqual({
           id,
           status: 200,
           etag: `"${state.version}"`,

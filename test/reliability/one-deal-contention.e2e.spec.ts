@@ -7,7 +7,7 @@ import {
   readStream,
   seeded,
   startTestApp,
-  TestApp,
+  type TestApp,
   testBackends,
   uniqueOrg,
 } from './support/app';
@@ -49,13 +49,22 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('one deal under c
     const http = t.http();
     switch (kind) {
       case 'win':
-        return http.post(`${OPPS}/${id}/win`).set(bearer(token)).send({ close_reason: `race ${index}` });
+        return http
+          .post(`${OPPS}/${id}/win`)
+          .set(bearer(token))
+          .send({ close_reason: `race ${index}` });
       case 'lose':
-        return http.post(`${OPPS}/${id}/lose`).set(bearer(token)).send({ loss_reason: 'price', loss_notes: `race ${index}` });
+        return http
+          .post(`${OPPS}/${id}/lose`)
+          .set(bearer(token))
+          .send({ loss_reason: 'price', loss_notes: `race ${index}` });
       case 'next':
         return http.post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
       case 'patch':
-        return http.patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: `step ${index}` });
+        return http
+          .patch(`${OPPS}/${id}`)
+          .set(bearer(token))
+          .send({ next_step: `step ${index}` });
     }
   }
 
@@ -82,8 +91,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('one deal under c
 
     const stream = await readStream(t, org, id);
     const mix = Object.fromEntries((['win', 'lose', 'next', 'patch'] as const).map((k) => [k, kinds.filter((x) => x === k).length]));
-    const statuses = outcomes.reduce<Record<string, number>>((m, o) => ({ ...m, [`${o.kind} ${o.res.status}`]: (m[`${o.kind} ${o.res.status}`] ?? 0) + 1 }), {});
-    console.log(`[contention ${backend.name} seed ${seed}] mix ${JSON.stringify(mix)} → ${JSON.stringify(statuses)}; stream ${before.length} → ${stream.length} events`);
+    const statuses = outcomes.reduce<Record<string, number>>(
+      (m, o) => ({ ...m, [`${o.kind} ${o.res.status}`]: (m[`${o.kind} ${o.res.status}`] ?? 0) + 1 }),
+      {},
+    );
+    console.log(
+      `[contention ${backend.name} seed ${seed}] mix ${JSON.stringify(mix)} → ${JSON.stringify(statuses)}; stream ${before.length} → ${stream.length} events`,
+    );
 
     // Never a server error.
     const serverErrors = outcomes.filter((o) => o.res.status >= 500);
@@ -126,7 +140,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('one deal under c
       const ok =
         (o.res.status === 422 && o.res.body?.message === 'Invalid stage transition') ||
         (o.res.status === 409 && o.res.body?.code === 'concurrency_conflict');
-      expect({ who: `${o.kind}#${o.index}`, ok, res: ok ? '' : describeResponse(o.res) }).toEqual({ who: `${o.kind}#${o.index}`, ok: true, res: '' });
+      expect({ who: `${o.kind}#${o.index}`, ok, res: ok ? '' : describeResponse(o.res) }).toEqual({
+        who: `${o.kind}#${o.index}`,
+        ok: true,
+        res: '',
+      });
     }
 
     // The read model agrees with the stream once it has caught up to the close.

@@ -1,8 +1,8 @@
-import { INestApplication } from '@nestjs/common';
+import { type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { createApp } from '../../apps/api/src/bootstrap';
-import { Database, loadConfig, Role, TokenService } from '@app/platform';
+import { type Database, loadConfig, type Role, TokenService } from '@app/platform';
 import type { TestBackend } from './test-database';
 
 export interface TestApp {

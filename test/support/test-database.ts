@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { Database, migrateToLatest, openPGlite, openPostgres } from '@app/platform';
+import { type Database, migrateToLatest, openPGlite, openPostgres } from '@app/platform';
 
 export interface TestBackend {
   name: 'pglite' | 'postgres';
@@ -42,15 +42,9 @@ function postgres(url: string): TestBackend {
   };
 }
 
-let announced = false;
-
-/** PGlite always; a real PostgreSQL server too when TEST_DATABASE_URL is set. */
+/** PGlite always; a real PostgreSQL server too when TEST_DATABASE_URL is set (jest.config.js says which). */
 export function testBackends(): TestBackend[] {
   const url = process.env.TEST_DATABASE_URL;
-  if (!url && !announced) {
-    announced = true;
-    console.warn('PostgreSQL server suites not run: TEST_DATABASE_URL is not set (PGlite suites run).');
-  }
   return url ? [pglite, postgres(url)] : [pglite];
 }
 

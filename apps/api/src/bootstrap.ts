@@ -1,9 +1,17 @@
-import { INestApplication } from '@nestjs/common';
+import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { createLogger, createValidationPipe, ErrorFilter, httpLogger, inputGuardMiddleware, PinoNestLogger, requestContextMiddleware } from '@app/platform';
-import { AppModule, AppModuleOptions } from './app.module';
+import {
+  createLogger,
+  createValidationPipe,
+  ErrorFilter,
+  httpLogger,
+  inputGuardMiddleware,
+  PinoNestLogger,
+  requestContextMiddleware,
+} from '@app/platform';
+import { AppModule, type AppModuleOptions } from './app.module';
 
 export const API_PREFIX = 'api/v1/crm';
 

@@ -1,7 +1,7 @@
 import { SingleBar } from 'cli-progress';
-import { EventStore, openEventStore } from '@app/event-store';
-import { Database, loadConfig, openDatabase } from '@app/platform';
-import { ProjectionKind, PROJECTION_KINDS, Progress } from '@app/read-models';
+import { type EventStore, openEventStore } from '@app/event-store';
+import { type Database, loadConfig, openDatabase } from '@app/platform';
+import { type ProjectionKind, PROJECTION_KINDS, type Progress } from '@app/read-models';
 
 /** Opens what the CLIs need, runs fn, and always closes. */
 export async function withStores<T>(fn: (database: Database, store: EventStore) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { DATABASE, Database, loadConfig, TokenService } from '@app/platform';
+import { DATABASE, type Database, loadConfig, TokenService } from '@app/platform';
 import { createApp } from './bootstrap';
 
 async function main(): Promise<void> {

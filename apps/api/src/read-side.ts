@@ -61,8 +61,8 @@ export const READ_SIDE_PROVIDERS: Provider[] = [
   {
     provide: WebhookDispatcher,
     inject: [DATABASE, AddressPolicy, APP_CONFIG],
-    useFactory: (database: Database, policy: AddressPolicy, config: AppConfig) => new WebhookDispatcher(database.db, policy, dispatcherOptionsFrom(config)),
+    useFactory: (database: Database, policy: AddressPolicy, config: AppConfig) =>
+      new WebhookDispatcher(database.db, policy, dispatcherOptionsFrom(config)),
   },
   InProcessWorkers,
 ];
-

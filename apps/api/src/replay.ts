@@ -9,7 +9,9 @@ import { progressBar, selectKinds, withStores } from './cli-support';
  * the API keeps serving. Interrupted, it resumes where it stopped (--restart starts over).
  */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { projection: { type: 'string', default: 'all' }, restart: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { projection: { type: 'string', default: 'all' }, restart: { type: 'boolean', default: false } },
+  });
   await withStores(async (database, store) => {
     for (const kind of selectKinds(values.projection)) {
       const bar = progressBar(`replay ${kind.name}`);

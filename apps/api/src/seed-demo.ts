@@ -20,10 +20,21 @@ async function main(): Promise<void> {
   if (!Number.isInteger(deals) || deals < 1 || deals > 100_000) throw new Error('--deals must be a whole number from 1 to 100000');
   await withStores(async (database, store) => {
     const db = database.db;
-    await db.insertInto('orgs').values({ id: orgId, name: orgId }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await db
+      .insertInto('orgs')
+      .values({ id: orgId, name: orgId })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     await db
       .insertInto('users')
-      .values(FIRST.map((first, i) => ({ org_id: orgId, id: `user_${i}`, name: `${first} ${LAST[i]}`, email: `${first.toLowerCase()}@example.com` })))
+      .values(
+        FIRST.map((first, i) => ({
+          org_id: orgId,
+          id: `user_${i}`,
+          name: `${first} ${LAST[i]}`,
+          email: `${first.toLowerCase()}@example.com`,
+        })),
+      )
       .onConflict((oc) => oc.columns(['org_id', 'id']).doNothing())
       .execute();
     const customers = 150;
@@ -34,7 +45,8 @@ async function main(): Promise<void> {
           org_id: orgId,
           id: `cust_${i}`,
           customer_number: customerNumberFor(String(1000 + i)),
-          company_name: `${COMPANIES[i % COMPANIES.length]} ${['Corp', 'Inc', 'GmbH', 'Ltd', 'SA'][i % 5]} ${Math.floor(i / COMPANIES.length) || ''}`.trim(),
+          company_name:
+            `${COMPANIES[i % COMPANIES.length]} ${['Corp', 'Inc', 'GmbH', 'Ltd', 'SA'][i % 5]} ${Math.floor(i / COMPANIES.length) || ''}`.trim(),
           email: `contact${i}@example.com`,
         })),
       )

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { loadConfig, openDatabase, Role, ROLES, TokenService } from '@app/platform';
+import { loadConfig, openDatabase, type Role, ROLES, TokenService } from '@app/platform';
 
 /** npm run token -- --org <org> --user <id> --role <admin|manager|rep|viewer> [--label text] */
 async function main(): Promise<void> {

@@ -74,7 +74,10 @@ describe('toMinorOrThrow / toMajor', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(DomainError);
-    expect(error).toMatchObject({ code: ErrorCode.ValidationFailed, details: { errors: { actual_value: [expect.stringContaining('actual_value')] } } });
+    expect(error).toMatchObject({
+      code: ErrorCode.ValidationFailed,
+      details: { errors: { actual_value: [expect.stringContaining('actual_value')] } },
+    });
   });
 
   it.each([

@@ -1,5 +1,13 @@
-import { DomainError, ErrorCode, FieldErrors } from './errors';
-import { DEFAULT_LOSS_REASONS, DEFAULT_PIPELINE, DEFAULT_PIPELINE_ID, Pipeline, PipelinePolicy, StageDefinition, StageKind } from './pipeline';
+import { DomainError, ErrorCode, type FieldErrors } from './errors';
+import {
+  DEFAULT_LOSS_REASONS,
+  DEFAULT_PIPELINE,
+  DEFAULT_PIPELINE_ID,
+  type Pipeline,
+  type PipelinePolicy,
+  type StageDefinition,
+  type StageKind,
+} from './pipeline';
 
 /** Pipeline events: every change to an org's pipelines is recorded (audited like deals). */
 export type PipelineEvent =
@@ -33,7 +41,14 @@ export interface StageInput {
 }
 
 export type PipelineCommand =
-  | { type: 'CreatePipeline'; pipeline_id: string; name: string; stages: StageInput[]; loss_reasons?: string[]; policy?: Partial<PipelinePolicy> }
+  | {
+      type: 'CreatePipeline';
+      pipeline_id: string;
+      name: string;
+      stages: StageInput[];
+      loss_reasons?: string[];
+      policy?: Partial<PipelinePolicy>;
+    }
   | { type: 'UpdatePipeline'; name?: string; policy?: Partial<PipelinePolicy> }
   | { type: 'AddStage'; stage: StageInput }
   | { type: 'UpdateStage'; key: string; changes: Partial<Pick<StageInput, 'name' | 'display_order' | 'probability' | 'rotting_days'>> }
@@ -52,13 +67,18 @@ export const INITIAL_PIPELINE_STATE: PipelineState = { version: 0, exists: false
 
 /** The default pipeline exists for every org before anyone changes it. */
 export function initialPipelineState(pipelineId: string): PipelineState {
-  return pipelineId === DEFAULT_PIPELINE_ID ? { version: 0, exists: true, deleted: false, pipeline: DEFAULT_PIPELINE } : INITIAL_PIPELINE_STATE;
+  return pipelineId === DEFAULT_PIPELINE_ID
+    ? { version: 0, exists: true, deleted: false, pipeline: DEFAULT_PIPELINE }
+    : INITIAL_PIPELINE_STATE;
 }
 
 const KEY = /^[a-z][a-z0-9_]{0,62}$/;
 
 export function slugOf(name: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
   return /^[a-z]/.test(slug) ? slug.slice(0, 63) : `stage_${slug}`.slice(0, 63);
 }
 
@@ -69,15 +89,24 @@ function toStage(input: StageInput, errors: FieldErrors, path: string): StageDef
   const key = input.key ?? slugOf(input.name);
   if (!KEY.test(key)) add(errors, `${path}.key`, 'key must be lower-case letters, digits and _ (starting with a letter)');
   if (!input.name?.trim()) add(errors, `${path}.name`, 'name is required');
-  if (!Number.isInteger(input.display_order) || input.display_order < 1) add(errors, `${path}.display_order`, 'display_order must be a whole number ≥ 1');
+  if (!Number.isInteger(input.display_order) || input.display_order < 1)
+    add(errors, `${path}.display_order`, 'display_order must be a whole number ≥ 1');
   const probability = input.probability ?? (kind === 'won' ? 100 : kind === 'active' ? 50 : 0);
-  if (!Number.isInteger(probability) || probability < 0 || probability > 100) add(errors, `${path}.probability`, 'probability must be a whole number from 0 to 100');
+  if (!Number.isInteger(probability) || probability < 0 || probability > 100)
+    add(errors, `${path}.probability`, 'probability must be a whole number from 0 to 100');
   if (kind === 'won' && probability !== 100) add(errors, `${path}.probability`, 'a won stage has probability 100');
   if ((kind === 'lost' || kind === 'on_hold') && probability !== 0) add(errors, `${path}.probability`, `a ${kind} stage has probability 0`);
   if (input.rotting_days != null && (!Number.isInteger(input.rotting_days) || input.rotting_days < 1)) {
     add(errors, `${path}.rotting_days`, 'rotting_days must be a whole number ≥ 1 (or null)');
   }
-  return { key, name: input.name?.trim(), display_order: input.display_order, probability, kind, ...(input.rotting_days != null ? { rotting_days: input.rotting_days } : {}) };
+  return {
+    key,
+    name: input.name?.trim(),
+    display_order: input.display_order,
+    probability,
+    kind,
+    ...(input.rotting_days != null ? { rotting_days: input.rotting_days } : {}),
+  };
 }
 
 /** A pipeline needs active stages, exactly one won and one lost stage, unique keys and orders. */
@@ -127,7 +156,12 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
       // Only the flags given change (an absent or undefined flag keeps its value).
       const given = Object.fromEntries(Object.entries(command.policy ?? {}).filter(([, v]) => v !== undefined));
       const policy = command.policy ? { ...current.policy, ...given } : undefined;
-      return [{ type: 'PipelineUpdated', data: { ...(command.name ? { name: command.name.trim() } : {}), ...(policy ? { policy } : {}), updated_at: now } }];
+      return [
+        {
+          type: 'PipelineUpdated',
+          data: { ...(command.name ? { name: command.name.trim() } : {}), ...(policy ? { policy } : {}), updated_at: now },
+        },
+      ];
     }
     case 'AddStage': {
       const stage = toStage(command.stage, errors, 'stage');
@@ -152,14 +186,22 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
         errors,
         'stage',
       );
-      checkShape(current.stages.map((s) => (s.key === existing.key ? merged : s)), errors, 'stage');
+      checkShape(
+        current.stages.map((s) => (s.key === existing.key ? merged : s)),
+        errors,
+        'stage',
+      );
       throwIf(errors);
       const { key: _k, kind: _kind, ...changes } = merged;
       return [{ type: 'StageUpdated', data: { key: existing.key, changes, updated_at: now } }];
     }
     case 'RemoveStage': {
       if (!current.stages.some((s) => s.key === command.key)) throw DomainError.notFound('Stage');
-      checkShape(current.stages.filter((s) => s.key !== command.key), errors, 'stage');
+      checkShape(
+        current.stages.filter((s) => s.key !== command.key),
+        errors,
+        'stage',
+      );
       throwIf(errors);
       return [{ type: 'StageRemoved', data: { key: command.key, removed_at: now } }];
     }
@@ -186,11 +228,21 @@ export function evolvePipeline(state: PipelineState, event: PipelineEvent): Pipe
     case 'PipelineCreated':
       return { ...next, exists: true, deleted: false, pipeline: event.data.pipeline };
     case 'PipelineUpdated':
-      return { ...next, pipeline: { ...p!, ...(event.data.name ? { name: event.data.name } : {}), ...(event.data.policy ? { policy: event.data.policy } : {}) } };
+      return {
+        ...next,
+        pipeline: {
+          ...p!,
+          ...(event.data.name ? { name: event.data.name } : {}),
+          ...(event.data.policy ? { policy: event.data.policy } : {}),
+        },
+      };
     case 'StageAdded':
       return { ...next, pipeline: { ...p!, stages: [...p!.stages, event.data.stage] } };
     case 'StageUpdated':
-      return { ...next, pipeline: { ...p!, stages: p!.stages.map((s) => (s.key === event.data.key ? { ...s, ...event.data.changes } : s)) } };
+      return {
+        ...next,
+        pipeline: { ...p!, stages: p!.stages.map((s) => (s.key === event.data.key ? { ...s, ...event.data.changes } : s)) },
+      };
     case 'StageRemoved':
       return { ...next, pipeline: { ...p!, stages: p!.stages.filter((s) => s.key !== event.data.key) } };
     case 'LossReasonsSet':

@@ -50,7 +50,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     projectionPollMs: Math.max(10, intFrom(env.PROJECTION_POLL_MS, 500, 'PROJECTION_POLL_MS')),
     projectionHaltOnPoison: env.PROJECTION_HALT_ON_POISON === 'true',
     runWebhookDispatcher: (env.RUN_WEBHOOK_DISPATCHER ?? env.RUN_PROJECTORS ?? 'true') !== 'false',
-    webhookAllowedHosts: (env.WEBHOOK_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    webhookAllowedHosts: (env.WEBHOOK_ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
     webhookTimeoutMs: Math.max(100, intFrom(env.WEBHOOK_TIMEOUT_MS, 15_000, 'WEBHOOK_TIMEOUT_MS')),
     webhookRetrySchedule: scheduleFrom(env.WEBHOOK_RETRY_SCHEDULE),
     webhookSecretOverlapSeconds: intFrom(env.WEBHOOK_SECRET_OVERLAP_SECONDS, 86_400, 'WEBHOOK_SECRET_OVERLAP_SECONDS'),

@@ -1,6 +1,6 @@
-import { LoggerService } from '@nestjs/common';
+import { type LoggerService } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import pino, { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import pinoHttp from 'pino-http';
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {

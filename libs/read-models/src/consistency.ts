@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { type Kysely } from 'kysely';
 import { DomainError } from '@app/domain';
 import type { EventStore } from '@app/event-store';
 import type { ProjectionRunner } from './projector/projection-runner';

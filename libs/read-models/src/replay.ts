@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { EventStore } from '@app/event-store';
 import type { Database } from '@app/platform/database/database';
 import { OpportunityProjection } from './opportunities/opportunity.projection';
@@ -127,7 +127,12 @@ export async function replayProjection(
   const batchSize = options.batchSize ?? REPLAY_BATCH_SIZE;
   const target = kind.create(REBUILD);
   await createCopies(db, kind, REBUILD, !!options.restart);
-  const runner = new ProjectionRunner(db, store, [target], { ...DEFAULT_RUNNER_OPTIONS, batchSize, haltOnPoison: true, synchronousCommit: false });
+  const runner = new ProjectionRunner(db, store, [target], {
+    ...DEFAULT_RUNNER_OPTIONS,
+    batchSize,
+    haltOnPoison: true,
+    synchronousCommit: false,
+  });
   if (options.restart) await runner.resetCheckpoint(target);
   await runner.ensureCheckpoints();
   const total = await countEvents(db);
@@ -146,7 +151,12 @@ export async function replayProjection(
     await restoreIndexNames(trx, indexes);
     // The live projection carries on from where the rebuild stopped.
     const done = await trx.selectFrom('projection_checkpoints').selectAll().where('projection', '=', target.name).executeTakeFirstOrThrow();
-    const carried = { checkpoint: done.checkpoint, position: done.position, events_processed: done.events_processed, updated_at: sql`now()` };
+    const carried = {
+      checkpoint: done.checkpoint,
+      position: done.position,
+      events_processed: done.events_processed,
+      updated_at: sql`now()`,
+    };
     await trx
       .insertInto('projection_checkpoints')
       .values({ projection: kind.name, ...carried })
@@ -180,14 +190,30 @@ export async function verifyProjection(
   const db = database.db;
   const scratch = kind.create(VERIFY);
   await createCopies(db, kind, VERIFY, true);
-  const runner = new ProjectionRunner(db, store, [scratch], { ...DEFAULT_RUNNER_OPTIONS, batchSize: REPLAY_BATCH_SIZE, haltOnPoison: true, synchronousCommit: false });
+  const runner = new ProjectionRunner(db, store, [scratch], {
+    ...DEFAULT_RUNNER_OPTIONS,
+    batchSize: REPLAY_BATCH_SIZE,
+    haltOnPoison: true,
+    synchronousCommit: false,
+  });
   await runner.resetCheckpoint(scratch);
   await runner.ensureCheckpoints();
   const total = await countEvents(db);
   try {
     return await holdingProjection(database, kind.name, async () => {
-      const live = await db.selectFrom('projection_checkpoints').select('checkpoint').where('projection', '=', kind.name).executeTakeFirst();
-      await catchUpWithProgress(runner, scratch, total, options.onProgress ?? (() => undefined), REPLAY_BATCH_SIZE, live?.checkpoint ?? null);
+      const live = await db
+        .selectFrom('projection_checkpoints')
+        .select('checkpoint')
+        .where('projection', '=', kind.name)
+        .executeTakeFirst();
+      await catchUpWithProgress(
+        runner,
+        scratch,
+        total,
+        options.onProgress ?? (() => undefined),
+        REPLAY_BATCH_SIZE,
+        live?.checkpoint ?? null,
+      );
       const differences: Difference[] = [];
       for (const table of kind.tables) {
         const columns = await comparableColumns(db, table);
@@ -235,7 +261,13 @@ async function primaryKey(db: Kysely<any>, table: string): Promise<string[]> {
 }
 
 /** Rows of the two sides with the same key become one 'differs' entry listing only what differs. */
-function pairUp(table: string, keyColumns: string[], columns: string[], live: Record<string, unknown>[], rebuilt: Record<string, unknown>[]): Difference[] {
+function pairUp(
+  table: string,
+  keyColumns: string[],
+  columns: string[],
+  live: Record<string, unknown>[],
+  rebuilt: Record<string, unknown>[],
+): Difference[] {
   const keyOf = (row: Record<string, unknown>) => JSON.stringify(keyColumns.map((c) => row[c]));
   const pick = (row: Record<string, unknown>) => Object.fromEntries(keyColumns.map((c) => [c, row[c]]));
   const rebuiltByKey = new Map(rebuilt.map((r) => [keyOf(r), r]));

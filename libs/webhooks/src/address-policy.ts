@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { lookup as dnsLookup, LookupAddress } from 'node:dns';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { promises as dns } from 'node:dns';
 import { DomainError } from '@app/domain';
 
@@ -77,7 +77,11 @@ export class AddressPolicy {
   }
 
   /** A net.connect lookup that refuses private answers for hosts that are not allowed. */
-  readonly lookup = (hostname: string, options: object, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+  readonly lookup = (
+    hostname: string,
+    options: object,
+    callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, [], 0);
       const list = addresses as LookupAddress[];

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import type { AppConfig } from '@app/platform/config';
 import { Waiter } from '@app/event-store';
-import { AddressPolicy } from './address-policy';
+import { type AddressPolicy } from './address-policy';
 import { TEST_EVENT_TYPE } from './payload';
 import { nextDelaySeconds, parseRetryAfter } from './schedule';
 import { signatureHeader } from './signing';
@@ -111,7 +111,11 @@ export class WebhookDispatcher {
   /** Sends a signed webhook.test message now and reports the attempt. */
   async sendTest(orgId: string, endpointId: string): Promise<AttemptResult> {
     const id = `msg_${randomUUID().replace(/-/g, '')}`;
-    const body = JSON.stringify({ type: TEST_EVENT_TYPE, timestamp: new Date().toISOString(), data: { endpoint_id: endpointId, message: 'Test ping' } });
+    const body = JSON.stringify({
+      type: TEST_EVENT_TYPE,
+      timestamp: new Date().toISOString(),
+      data: { endpoint_id: endpointId, message: 'Test ping' },
+    });
     await this.db
       .insertInto('webhook_messages')
       .values({ id, org_id: orgId, endpoint_id: endpointId, event_type: TEST_EVENT_TYPE, body, status: 'pending', next_attempt_at: null })
@@ -152,7 +156,19 @@ export class WebhookDispatcher {
     return this.db
       .selectFrom('webhook_messages as m')
       .innerJoin('webhook_endpoints as e', 'e.id', 'm.endpoint_id')
-      .select(['m.id', 'm.endpoint_id', 'm.body', 'm.attempts', 'm.total_attempts', 'e.url', 'e.secret', 'e.previous_secret', 'e.previous_secret_expires_at', 'e.enabled', 'e.deleted_at'])
+      .select([
+        'm.id',
+        'm.endpoint_id',
+        'm.body',
+        'm.attempts',
+        'm.total_attempts',
+        'e.url',
+        'e.secret',
+        'e.previous_secret',
+        'e.previous_secret_expires_at',
+        'e.enabled',
+        'e.deleted_at',
+      ])
       .where('m.id', 'in', ids)
       .execute() as Promise<Claimed[]>;
   }
@@ -170,7 +186,14 @@ export class WebhookDispatcher {
     const logNumber = m.total_attempts + 1;
     if (m.deleted_at || (!m.enabled && retry)) {
       await this.finish(m.id, 'failed', attempt - 1, null, false);
-      return { webhook_id: m.id, attempt: logNumber - 1, delivered: false, status_code: null, latency_ms: 0, error: 'endpoint disabled or deleted' };
+      return {
+        webhook_id: m.id,
+        attempt: logNumber - 1,
+        delivered: false,
+        status_code: null,
+        latency_ms: 0,
+        error: 'endpoint disabled or deleted',
+      };
     }
     const secrets = [m.secret];
     if (m.previous_secret && m.previous_secret_expires_at && new Date(m.previous_secret_expires_at).getTime() > Date.now()) {
@@ -209,7 +232,15 @@ export class WebhookDispatcher {
     const latency = Date.now() - started;
     await this.db
       .insertInto('webhook_attempts')
-      .values({ message_id: m.id, attempt: logNumber, attempted_at: new Date(started), status_code: status, latency_ms: latency, response_excerpt: excerpt, error })
+      .values({
+        message_id: m.id,
+        attempt: logNumber,
+        attempted_at: new Date(started),
+        status_code: status,
+        latency_ms: latency,
+        response_excerpt: excerpt,
+        error,
+      })
       .execute();
     const delivered = status !== null && status >= 200 && status < 300;
     if (delivered) {

@@ -1,9 +1,19 @@
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@app/domain';
 import { generateSecret } from './signing';
 
-const PUBLIC_COLUMNS = ['id', 'url', 'description', 'event_types', 'enabled', 'disabled_reason', 'previous_secret_expires_at', 'created_at', 'updated_at'] as const;
+const PUBLIC_COLUMNS = [
+  'id',
+  'url',
+  'description',
+  'event_types',
+  'enabled',
+  'disabled_reason',
+  'previous_secret_expires_at',
+  'created_at',
+  'updated_at',
+] as const;
 
 export interface EndpointInput {
   url: string;
@@ -31,7 +41,13 @@ export async function createEndpoint(db: Kysely<any>, orgId: string, input: Endp
 }
 
 export function listEndpoints(db: Kysely<any>, orgId: string) {
-  return db.selectFrom('webhook_endpoints').select([...PUBLIC_COLUMNS]).where('org_id', '=', orgId).where('deleted_at', 'is', null).orderBy('created_at').execute();
+  return db
+    .selectFrom('webhook_endpoints')
+    .select([...PUBLIC_COLUMNS])
+    .where('org_id', '=', orgId)
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at')
+    .execute();
 }
 
 export async function getEndpoint(db: Kysely<any>, orgId: string, id: string) {
@@ -56,12 +72,22 @@ export async function updateEndpoint(db: Kysely<any>, orgId: string, id: string,
     set.enabled = changes.enabled;
     if (changes.enabled) set.disabled_reason = null;
   }
-  return db.updateTable('webhook_endpoints').set(set).where('org_id', '=', orgId).where('id', '=', id).returning([...PUBLIC_COLUMNS]).executeTakeFirstOrThrow();
+  return db
+    .updateTable('webhook_endpoints')
+    .set(set)
+    .where('org_id', '=', orgId)
+    .where('id', '=', id)
+    .returning([...PUBLIC_COLUMNS])
+    .executeTakeFirstOrThrow();
 }
 
 export async function deleteEndpoint(db: Kysely<any>, orgId: string, id: string): Promise<void> {
   await getEndpoint(db, orgId, id);
-  await db.updateTable('webhook_endpoints').set({ deleted_at: sql`now()`, enabled: false }).where('id', '=', id).execute();
+  await db
+    .updateTable('webhook_endpoints')
+    .set({ deleted_at: sql`now()`, enabled: false })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** A new secret; the old one keeps verifying for `overlapSeconds` (both signatures are sent). */
@@ -88,7 +114,21 @@ export async function listDeliveries(db: Kysely<any>, orgId: string, endpointId:
   if (status) base = base.where('status', '=', status);
   const [messages, count] = await Promise.all([
     base
-      .select(['id', 'event_type', 'event_id', 'stream_id', 'stream_version', 'position', 'status', 'total_attempts as attempts', 'next_attempt_at', 'last_attempt_at', 'last_status_code', 'delivered_at', 'created_at'])
+      .select([
+        'id',
+        'event_type',
+        'event_id',
+        'stream_id',
+        'stream_version',
+        'position',
+        'status',
+        'total_attempts as attempts',
+        'next_attempt_at',
+        'last_attempt_at',
+        'last_status_code',
+        'delivered_at',
+        'created_at',
+      ])
       .orderBy('created_at', 'desc')
       .orderBy('id')
       .limit(perPage)
@@ -100,12 +140,20 @@ export async function listDeliveries(db: Kysely<any>, orgId: string, endpointId:
     ? await db
         .selectFrom('webhook_attempts')
         .select(['message_id', 'attempt', 'attempted_at', 'status_code', 'latency_ms', 'response_excerpt', 'error'])
-        .where('message_id', 'in', messages.map((m) => m.id))
+        .where(
+          'message_id',
+          'in',
+          messages.map((m) => m.id),
+        )
         .orderBy('attempt')
         .execute()
     : [];
   return {
-    rows: messages.map((m) => ({ ...m, position: m.position === null ? null : String(m.position), attempts_log: attempts.filter((a) => a.message_id === m.id).map(({ message_id: _m, ...a }) => a) })),
+    rows: messages.map((m) => ({
+      ...m,
+      position: m.position === null ? null : String(m.position),
+      attempts_log: attempts.filter((a) => a.message_id === m.id).map(({ message_id: _m, ...a }) => a),
+    })),
     total: Number(count.n),
   };
 }

@@ -1,8 +1,8 @@
-import { Kysely } from 'kysely';
+import { type Kysely } from 'kysely';
 import type { OpportunityEventType, OpportunityState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform/ids';
-import { foldBatch, Projection } from '@app/read-models';
+import { foldBatch, type Projection } from '@app/read-models';
 import { eventPayload, WEBHOOK_EVENT_TYPE } from './payload';
 
 const STATES = 'webhook_deal_states';
@@ -55,13 +55,19 @@ export class WebhookOutboxProjection implements Projection {
       }
     }
     if (messages.length) {
-      await trx.insertInto('webhook_messages').values(messages).onConflict((oc) => oc.column('id').doNothing()).execute();
+      await trx
+        .insertInto('webhook_messages')
+        .values(messages)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
     }
     await trx
       .insertInto(STATES)
       .values([...deals.values()].map((d) => ({ org_id: d.orgId, id: d.id, state: JSON.stringify(d.state), last_version: d.lastVersion })))
       .onConflict((oc) =>
-        oc.columns(['org_id', 'id']).doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), last_version: eb.ref('excluded.last_version') })),
+        oc
+          .columns(['org_id', 'id'])
+          .doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), last_version: eb.ref('excluded.last_version') })),
       )
       .execute();
   }

@@ -1,4 +1,4 @@
-import { computeFields, OpportunityEventType, OpportunityState, stageKindOf, statusOf, toMajor } from '@app/domain';
+import { computeFields, type OpportunityEventType, type OpportunityState, stageKindOf, statusOf, toMajor } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
 /** Event types a webhook endpoint can subscribe to, one per opportunity event. */

@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -28,11 +28,15 @@ export function buildApi(): { main: string; built: boolean; seconds: number } {
   const started = Date.now();
   const newest = Math.max(newestSource(join(ROOT, 'apps/api/src')), newestSource(join(ROOT, 'libs')));
   if (existsSync(MAIN) && existsSync(STAMP) && statSync(STAMP).mtimeMs > newest) return { main: MAIN, built: false, seconds: 0 };
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '-c', 'test/reliability/support/nest-cli.kill-restart.json'], {
-    cwd: ROOT,
-    stdio: 'pipe',
-    timeout: 170_000,
-  });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '-c', 'test/reliability/support/nest-cli.kill-restart.json'],
+    {
+      cwd: ROOT,
+      stdio: 'pipe',
+      timeout: 170_000,
+    },
+  );
   writeFileSync(STAMP, new Date().toISOString());
   return { main: MAIN, built: true, seconds: (Date.now() - started) / 1000 };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
-import { EventStore, RecordedEvent } from '@app/event-store';
+import { EventStore, type RecordedEvent } from '@app/event-store';
 import type { TestApp } from '../../support/test-app';
 
 export { startTestApp, API } from '../../support/test-app';
@@ -18,7 +18,14 @@ export function uniqueOrg(prefix = 'rel'): string {
 
 /** A valid create body (seed 000 style). */
 export function dealBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name: 'Reliability deal', customer_id: 568, value: 1234.56, expected_close_date: '2027-04-30', stage: 'prospecting', ...overrides };
+  return {
+    name: 'Reliability deal',
+    customer_id: 568,
+    value: 1234.56,
+    expected_close_date: '2027-04-30',
+    stage: 'prospecting',
+    ...overrides,
+  };
 }
 
 export async function createDeal(t: TestApp, token: string, overrides: Record<string, unknown> = {}): Promise<string> {

@@ -5,8 +5,7 @@ import fc from 'fast-check';
 export type Json = unknown;
 
 export type FuzzBody =
-  | { kind: 'json'; value: Json }
-  | { kind: 'raw'; contentType: string | null; text: string | Buffer; contentEncoding?: string };
+  { kind: 'json'; value: Json } | { kind: 'raw'; contentType: string | null; text: string | Buffer; contentEncoding?: string };
 
 export interface FuzzCase {
   /** What the case is, for failure reports. */
@@ -66,7 +65,14 @@ export const junkValue: fc.Arbitrary<Json> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...SPECIAL_VALUES) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 24 }) },
-  { weight: 2, arbitrary: fc.oneof(fc.integer(), fc.double(), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map((n) => Number(n))) },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map((n) => Number(n)),
+    ),
+  },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
   { weight: 1, arbitrary: fc.constant(HUGE) },
 );
@@ -103,13 +109,18 @@ export function bodyArbitrary(valid: Record<string, unknown>, fields: string[]):
     { weight: 5, arbitrary: fc.tuple(fc.constantFrom(...keys), junkValue).map(([k, v]) => setPath(valid, k, v)) },
     {
       weight: 2,
-      arbitrary: fc.tuple(fc.constantFrom(...keys), junkValue, fc.constantFrom(...keys), junkValue).map(([a, va, b, vb]) => setPath(setPath(valid, a, va), b, vb)),
+      arbitrary: fc
+        .tuple(fc.constantFrom(...keys), junkValue, fc.constantFrom(...keys), junkValue)
+        .map(([a, va, b, vb]) => setPath(setPath(valid, a, va), b, vb)),
     },
     { weight: 1, arbitrary: fc.constantFrom(...present).map((k) => omitPath(valid, k)) },
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !keys.includes(k)), junkValue)
+        .tuple(
+          fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !keys.includes(k)),
+          junkValue,
+        )
         .map(([k, v]) => ({ ...structuredClone(valid), [k]: v })),
     },
   );
@@ -122,7 +133,21 @@ export function bodyArbitrary(valid: Record<string, unknown>, fields: string[]):
   return fc.oneof({ weight: 4, arbitrary: mutated }, { weight: 1, arbitrary: whole }).map((value) => ({ kind: 'json', value }) as FuzzBody);
 }
 
-const INVALID_JSON = ['{', '{"a":1,}', "{'a':1}", '{"a":}', 'nul', '[1,2', '{"a":1}{"b":2}', '\u0000', '\ufeff{}', '{"a":"\\x41"}', '{"a":"\\ud800"}', '{"a":1e999}', ''];
+const INVALID_JSON = [
+  '{',
+  '{"a":1,}',
+  "{'a':1}",
+  '{"a":}',
+  'nul',
+  '[1,2',
+  '{"a":1}{"b":2}',
+  '\u0000',
+  '\ufeff{}',
+  '{"a":"\\x41"}',
+  '{"a":"\\ud800"}',
+  '{"a":1e999}',
+  '',
+];
 
 export function rawBodyArbitrary(valid: Record<string, unknown>): fc.Arbitrary<FuzzBody> {
   const validText = JSON.stringify(valid);
@@ -130,7 +155,16 @@ export function rawBodyArbitrary(valid: Record<string, unknown>): fc.Arbitrary<F
     fc.constantFrom(...INVALID_JSON).map((text) => ({ kind: 'raw', contentType: 'application/json', text }) as FuzzBody),
     fc.string({ unit: 'binary', maxLength: 40 }).map((text) => ({ kind: 'raw', contentType: 'application/json', text }) as FuzzBody),
     fc
-      .constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1', 'application/json; charset=utf-16', 'application/vnd.api+json', null)
+      .constantFrom(
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'application/json; charset=latin1',
+        'application/json; charset=utf-16',
+        'application/vnd.api+json',
+        null,
+      )
       .map((contentType) => ({ kind: 'raw', contentType, text: validText }) as FuzzBody),
   );
 }
@@ -148,7 +182,10 @@ export function handBodies(valid: Record<string, unknown>): [string, FuzzBody][]
     ['json {}', { kind: 'json', value: {} }],
     ['array of the valid body', { kind: 'json', value: [valid] }],
     ['__proto__ key', { kind: 'raw', contentType: 'application/json', text: withKey(valid, '__proto__', '{"polluted":true}') }],
-    ['constructor.prototype key', { kind: 'raw', contentType: 'application/json', text: withKey(valid, 'constructor', '{"prototype":{"polluted":true}}') }],
+    [
+      'constructor.prototype key',
+      { kind: 'raw', contentType: 'application/json', text: withKey(valid, 'constructor', '{"prototype":{"polluted":true}}') },
+    ],
     ['5000-deep array', { kind: 'raw', contentType: 'application/json', text: deep }],
     ['2000-deep object', { kind: 'raw', contentType: 'application/json', text: deepObject }],
     ['300 KB body', { kind: 'json', value: { ...valid, padding: 'p'.repeat(300_000) } }],
@@ -180,62 +217,159 @@ function mapStrings(value: unknown, f: (s: string) => string): unknown {
 }
 
 const QUERY_VALUES = [
-  '', ' ', '0', '-1', '1.5', '1e3', '1e309', 'NaN', 'Infinity', '-Infinity', '99999999999999999999', '9223372036854775808',
-  '18446744073709551616', 'true', 'null', 'undefined', '[]', '{}', 'ä', '😀', '%00', '\u0000', 'x'.repeat(5000), '2026-02-30',
-  '2026-13-45T99:99:99Z', '0000-01-01', '9999-12-31T23:59:59.999+14:00', "' OR 1=1 --", '__proto__', 'a,b,,c', ',,,', 'Q5', 'q0',
+  '',
+  ' ',
+  '0',
+  '-1',
+  '1.5',
+  '1e3',
+  '1e309',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '99999999999999999999',
+  '9223372036854775808',
+  '18446744073709551616',
+  'true',
+  'null',
+  'undefined',
+  '[]',
+  '{}',
+  'ä',
+  '😀',
+  '%00',
+  '\u0000',
+  'x'.repeat(5000),
+  '2026-02-30',
+  '2026-13-45T99:99:99Z',
+  '0000-01-01',
+  '9999-12-31T23:59:59.999+14:00',
+  "' OR 1=1 --",
+  '__proto__',
+  'a,b,,c',
+  ',,,',
+  'Q5',
+  'q0',
 ];
 
 /** A raw query string: known and unknown keys, junk values, repeated keys, brackets, broken escapes. */
 export function queryArbitrary(known: string[]): fc.Arbitrary<string> {
   const key = fc.oneof(
     { weight: 5, arbitrary: fc.constantFrom(...known, 'page', 'per_page', 'consistency') },
-    { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'cf_', 'cf_x', 'cf_' + 'k'.repeat(70), 'unknown') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '__proto__',
+        'constructor',
+        'toString',
+        'hasOwnProperty',
+        'cf_',
+        'cf_x',
+        'cf_' + 'k'.repeat(70),
+        'unknown',
+      ),
+    },
     { weight: 1, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }) },
   );
-  const value = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_VALUES) }, { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 16 }) }, { weight: 1, arbitrary: fc.integer().map(String) });
-  const pair = fc.tuple(key, value, fc.constantFrom('plain', 'plain', 'plain', 'repeat', 'brackets', 'nested', 'raw', 'badescape')).map(([k, v, style]) => {
-    const ek = encodeURIComponent(k);
-    const ev = encodeURIComponent(v);
-    switch (style) {
-      case 'repeat':
-        return `${ek}=${ev}&${ek}=${ev}x`;
-      case 'brackets':
-        return `${ek}[]=${ev}&${ek}[]=1`;
-      case 'nested':
-        return `${ek}[a][b]=${ev}`;
-      case 'raw':
-        return `${ek}=${v.replace(/[^A-Za-z0-9._~,:-]/g, '')}`;
-      case 'badescape':
-        return `${ek}=%${ev}%zz%E0%A4%A`;
-      default:
-        return `${ek}=${ev}`;
-    }
-  });
+  const value = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...QUERY_VALUES) },
+    { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 16 }) },
+    { weight: 1, arbitrary: fc.integer().map(String) },
+  );
+  const pair = fc
+    .tuple(key, value, fc.constantFrom('plain', 'plain', 'plain', 'repeat', 'brackets', 'nested', 'raw', 'badescape'))
+    .map(([k, v, style]) => {
+      const ek = encodeURIComponent(k);
+      const ev = encodeURIComponent(v);
+      switch (style) {
+        case 'repeat':
+          return `${ek}=${ev}&${ek}=${ev}x`;
+        case 'brackets':
+          return `${ek}[]=${ev}&${ek}[]=1`;
+        case 'nested':
+          return `${ek}[a][b]=${ev}`;
+        case 'raw':
+          return `${ek}=${v.replace(/[^A-Za-z0-9._~,:-]/g, '')}`;
+        case 'badescape':
+          return `${ek}=%${ev}%zz%E0%A4%A`;
+        default:
+          return `${ek}=${ev}`;
+      }
+    });
   return fc.array(pair, { minLength: 1, maxLength: 5 }).map((pairs) => pairs.join('&'));
 }
 
 export function handQueries(known: string[]): string[] {
   const first = known[0] ?? 'x';
   return [
-    'page=0', 'page=-1', 'page=1e3', 'page=NaN', 'page=99999999999999999999', 'per_page=0', 'per_page=101', 'per_page=1.5',
-    'page=1&page=2', 'page[]=1', 'page[x]=1', '__proto__=1', '__proto__[polluted]=1', 'constructor[prototype][polluted]=1',
-    'toString=1', 'hasOwnProperty=1', '%zz=1', `${first}=%zz`, `${first}=%E0%A4%A`, `${first}=${'x'.repeat(8000)}`,
-    `${first}=%00`, `${first}=${encodeURIComponent('😀')}`, `${first}[]=a&${first}[]=b`, `${first}=a&${first}=b`,
-    'consistency=abc', 'consistency=-1', 'consistency=99999999999999999999', 'consistency=9223372036854775808', 'consistency=0',
+    'page=0',
+    'page=-1',
+    'page=1e3',
+    'page=NaN',
+    'page=99999999999999999999',
+    'per_page=0',
+    'per_page=101',
+    'per_page=1.5',
+    'page=1&page=2',
+    'page[]=1',
+    'page[x]=1',
+    '__proto__=1',
+    '__proto__[polluted]=1',
+    'constructor[prototype][polluted]=1',
+    'toString=1',
+    'hasOwnProperty=1',
+    '%zz=1',
+    `${first}=%zz`,
+    `${first}=%E0%A4%A`,
+    `${first}=${'x'.repeat(8000)}`,
+    `${first}=%00`,
+    `${first}=${encodeURIComponent('😀')}`,
+    `${first}[]=a&${first}[]=b`,
+    `${first}=a&${first}=b`,
+    'consistency=abc',
+    'consistency=-1',
+    'consistency=99999999999999999999',
+    'consistency=9223372036854775808',
+    'consistency=0',
     ...known.slice(0, 14).flatMap((k) => [`${k}=`, `${k}=-1`, `${k}=%00`, `${k}=${encodeURIComponent("' OR 1=1 --")}&${k}x=1`]),
   ];
 }
 
 export const HAND_IDS: string[] = [
-  '%00', '%zz', '%E0%A4%A', 'a'.repeat(300), encodeURIComponent('😀'), encodeURIComponent("' OR '1'='1"), '__proto__', 'constructor',
-  '00000000-0000-0000-0000-000000000000', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF', '{3f6c2b1e-9a4d-4c1b-8e2f-0a1b2c3d4e5f}',
-  '3f6c2b1e9a4d4c1b8e2f0a1b2c3d4e5f', '3f6c2b1e-9a4d-4c1b-8e2f-0a1b2c3d4e5fx', '-1', '99999999999999999999', 'NaN', 'null',
-  '%2e%2e', '%', encodeURIComponent('a/b'), encodeURIComponent('a b'), 'default', 'DEFAULT', 'msg_' + '0'.repeat(32),
+  '%00',
+  '%zz',
+  '%E0%A4%A',
+  'a'.repeat(300),
+  encodeURIComponent('😀'),
+  encodeURIComponent("' OR '1'='1"),
+  '__proto__',
+  'constructor',
+  '00000000-0000-0000-0000-000000000000',
+  'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
+  '{3f6c2b1e-9a4d-4c1b-8e2f-0a1b2c3d4e5f}',
+  '3f6c2b1e9a4d4c1b8e2f0a1b2c3d4e5f',
+  '3f6c2b1e-9a4d-4c1b-8e2f-0a1b2c3d4e5fx',
+  '-1',
+  '99999999999999999999',
+  'NaN',
+  'null',
+  '%2e%2e',
+  '%',
+  encodeURIComponent('a/b'),
+  encodeURIComponent('a b'),
+  'default',
+  'DEFAULT',
+  'msg_' + '0'.repeat(32),
 ];
 
 export const idArbitrary: fc.Arbitrary<string> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...HAND_IDS) },
-  { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, 'x'))) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .string({ unit: 'binary', minLength: 1, maxLength: 40 })
+      .map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, 'x'))),
+  },
   { weight: 1, arbitrary: fc.uuid() },
   { weight: 1, arbitrary: fc.uuid().map((u) => u.toUpperCase()) },
   { weight: 1, arbitrary: fc.integer().map(String) },
@@ -244,7 +378,30 @@ export const idArbitrary: fc.Arbitrary<string> = fc.oneof(
 
 /** Header values Node's HTTP client can send (latin-1, no control characters but tab). */
 const headerValue = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom('', ' ', 'abc', '-1', '0', '1.5', '*', '"-1"', 'W/"x"', '"1", "2"', '"999999999999999999"', '99999999999999999999', '9'.repeat(25), '18446744073709551616', 'clé', 'x'.repeat(300), 'a b', '"1"', 'W/"1"') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      '',
+      ' ',
+      'abc',
+      '-1',
+      '0',
+      '1.5',
+      '*',
+      '"-1"',
+      'W/"x"',
+      '"1", "2"',
+      '"999999999999999999"',
+      '99999999999999999999',
+      '9'.repeat(25),
+      '18446744073709551616',
+      'clé',
+      'x'.repeat(300),
+      'a b',
+      '"1"',
+      'W/"1"',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ maxLength: 30 }).map((s) => s.replace(/[^\t\x20-\x7e]/g, '')) },
   { weight: 1, arbitrary: fc.integer().map(String) },
 );

@@ -26,7 +26,10 @@ export class TokensController {
   @Post()
   async create(@Body() dto: CreateTokenDto, @CurrentActor() actor: Actor) {
     const minted = await this.tokens.mint({ orgId: actor.orgId, userId: dto.user_id, role: dto.role, label: dto.label });
-    return { message: 'Token created; store it now, it is not shown again', data: { id: minted.id, token: minted.token, user_id: minted.userId, role: minted.role } };
+    return {
+      message: 'Token created; store it now, it is not shown again',
+      data: { id: minted.id, token: minted.token, user_id: minted.userId, role: minted.role },
+    };
   }
 
   @Get()
@@ -85,7 +88,14 @@ export class CategoriesController {
   async create(@Body() dto: CategoryDto, @CurrentActor() actor: Actor) {
     const row = await this.database.db
       .insertInto('categories')
-      .values({ org_id: actor.orgId, id: randomUUID(), name: dto.name.trim(), color: dto.color ?? null, sort_order: dto.sort_order ?? 0, is_active: dto.is_active ?? true })
+      .values({
+        org_id: actor.orgId,
+        id: randomUUID(),
+        name: dto.name.trim(),
+        color: dto.color ?? null,
+        sort_order: dto.sort_order ?? 0,
+        is_active: dto.is_active ?? true,
+      })
       .onConflict((oc) => oc.doNothing())
       .returning([...CATEGORY_COLUMNS])
       .executeTakeFirst();
@@ -96,7 +106,10 @@ export class CategoriesController {
   @Get()
   async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(CategoriesQueryDto, raw);
-    let query = this.database.db.selectFrom('categories').select([...CATEGORY_COLUMNS]).where('org_id', '=', actor.orgId);
+    let query = this.database.db
+      .selectFrom('categories')
+      .select([...CATEGORY_COLUMNS])
+      .where('org_id', '=', actor.orgId);
     if (q.is_active !== undefined) query = query.where('is_active', '=', q.is_active === 'true');
     return { data: await query.orderBy('sort_order').orderBy('name').execute() };
   }
@@ -125,7 +138,11 @@ export class CategoriesController {
   @Roles('admin', 'manager')
   @HttpCode(204)
   async remove(@Param('id', uuid) id: string, @CurrentActor() actor: Actor) {
-    const result = await this.database.db.deleteFrom('categories').where('org_id', '=', actor.orgId).where('id', '=', id).executeTakeFirst();
+    const result = await this.database.db
+      .deleteFrom('categories')
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw DomainError.notFound('Category');
   }
 }

@@ -25,7 +25,12 @@ export class AuditController {
     const page = events.slice((q.page - 1) * q.per_page, q.page * q.per_page);
     return {
       data: page.map(historyItem),
-      meta: { current_page: q.page, per_page: q.per_page, total: events.length, last_page: Math.max(1, Math.ceil(events.length / q.per_page)) },
+      meta: {
+        current_page: q.page,
+        per_page: q.per_page,
+        total: events.length,
+        last_page: Math.max(1, Math.ceil(events.length / q.per_page)),
+      },
     };
   }
 

@@ -1,6 +1,17 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength, validateSync } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  validateSync,
+} from 'class-validator';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityCommand } from '@app/domain';
@@ -49,7 +60,9 @@ function parametersFor<T extends object>(cls: new () => T, raw: Record<string, u
   const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
   if (errors.length) {
     throw DomainError.validation(
-      Object.fromEntries(errors.map((e) => [`parameters.${e.property}`, Object.values(e.constraints ?? { invalid: `${e.property} is invalid` })])),
+      Object.fromEntries(
+        errors.map((e) => [`parameters.${e.property}`, Object.values(e.constraints ?? { invalid: `${e.property} is invalid` })]),
+      ),
     );
   }
   return instance;
@@ -60,7 +73,13 @@ function toCommand(action: BulkAction, p: any): OpportunityCommand {
     case 'update_close_date':
       return { type: 'UpdateOpportunity', changes: { expected_close_date: p.expected_close_date } };
     case 'mark_lost':
-      return { type: 'Lose', loss_reason: p.loss_reason, competitor: p.competitor, loss_notes: p.loss_notes, lessons_learned: p.lessons_learned };
+      return {
+        type: 'Lose',
+        loss_reason: p.loss_reason,
+        competitor: p.competitor,
+        loss_notes: p.loss_notes,
+        lessons_learned: p.lessons_learned,
+      };
     case 'update_stage':
       return { type: 'ChangeStage', stage: p.stage, notes: p.notes, reason: p.reason, loss_reason: p.loss_reason };
     case 'assign':
@@ -126,7 +145,12 @@ export class BulkActionsController {
     await Promise.all(workers);
     const succeeded = results.filter((r) => r.status === 'success').length;
     return {
-      message: succeeded === ids.length ? 'Bulk action completed' : succeeded === 0 ? 'Bulk action failed for every opportunity' : 'Bulk action partially completed',
+      message:
+        succeeded === ids.length
+          ? 'Bulk action completed'
+          : succeeded === 0
+            ? 'Bulk action failed for every opportunity'
+            : 'Bulk action partially completed',
       data: { action: dto.action, total: ids.length, succeeded, failed: ids.length - succeeded, results },
     };
   }
@@ -134,6 +158,7 @@ export class BulkActionsController {
 
 function failure(id: string, error: unknown) {
   if (error instanceof DomainError) return { id, status: 'error', http_status: statusOf(error), ...errorBody(error) };
-  if (error instanceof ConcurrencyError) return { id, status: 'error', http_status: 409, code: 'concurrency_conflict', message: 'changed concurrently; retry' };
+  if (error instanceof ConcurrencyError)
+    return { id, status: 'error', http_status: 409, code: 'concurrency_conflict', message: 'changed concurrently; retry' };
   throw error;
 }

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Kysely, sql } from 'kysely';
-import { decide, DEFAULT_PIPELINE, evolve, INITIAL_STATE, OpportunityCommand, OpportunityEvent, OpportunityState } from '@app/domain';
+import { type Kysely, sql } from 'kysely';
+import {
+  decide,
+  DEFAULT_PIPELINE,
+  evolve,
+  INITIAL_STATE,
+  type OpportunityCommand,
+  type OpportunityEvent,
+  type OpportunityState,
+} from '@app/domain';
 
 /** Deterministic pseudo-random numbers so every run generates the same pipeline. */
 export function rng(seed: number) {
@@ -14,7 +22,20 @@ export function rng(seed: number) {
   };
 }
 
-export const COMPANIES = ['Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Stark', 'Wayne', 'Tyrell', 'Cyberdyne', 'Soylent', 'Vandelay', 'Wonka'];
+export const COMPANIES = [
+  'Acme',
+  'Globex',
+  'Initech',
+  'Umbrella',
+  'Hooli',
+  'Stark',
+  'Wayne',
+  'Tyrell',
+  'Cyberdyne',
+  'Soylent',
+  'Vandelay',
+  'Wonka',
+];
 const PRODUCTS = ['Platform', 'Analytics', 'Integration', 'Renewal', 'Expansion', 'Pilot', 'Enterprise License', 'Support'];
 const TAGS = ['enterprise', 'smb', 'integration', 'renewal', 'partner', 'inbound', 'outbound'];
 const REGIONS = ['emea', 'amer', 'apac'];
@@ -41,7 +62,9 @@ export function generateDeal(orgId: string, random: () => number, now: number, o
   // The rest closed over the last two years.
   const staysOpen = random() < 0.35;
   const created = staysOpen ? now - Math.floor(random() * 240) * DAY : now - (60 + Math.floor(random() * 670)) * DAY;
-  const closeAt = staysOpen ? now + (-30 + Math.floor(random() * 330)) * DAY : Math.min(now, created + (20 + Math.floor(random() * 200)) * DAY);
+  const closeAt = staysOpen
+    ? now + (-30 + Math.floor(random() * 330)) * DAY
+    : Math.min(now, created + (20 + Math.floor(random() * 200)) * DAY);
   const close = new Date(closeAt).toISOString().slice(0, 10);
   const owner = `user_${Math.floor(random() * owners)}`;
   const currency = random() < 0.85 ? 'USD' : random() < 0.66 ? 'EUR' : 'GBP';
@@ -75,7 +98,11 @@ export function generateDeal(orgId: string, random: () => number, now: number, o
   } else {
     const steps = Math.floor(random() * 5);
     for (let i = 0; i < steps; i++) commands.push({ type: 'AdvanceStage' });
-    commands.push({ type: 'Lose', loss_reason: (['price', 'competitor', 'no_decision', 'timing'] as const)[Math.floor(random() * 4)], close_date: close });
+    commands.push({
+      type: 'Lose',
+      loss_reason: (['price', 'competitor', 'no_decision', 'timing'] as const)[Math.floor(random() * 4)],
+      close_date: close,
+    });
   }
 
   let state: OpportunityState = INITIAL_STATE;
@@ -107,14 +134,23 @@ export function generateDeal(orgId: string, random: () => number, now: number, o
 }
 
 /** Bulk-loads generated events straight into the events table (data setup only, not the append path). */
-export async function loadDeals(db: Kysely<any>, orgId: string, deals: number, seed = 42, onProgress?: (done: number) => void): Promise<number> {
+export async function loadDeals(
+  db: Kysely<any>,
+  orgId: string,
+  deals: number,
+  seed = 42,
+  onProgress?: (done: number) => void,
+): Promise<number> {
   const random = rng(seed);
   const now = Date.now();
   let batch: GeneratedEventRow[] = [];
   let events = 0;
   const flush = async () => {
     if (!batch.length) return;
-    await db.insertInto('events').values(batch.map((r) => ({ ...r, data: sql`${r.data}::jsonb`, metadata: sql`${r.metadata}::jsonb` }))).execute();
+    await db
+      .insertInto('events')
+      .values(batch.map((r) => ({ ...r, data: sql`${r.data}::jsonb`, metadata: sql`${r.metadata}::jsonb` })))
+      .execute();
     events += batch.length;
     batch = [];
   };

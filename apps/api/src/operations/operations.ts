@@ -74,7 +74,9 @@ export class OperationsController {
         const check = this.indicators.check('projections');
         const lags = await this.lag.measure();
         const data = Object.fromEntries(lags.map((l) => [l.projection, l.behind]));
-        return lags.every((l) => l.behind <= MAX_READY_LAG) ? check.up({ lag_events: data }) : check.down({ lag_events: data, max_lag: MAX_READY_LAG });
+        return lags.every((l) => l.behind <= MAX_READY_LAG)
+          ? check.up({ lag_events: data })
+          : check.down({ lag_events: data, max_lag: MAX_READY_LAG });
       },
     ]);
   }
@@ -98,4 +100,3 @@ export class OperationsController {
     }
   }
 }
-

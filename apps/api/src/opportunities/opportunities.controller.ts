@@ -45,7 +45,12 @@ export class OpportunitiesController {
   ) {}
 
   @Post()
-  async create(@Body() dto: CreateOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async create(
+    @Body() dto: CreateOpportunityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const meta = commandMeta(req, actor);
     const { value, expected_revenue, probability, ...fields } = dto;
     const id = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:${meta.idempotencyKey}`) : randomUUID();
@@ -71,12 +76,24 @@ export class OpportunitiesController {
   }
 
   @Put(':id')
-  replace(@Param('id', uuid) id: string, @Body() dto: UpdateOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  replace(
+    @Param('id', uuid) id: string,
+    @Body() dto: UpdateOpportunityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     return this.update(id, dto, actor, req, res);
   }
 
   @Patch(':id')
-  async update(@Param('id', uuid) id: string, @Body() dto: UpdateOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async update(
+    @Param('id', uuid) id: string,
+    @Body() dto: UpdateOpportunityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     if (dto.stage !== undefined) {
       throw DomainError.validation({
         stage: ['stage is changed with PATCH /opportunities/{id}/stage, POST …/stage/next or …/stage/previous'],
@@ -90,44 +107,70 @@ export class OpportunitiesController {
     };
     const outcome = await this.dispatch(
       res,
-      new UpdateOpportunity(
-        id,
-        { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes },
-        commandMeta(req, actor),
-      ),
+      new UpdateOpportunity(id, { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes }, commandMeta(req, actor)),
     );
     return { message: 'Opportunity updated successfully', data: await this.detail(actor, outcome.state) };
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id', uuid) id: string, @Query() query: DeleteOpportunityQuery, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async remove(
+    @Param('id', uuid) id: string,
+    @Query() query: DeleteOpportunityQuery,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     await this.dispatch(res, new DeleteOpportunity(id, { type: 'Delete', reason: query.reason }, commandMeta(req, actor)));
   }
 
   @Patch(':id/stage')
-  async changeStage(@Param('id', uuid) id: string, @Body() dto: ChangeStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async changeStage(
+    @Param('id', uuid) id: string,
+    @Body() dto: ChangeStageDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const outcome = await this.dispatch(res, new ChangeStage(id, { type: 'ChangeStage', ...dto }, commandMeta(req, actor)));
     return { message: 'Opportunity stage updated successfully', data: stageView(outcome.state) };
   }
 
   @Post(':id/stage/next')
   @HttpCode(200)
-  async next(@Param('id', uuid) id: string, @Body() dto: AdvanceStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async next(
+    @Param('id', uuid) id: string,
+    @Body() dto: AdvanceStageDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const outcome = await this.dispatch(res, new AdvanceStage(id, { type: 'AdvanceStage', notes: dto.notes }, commandMeta(req, actor)));
     return { message: 'Opportunity advanced to next stage successfully', data: stageView(outcome.state) };
   }
 
   @Post(':id/stage/previous')
   @HttpCode(200)
-  async previous(@Param('id', uuid) id: string, @Body() dto: MoveToPreviousStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async previous(
+    @Param('id', uuid) id: string,
+    @Body() dto: MoveToPreviousStageDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const outcome = await this.dispatch(res, new MoveToPreviousStage(id, { type: 'MoveToPreviousStage', ...dto }, commandMeta(req, actor)));
     return { message: 'Opportunity moved to previous stage successfully', data: stageView(outcome.state) };
   }
 
   @Post(':id/win')
   @HttpCode(200)
-  async win(@Param('id', uuid) id: string, @Body() dto: WinOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async win(
+    @Param('id', uuid) id: string,
+    @Body() dto: WinOpportunityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const outcome = await this.dispatch(
       res,
       new WinOpportunity(
@@ -136,21 +179,52 @@ export class OpportunitiesController {
         commandMeta(req, actor),
       ),
     );
-    return { message: 'Opportunity marked as won', data: wonView(outcome.state, await this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
+    return {
+      message: 'Opportunity marked as won',
+      data: wonView(
+        outcome.state,
+        await this.pipeline(actor, outcome.state),
+        new Date().toISOString(),
+        await this.refs(actor, outcome.state),
+      ),
+    };
   }
 
   @Post(':id/lose')
   @HttpCode(200)
-  async lose(@Param('id', uuid) id: string, @Body() dto: LoseOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async lose(
+    @Param('id', uuid) id: string,
+    @Body() dto: LoseOpportunityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const outcome = await this.dispatch(res, new LoseOpportunity(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
-    return { message: 'Opportunity marked as lost', data: lostView(outcome.state, await this.pipeline(actor, outcome.state), new Date().toISOString(), await this.refs(actor, outcome.state)) };
+    return {
+      message: 'Opportunity marked as lost',
+      data: lostView(
+        outcome.state,
+        await this.pipeline(actor, outcome.state),
+        new Date().toISOString(),
+        await this.refs(actor, outcome.state),
+      ),
+    };
   }
 
   @Post(':id/assign')
   @HttpCode(200)
-  async assign(@Param('id', uuid) id: string, @Body() dto: AssignOpportunityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async assign(
+    @Param('id', uuid) id: string,
+    @Body() dto: AssignOpportunityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const outcome = await this.dispatch(res, new AssignOpportunity(id, { type: 'Assign', ...dto }, commandMeta(req, actor)));
-    return { message: 'Opportunity assigned successfully', data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)) };
+    return {
+      message: 'Opportunity assigned successfully',
+      data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)),
+    };
   }
 
   private dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {

@@ -1,4 +1,4 @@
-import { DomainError, ErrorCode, OpportunityCommand, OpportunityState } from '@app/domain';
+import { DomainError, ErrorCode, type OpportunityCommand, type OpportunityState } from '@app/domain';
 import type { Actor } from '@app/platform';
 
 /**

@@ -42,26 +42,40 @@ export class OpportunityQueriesController {
   ) {}
 
   @Get()
-  async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async list(
+    @Query() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const { rest, customFields } = splitCustomFields(withoutConsistency(raw));
     const q = validateQuery(ListOpportunitiesQueryDto, rest);
     const report = await this.waitForWrites(req, res, actor);
     const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, stale, ...filters } = q;
     const result = await this.queries.execute(
-      new ListOpportunities(actor, {
-        ...filters,
-        ...(stale !== undefined ? { stale: { value: stale, rules: await this.staleRules.forOrg(actor.orgId) } } : {}),
-        exclude_stage: [...(excluded ?? []), ...(exclude_stage ?? [])],
-        min_value_minor: minorOrUndefined(min_value),
-        max_value_minor: minorOrUndefined(max_value),
-        custom_fields: customFields,
-      }, includes ?? []),
+      new ListOpportunities(
+        actor,
+        {
+          ...filters,
+          ...(stale !== undefined ? { stale: { value: stale, rules: await this.staleRules.forOrg(actor.orgId) } } : {}),
+          exclude_stage: [...(excluded ?? []), ...(exclude_stage ?? [])],
+          min_value_minor: minorOrUndefined(min_value),
+          max_value_minor: minorOrUndefined(max_value),
+          custom_fields: customFields,
+        },
+        includes ?? [],
+      ),
     );
     return withConsistency(result, report);
   }
 
   @Get('pipeline-data')
-  async pipelineData(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async pipelineData(
+    @Query() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const q = validateQuery(PipelineDataQueryDto, withoutConsistency(raw));
     const asOf = q.as_of === undefined ? undefined : parseAsOf(q.as_of);
     const report = await this.waitForWrites(req, res, actor);
@@ -72,7 +86,12 @@ export class OpportunityQueriesController {
   }
 
   @Get('forecast')
-  async forecast(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async forecast(
+    @Query() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const q = validateQuery(ForecastQueryDto, withoutConsistency(raw));
     const asOf = q.as_of === undefined ? undefined : parseAsOf(q.as_of);
     const report = await this.waitForWrites(req, res, actor);
@@ -90,28 +109,52 @@ export class OpportunityQueriesController {
   }
 
   @Get('forecast/monthly')
-  async monthly(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async monthly(
+    @Query() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const q = validateQuery(MonthlyForecastQueryDto, withoutConsistency(raw));
     const report = await this.waitForWrites(req, res, actor);
     const data = await this.queries.execute(
-      new GetMonthlyForecast(actor, { from: q.close_date__gte ?? q.from, to: q.close_date__lte ?? q.to, userId: q.user_id, currency: q.currency }),
+      new GetMonthlyForecast(actor, {
+        from: q.close_date__gte ?? q.from,
+        to: q.close_date__lte ?? q.to,
+        userId: q.user_id,
+        currency: q.currency,
+      }),
     );
     return withConsistency({ data }, report);
   }
 
   @Get('stats')
-  async stats(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async stats(
+    @Query() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const q = validateQuery(StatsQueryDto, withoutConsistency(raw));
     const report = await this.waitForWrites(req, res, actor);
-    const data = await this.queries.execute(new GetStats(actor, { pipelineId: q.pipeline_id, staleDays: q.stale_days, currency: q.currency }));
+    const data = await this.queries.execute(
+      new GetStats(actor, { pipelineId: q.pipeline_id, staleDays: q.stale_days, currency: q.currency }),
+    );
     return withConsistency({ data }, report);
   }
 
   @Get('pipeline-summary')
-  async pipelineSummary(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async pipelineSummary(
+    @Query() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const q = validateQuery(PipelineSummaryQueryDto, withoutConsistency(raw));
     const report = await this.waitForWrites(req, res, actor);
-    const data = await this.queries.execute(new GetPipelineSummary(actor, { pipelineId: q.pipeline_id, period: q.period, currency: q.currency }));
+    const data = await this.queries.execute(
+      new GetPipelineSummary(actor, { pipelineId: q.pipeline_id, period: q.period, currency: q.currency }),
+    );
     return withConsistency({ data }, report);
   }
 

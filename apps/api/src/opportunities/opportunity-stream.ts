@@ -1,4 +1,4 @@
-import { fold, INITIAL_STATE, OpportunityEvent, OpportunityState } from '@app/domain';
+import { fold, INITIAL_STATE, type OpportunityEvent, type OpportunityState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
 /** One stream per opportunity, scoped by org so no id can reach another org's deal. */

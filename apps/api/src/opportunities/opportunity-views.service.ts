@@ -24,6 +24,10 @@ export class OpportunityViews {
 
   async detail(actor: Actor, state: OpportunityState, includes: string[] = [], activities?: unknown[]) {
     const [pipeline, refs] = await Promise.all([this.pipeline(actor, state), this.refs(actor, state)]);
-    return opportunityDetail(state, pipeline, new Date().toISOString(), refs, { includes, activities, staleAfterDays: this.config.staleAfterDays });
+    return opportunityDetail(state, pipeline, new Date().toISOString(), refs, {
+      includes,
+      activities,
+      staleAfterDays: this.config.staleAfterDays,
+    });
   }
 }

@@ -1,4 +1,14 @@
-import { computeFields, daysBetween, findStage, OpportunityEvent, OpportunityState, Pipeline, stageKindOf, statusOf, toMajor } from '@app/domain';
+import {
+  computeFields,
+  daysBetween,
+  findStage,
+  type OpportunityEvent,
+  type OpportunityState,
+  type Pipeline,
+  stageKindOf,
+  statusOf,
+  toMajor,
+} from '@app/domain';
 import type { Refs } from '@app/read-models';
 
 const money = (minor: number | null) => (minor === null ? null : toMajor(minor));

@@ -50,7 +50,12 @@ export class PipelinesController {
   @Get()
   async list(@CurrentActor() actor: Actor) {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
-    const rows = await this.database.db.selectFrom('pipelines').select(['id', 'definition', 'version', 'deleted_at']).where('org_id', '=', actor.orgId).orderBy('id').execute();
+    const rows = await this.database.db
+      .selectFrom('pipelines')
+      .select(['id', 'definition', 'version', 'deleted_at'])
+      .where('org_id', '=', actor.orgId)
+      .orderBy('id')
+      .execute();
     const views = [];
     if (!rows.some((r) => r.id === DEFAULT_PIPELINE_ID)) {
       const state = await this.pipelines.load(actor.orgId, DEFAULT_PIPELINE_ID);
@@ -60,7 +65,9 @@ export class PipelinesController {
       const definition = (typeof r.definition === 'string' ? JSON.parse(r.definition) : r.definition) as Pipeline;
       views.push(pipelineView(definition, Number(r.version), await this.dealCounts(actor.orgId, r.id)));
     }
-    return { data: views.sort((a, b) => (a.id === DEFAULT_PIPELINE_ID ? -1 : b.id === DEFAULT_PIPELINE_ID ? 1 : a.name.localeCompare(b.name))) };
+    return {
+      data: views.sort((a, b) => (a.id === DEFAULT_PIPELINE_ID ? -1 : b.id === DEFAULT_PIPELINE_ID ? 1 : a.name.localeCompare(b.name))),
+    };
   }
 
   @Get(':id')
@@ -74,16 +81,36 @@ export class PipelinesController {
 
   @Post()
   @Roles('admin')
-  async create(@Body() dto: CreatePipelineDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async create(
+    @Body() dto: CreatePipelineDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const id = dto.id ?? slugOf(dto.name);
-    const message = await this.run(actor, id, { type: 'CreatePipeline', pipeline_id: id, name: dto.name, stages: dto.stages, loss_reasons: dto.loss_reasons, policy: dto.policy }, req, res);
+    const message = await this.run(
+      actor,
+      id,
+      { type: 'CreatePipeline', pipeline_id: id, name: dto.name, stages: dto.stages, loss_reasons: dto.loss_reasons, policy: dto.policy },
+      req,
+      res,
+    );
     return { message: 'Pipeline created successfully', data: message };
   }
 
   @Patch(':id')
   @Roles('admin')
-  async update(@Param('id') id: string, @Body() dto: UpdatePipelineDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return { message: 'Pipeline updated successfully', data: await this.run(actor, checkId(id), { type: 'UpdatePipeline', ...dto }, req, res) };
+  async update(
+    @Param('id') id: string,
+    @Body() dto: UpdatePipelineDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return {
+      message: 'Pipeline updated successfully',
+      data: await this.run(actor, checkId(id), { type: 'UpdatePipeline', ...dto }, req, res),
+    };
   }
 
   @Delete(':id')
@@ -93,39 +120,74 @@ export class PipelinesController {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const total = [...(await this.dealCounts(actor.orgId, checkId(id))).values()].reduce((a, b) => a + b, 0);
     if (total > 0) {
-      throw new DomainError(ErrorCode.AlreadyExists, `Pipeline ${id} holds ${total} opportunities; move or delete them first`, { deal_count: total });
+      throw new DomainError(ErrorCode.AlreadyExists, `Pipeline ${id} holds ${total} opportunities; move or delete them first`, {
+        deal_count: total,
+      });
     }
     await this.run(actor, id, { type: 'DeletePipeline' }, req, res);
   }
 
   @Post(':id/stages')
   @Roles('admin')
-  async addStage(@Param('id') id: string, @Body() dto: StageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async addStage(
+    @Param('id') id: string,
+    @Body() dto: StageDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     return { message: 'Stage added successfully', data: await this.run(actor, checkId(id), { type: 'AddStage', stage: dto }, req, res) };
   }
 
   @Patch(':id/stages/:key')
   @Roles('admin')
-  async updateStage(@Param('id') id: string, @Param('key') key: string, @Body() dto: UpdateStageDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return { message: 'Stage updated successfully', data: await this.run(actor, checkId(id), { type: 'UpdateStage', key: checkId(key, 'key'), changes: dto }, req, res) };
+  async updateStage(
+    @Param('id') id: string,
+    @Param('key') key: string,
+    @Body() dto: UpdateStageDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return {
+      message: 'Stage updated successfully',
+      data: await this.run(actor, checkId(id), { type: 'UpdateStage', key: checkId(key, 'key'), changes: dto }, req, res),
+    };
   }
 
   /** A stage that still holds deals cannot go: 409 with how many. */
   @Delete(':id/stages/:key')
   @Roles('admin')
-  async removeStage(@Param('id') id: string, @Param('key') key: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async removeStage(
+    @Param('id') id: string,
+    @Param('key') key: string,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const held = (await this.dealCounts(actor.orgId, checkId(id))).get(checkId(key, 'key')) ?? 0;
     if (held > 0) {
-      throw new DomainError(ErrorCode.AlreadyExists, `Stage ${key} holds ${held} opportunities; move them to another stage first`, { deal_count: held });
+      throw new DomainError(ErrorCode.AlreadyExists, `Stage ${key} holds ${held} opportunities; move them to another stage first`, {
+        deal_count: held,
+      });
     }
     return { message: 'Stage removed successfully', data: await this.run(actor, id, { type: 'RemoveStage', key }, req, res) };
   }
 
   @Put(':id/loss-reasons')
   @Roles('admin')
-  async lossReasons(@Param('id') id: string, @Body() dto: LossReasonsDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return { message: 'Loss reasons updated successfully', data: await this.run(actor, checkId(id), { type: 'SetLossReasons', loss_reasons: dto.loss_reasons }, req, res) };
+  async lossReasons(
+    @Param('id') id: string,
+    @Body() dto: LossReasonsDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return {
+      message: 'Loss reasons updated successfully',
+      data: await this.run(actor, checkId(id), { type: 'SetLossReasons', loss_reasons: dto.loss_reasons }, req, res),
+    };
   }
 
   private async run(actor: Actor, id: string, command: PipelineCommand, req: Request, res: Response) {

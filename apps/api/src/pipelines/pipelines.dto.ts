@@ -1,5 +1,19 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { IsOptionalNotNull } from '../opportunities/dto/validators';
 
 const KEY = /^[a-z][a-z0-9_]{0,62}$/;
@@ -33,7 +47,11 @@ export class CreatePipelineDto {
   @IsOptionalNotNull() @Matches(KEY, { message: KEY_MESSAGE }) id?: string;
   @IsString() @IsNotEmpty() @MaxLength(100) name: string;
   @IsArray() @ArrayMinSize(3) @ArrayMaxSize(50) @ValidateNested({ each: true }) @Type(() => StageDto) stages: StageDto[];
-  @IsOptionalNotNull() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @Matches(KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
+  @IsOptionalNotNull()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Matches(KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
   loss_reasons?: string[];
   @IsOptionalNotNull() @ValidateNested() @Type(() => PolicyDto) policy?: PolicyDto;
 }
@@ -44,6 +62,9 @@ export class UpdatePipelineDto {
 }
 
 export class LossReasonsDto {
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100) @Matches(KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Matches(KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
   loss_reasons: string[];
 }

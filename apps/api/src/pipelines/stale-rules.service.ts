@@ -18,11 +18,18 @@ export class StaleRules {
   }
 
   async forOrg(orgId: string, defaultDays = this.config.staleAfterDays): Promise<StaleRule[]> {
-    const rows = await this.database.db.selectFrom('pipelines').select(['id', 'definition']).where('org_id', '=', orgId).where('deleted_at', 'is', null).execute();
+    const rows = await this.database.db
+      .selectFrom('pipelines')
+      .select(['id', 'definition'])
+      .where('org_id', '=', orgId)
+      .where('deleted_at', 'is', null)
+      .execute();
     const definitions = rows.map((r) => (typeof r.definition === 'string' ? JSON.parse(r.definition) : r.definition) as Pipeline);
     if (!definitions.some((p) => p.id === DEFAULT_PIPELINE_ID)) {
       definitions.push((await this.pipelines.load(orgId, DEFAULT_PIPELINE_ID)).pipeline!);
     }
-    return definitions.flatMap((p) => activeStages(p).map((s) => ({ pipeline_id: p.id, stage: s.key, days: s.rotting_days ?? defaultDays })));
+    return definitions.flatMap((p) =>
+      activeStages(p).map((s) => ({ pipeline_id: p.id, stage: s.key, days: s.rotting_days ?? defaultDays })),
+    );
   }
 }

@@ -44,7 +44,12 @@ export class TimelineController {
   ) {}
 
   @Post('activities')
-  async create(@Body() dto: CreateActivityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async create(
+    @Body() dto: CreateActivityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const meta = commandMeta(req, actor);
     const type = dto.type ?? dto.activity_type;
     if (!type) throw DomainError.validation({ type: ['type (or activity_type) is required'] });
@@ -71,13 +76,23 @@ export class TimelineController {
   }
 
   @Patch('activities/:activityId')
-  async update(@Param('activityId', ParseOpportunityIdPipe) activityId: string, @Body() dto: UpdateActivityDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async update(
+    @Param('activityId', ParseOpportunityIdPipe) activityId: string,
+    @Body() dto: UpdateActivityDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const activity = await findActivity(this.database.db, actor.orgId, activityId);
     if (!activity) throw DomainError.notFound('Activity');
     await this.run(
       res,
-      new CompleteActivity(activity.opportunity_id, { type: 'CompleteActivity', activity_id: activityId, outcome: dto.outcome, completed_at: dto.completed_at }, commandMeta(req, actor)),
+      new CompleteActivity(
+        activity.opportunity_id,
+        { type: 'CompleteActivity', activity_id: activityId, outcome: dto.outcome, completed_at: dto.completed_at },
+        commandMeta(req, actor),
+      ),
     );
     await this.consistency.waitFor(res.getHeader('x-global-position') as string | undefined, undefined, READ_MODEL_NAMES);
     return { message: 'Activity completed successfully', data: await findActivity(this.database.db, actor.orgId, activityId) };
@@ -88,18 +103,33 @@ export class TimelineController {
     const q = validateQuery(ActivitiesQueryDto, raw);
     await this.ensureDeal(actor, id);
     const { rows, total } = await listActivities(this.database.db, actor.orgId, id, q.page, q.per_page, q.type);
-    return { data: rows, meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) } };
+    return {
+      data: rows,
+      meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) },
+    };
   }
 
   @Post('opportunities/:id/notes')
-  async addNote(@Param('id', ParseOpportunityIdPipe) id: string, @Body() dto: AddNoteDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async addNote(
+    @Param('id', ParseOpportunityIdPipe) id: string,
+    @Body() dto: AddNoteDto,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const meta = commandMeta(req, actor);
     const noteId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:note:${meta.idempotencyKey}`) : randomUUID();
     const outcome = await this.run(res, new AddNote(id, { type: 'AddNote', note_id: noteId, content: dto.content }, meta));
     const note = outcome.events.find((e) => e.type === 'NoteAdded');
     return {
       message: 'Note added successfully',
-      data: { id: noteId, opportunity_id: id, content: dto.content.trim(), created_by: actor.userId, created_at: note?.type === 'NoteAdded' ? note.data.added_at : null },
+      data: {
+        id: noteId,
+        opportunity_id: id,
+        content: dto.content.trim(),
+        created_by: actor.userId,
+        created_at: note?.type === 'NoteAdded' ? note.data.added_at : null,
+      },
     };
   }
 
@@ -108,18 +138,29 @@ export class TimelineController {
     const q = validateQuery(PageQueryDto, raw);
     await this.ensureDeal(actor, id);
     const { rows, total } = await listNotes(this.database.db, actor.orgId, id, q.page, q.per_page);
-    return { data: rows, meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) } };
+    return {
+      data: rows,
+      meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) },
+    };
   }
 
   /** Seed 003: a customer from the prospect's name, email and phone; the deal is linked and an activity logged. */
   @Post('opportunities/:id/convert-to-customer')
   @HttpCode(200)
-  async convert(@Param('id', ParseOpportunityIdPipe) id: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async convert(
+    @Param('id', ParseOpportunityIdPipe) id: string,
+    @CurrentActor() actor: Actor,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const meta = commandMeta(req, actor);
     const state = await this.repository.load(actor.orgId, id);
     if (!state.exists || state.deleted) throw DomainError.notFound('Opportunity');
     const customerId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:customer:${meta.idempotencyKey}`) : randomUUID();
-    const outcome = await this.run(res, new ConvertProspect(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta));
+    const outcome = await this.run(
+      res,
+      new ConvertProspect(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta),
+    );
     const customer = await this.database.db
       .insertInto('customers')
       .values({
@@ -134,13 +175,25 @@ export class TimelineController {
       .executeTakeFirst();
     return {
       message: 'Prospect converted to customer',
-      data: { opportunity_id: id, customer_id: customerId, customer: customer ?? null, phone: outcome.state.prospect_phone, activity: activityView(id, logged(outcome.events), actor.userId) },
+      data: {
+        opportunity_id: id,
+        customer_id: customerId,
+        customer: customer ?? null,
+        phone: outcome.state.prospect_phone,
+        activity: activityView(id, logged(outcome.events), actor.userId),
+      },
     };
   }
 
   private async ensureDeal(actor: Actor, id: string): Promise<void> {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
-    const row = await this.database.db.selectFrom('opportunity_list').select('id').where('org_id', '=', actor.orgId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    const row = await this.database.db
+      .selectFrom('opportunity_list')
+      .select('id')
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
     if (!row) throw DomainError.notFound('Opportunity');
   }
 

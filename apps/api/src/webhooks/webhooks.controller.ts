@@ -31,7 +31,11 @@ class CreateWebhookDto {
 class UpdateWebhookDto {
   @IsOptionalNotNull() @IsString() @MaxLength(2000) @IsUrl(URL_OPTIONS, { message: 'url must be an absolute http(s) URL' }) url?: string;
   @IsOptional() @IsString() @MaxLength(500) description?: string | null;
-  @IsOptionalNotNull() @IsArray() @ArrayMinSize(1) @IsIn(SUBSCRIBABLE_EVENT_TYPES, { each: true, message: EVENT_TYPES_MESSAGE }) event_types?: string[];
+  @IsOptionalNotNull()
+  @IsArray()
+  @ArrayMinSize(1)
+  @IsIn(SUBSCRIBABLE_EVENT_TYPES, { each: true, message: EVENT_TYPES_MESSAGE })
+  event_types?: string[];
   @IsOptionalNotNull() @IsBoolean() enabled?: boolean;
 }
 
@@ -98,13 +102,17 @@ export class WebhooksController {
   async deliveries(@Param('id', uuid) id: string, @Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(DeliveriesQueryDto, raw);
     const { rows, total } = await listDeliveries(this.database.db, actor.orgId, id, q.page, q.per_page, q.status);
-    return { data: rows, meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) } };
+    return {
+      data: rows,
+      meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) },
+    };
   }
 
   @Post(':id/deliveries/:deliveryId/redeliver')
   @HttpCode(202)
   async redeliver(@Param('id', uuid) id: string, @Param('deliveryId') deliveryId: string, @CurrentActor() actor: Actor) {
-    if (!/^msg_[0-9a-f]{32}$/.test(deliveryId)) throw DomainError.validation({ deliveryId: ['deliveryId must be a webhook-id such as msg_…'] });
+    if (!/^msg_[0-9a-f]{32}$/.test(deliveryId))
+      throw DomainError.validation({ deliveryId: ['deliveryId must be a webhook-id such as msg_…'] });
     const data = await redeliver(this.database.db, actor.orgId, id, deliveryId);
     this.dispatcher.wake();
     return { message: 'Delivery queued again with the same webhook-id', data };

@@ -15,7 +15,9 @@ export interface ComputedFields {
   days_early: number | null;
 }
 
-export function bantScore(s: Pick<OpportunityState, 'budget_confirmed' | 'authority_confirmed' | 'need_confirmed' | 'timeline_confirmed'>): number {
+export function bantScore(
+  s: Pick<OpportunityState, 'budget_confirmed' | 'authority_confirmed' | 'need_confirmed' | 'timeline_confirmed'>,
+): number {
   return [s.budget_confirmed, s.authority_confirmed, s.need_confirmed, s.timeline_confirmed].filter(Boolean).length;
 }
 
@@ -44,11 +46,7 @@ export function healthScore(s: OpportunityState, now: string, stageKind: 'active
   return stageKind === 'on_hold' ? Math.round(total / 2) : total;
 }
 
-export function computeFields(
-  s: OpportunityState,
-  now: string,
-  stageKind: 'active' | 'won' | 'lost' | 'on_hold',
-): ComputedFields {
+export function computeFields(s: OpportunityState, now: string, stageKind: 'active' | 'won' | 'lost' | 'on_hold'): ComputedFields {
   const closed = stageKind === 'won' || stageKind === 'lost';
   const today = dateOf(now);
   return {
@@ -61,8 +59,6 @@ export function computeFields(
     is_overdue: !closed && !!s.expected_close_date && s.expected_close_date < today,
     sales_cycle_days: closed && s.actual_close_date && s.created_at ? daysBetween(s.created_at, s.actual_close_date) : null,
     days_early:
-      stageKind === 'won' && s.actual_close_date && s.expected_close_date
-        ? daysBetween(s.actual_close_date, s.expected_close_date)
-        : null,
+      stageKind === 'won' && s.actual_close_date && s.expected_close_date ? daysBetween(s.actual_close_date, s.expected_close_date) : null,
   };
 }

@@ -1,4 +1,4 @@
-import { bantScore, computeFields, healthScore, INITIAL_STATE, OpportunityState } from '@app/domain';
+import { bantScore, computeFields, healthScore, INITIAL_STATE, type OpportunityState } from '@app/domain';
 
 type Kind = 'active' | 'won' | 'lost' | 'on_hold';
 
@@ -69,7 +69,12 @@ describe('health_score = 10/BANT flag + close date 20 + momentum 20/10/0 + engag
     ['31 days quiet (2025-12-15) → 0', { last_activity_at: '2025-12-15T00:00:00.000Z' }, 0 + 20 + 20 + 0],
     [
       'stalled: 1 BANT, overdue, 45 days in stage, 26 days quiet',
-      { ...bant(1), expected_close_date: '2026-01-10', stage_changed_at: '2025-12-01T00:00:00.000Z', last_activity_at: '2025-12-20T00:00:00.000Z' },
+      {
+        ...bant(1),
+        expected_close_date: '2026-01-10',
+        stage_changed_at: '2025-12-01T00:00:00.000Z',
+        last_activity_at: '2025-12-20T00:00:00.000Z',
+      },
       10 + 0 + 10 + 10,
     ],
     [
@@ -92,7 +97,11 @@ describe('health_score = 10/BANT flag + close date 20 + momentum 20/10/0 + engag
   });
 
   it('won deals score 100 and lost deals 0 regardless of the parts', () => {
-    const stale = deal({ expected_close_date: '2025-01-01', stage_changed_at: '2024-01-01T00:00:00.000Z', last_activity_at: '2024-01-01T00:00:00.000Z' });
+    const stale = deal({
+      expected_close_date: '2025-01-01',
+      stage_changed_at: '2024-01-01T00:00:00.000Z',
+      last_activity_at: '2024-01-01T00:00:00.000Z',
+    });
     expect(healthScore(stale, NOW, 'won')).toBe(100);
     expect(healthScore(deal(bant(4)), NOW, 'lost')).toBe(0);
   });
@@ -112,7 +121,11 @@ describe('computeFields: dates (seed 000 examples)', () => {
   const SEED_NOW = '2025-12-17T20:00:00.000Z';
 
   it('days_to_close 104, age_in_days 45, stage_duration 12 on 2025-12-17 (seed 000 detail example)', () => {
-    const s = deal({ expected_close_date: '2026-03-31', created_at: '2025-11-02T10:00:00.000Z', stage_changed_at: '2025-12-05T15:00:00.000Z' });
+    const s = deal({
+      expected_close_date: '2026-03-31',
+      created_at: '2025-11-02T10:00:00.000Z',
+      stage_changed_at: '2025-12-05T15:00:00.000Z',
+    });
     expect(computeFields(s, SEED_NOW, 'active')).toMatchObject({
       days_to_close: 104, // Dec 17 → Dec 31: 14, + Jan 31 + Feb 28 + Mar 31
       age_in_days: 45, // Nov 2 → Nov 30: 28, + 17
@@ -156,9 +169,17 @@ describe('computeFields: dates (seed 000 examples)', () => {
   });
 
   it('an open deal past its expected close date is overdue with negative days_to_close', () => {
-    expect(computeFields(deal({ expected_close_date: '2026-01-10' }), NOW, 'active')).toMatchObject({ is_overdue: true, days_to_close: -5 });
-    expect(computeFields(deal({ expected_close_date: '2026-01-15' }), NOW, 'active')).toMatchObject({ is_overdue: false, days_to_close: 0 });
-    expect(computeFields(deal({ expected_close_date: '2026-01-10', stage: 'on_hold' }), NOW, 'on_hold')).toMatchObject({ is_overdue: true });
+    expect(computeFields(deal({ expected_close_date: '2026-01-10' }), NOW, 'active')).toMatchObject({
+      is_overdue: true,
+      days_to_close: -5,
+    });
+    expect(computeFields(deal({ expected_close_date: '2026-01-15' }), NOW, 'active')).toMatchObject({
+      is_overdue: false,
+      days_to_close: 0,
+    });
+    expect(computeFields(deal({ expected_close_date: '2026-01-10', stage: 'on_hold' }), NOW, 'on_hold')).toMatchObject({
+      is_overdue: true,
+    });
   });
 
   it('a closed deal is never overdue', () => {
@@ -172,13 +193,20 @@ describe('computeFields: dates (seed 000 examples)', () => {
   });
 
   it('counts whole UTC calendar days (time of day ignored, leap years honoured)', () => {
-    const s = deal({ created_at: '2028-02-28T23:59:00.000Z', stage_changed_at: '2028-02-28T23:59:00.000Z', expected_close_date: '2029-02-28' });
+    const s = deal({
+      created_at: '2028-02-28T23:59:00.000Z',
+      stage_changed_at: '2028-02-28T23:59:00.000Z',
+      expected_close_date: '2029-02-28',
+    });
     expect(computeFields(s, '2028-03-01T00:01:00.000Z', 'active')).toMatchObject({ age_in_days: 2, stage_duration: 2, days_to_close: 364 });
     expect(computeFields(deal({ created_at: '2026-01-15T00:00:00.000Z' }), '2026-01-15T23:59:59.999Z', 'active').age_in_days).toBe(0);
   });
 
   it('a deal with no created_at / stage_changed_at has age and stage duration 0', () => {
-    expect(computeFields(deal({ created_at: null, stage_changed_at: null }), NOW, 'active')).toMatchObject({ age_in_days: 0, stage_duration: 0 });
+    expect(computeFields(deal({ created_at: null, stage_changed_at: null }), NOW, 'active')).toMatchObject({
+      age_in_days: 0,
+      stage_duration: 0,
+    });
   });
 
   it('won without actual close date → no days_early / sales cycle', () => {
@@ -192,7 +220,9 @@ describe('computeFields: weighted_value', () => {
   });
 
   it('uses an override: 175,000 × 65% = 113,750.00 (seed 000 update example)', () => {
-    expect(computeFields(deal({ value_minor: 17_500_000, probability: 65, probability_override: 65 }), NOW, 'active').weighted_value_minor).toBe(11_375_000);
+    expect(
+      computeFields(deal({ value_minor: 17_500_000, probability: 65, probability_override: 65 }), NOW, 'active').weighted_value_minor,
+    ).toBe(11_375_000);
   });
 
   it('rounds half up to the cent: 333.33 × 25% = 83.3325 → 83.33; 333.30 × 25% = 83.325 → 83.33', () => {

@@ -1,13 +1,13 @@
 import { dateOf, isValidDate } from '../dates';
-import { DomainError, ErrorCode, FieldErrors } from '../errors';
+import { DomainError, ErrorCode, type FieldErrors } from '../errors';
 import {
   activeRank,
   activeStages,
   findStage,
   isTerminal,
-  Pipeline,
+  type Pipeline,
   requireStage,
-  StageDefinition,
+  type StageDefinition,
   stageOfKind,
 } from '../pipeline';
 import type { OpportunityCommand } from './commands';
@@ -94,7 +94,12 @@ export function decide(command: OpportunityCommand, state: OpportunityState, ctx
       }
       const completedAt = command.completed_at ?? ctx.now;
       checkInstant(completedAt, 'completed_at');
-      return [{ type: 'ActivityCompleted', data: { activity_id: command.activity_id, outcome: command.outcome ?? null, completed_at: completedAt } }];
+      return [
+        {
+          type: 'ActivityCompleted',
+          data: { activity_id: command.activity_id, outcome: command.outcome ?? null, completed_at: completedAt },
+        },
+      ];
     }
     case 'AddNote': {
       const content = requireText(command.content, 'content');
@@ -160,7 +165,13 @@ function create(
   const stageKey = input.stage ?? activeStages(ctx.pipeline)[0].key;
   const stage = findStage(ctx.pipeline, stageKey);
   if (!stage || stage.kind !== 'active') {
-    addError(errors, 'stage', `stage must be one of: ${activeStages(ctx.pipeline).map((s) => s.key).join(', ')}`);
+    addError(
+      errors,
+      'stage',
+      `stage must be one of: ${activeStages(ctx.pipeline)
+        .map((s) => s.key)
+        .join(', ')}`,
+    );
   }
   if (!input.name?.trim()) addError(errors, 'name', 'name is required');
   const isProspect = !input.customer_id && !!input.prospect_name;
@@ -253,9 +264,7 @@ function update(
       type: 'OpportunityUpdated',
       data: {
         changes: effective,
-        ...(overrideChanged
-          ? { probability_override: command.probability ?? null, probability: command.probability ?? stageDefault }
-          : {}),
+        ...(overrideChanged ? { probability_override: command.probability ?? null, probability: command.probability ?? stageDefault } : {}),
         ...(notes ? { notes } : {}),
         updated_at: ctx.now,
       },
@@ -305,7 +314,11 @@ function changeStage(
   return [moveBackward(state, target, command.reason, command.notes ?? null, ctx)];
 }
 
-function logActivity(command: Extract<OpportunityCommand, { type: 'LogActivity' }>, state: OpportunityState, ctx: DecideContext): OpportunityEvent {
+function logActivity(
+  command: Extract<OpportunityCommand, { type: 'LogActivity' }>,
+  state: OpportunityState,
+  ctx: DecideContext,
+): OpportunityEvent {
   if (state.activities[command.activity_id]) throw new DomainError(ErrorCode.AlreadyExists, 'Activity already exists');
   if (command.scheduled_at) checkInstant(command.scheduled_at, 'scheduled_at');
   if (command.completed_at) checkInstant(command.completed_at, 'completed_at');

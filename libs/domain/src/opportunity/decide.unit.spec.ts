@@ -1,4 +1,4 @@
-import { DEFAULT_PIPELINE, DomainError, ErrorCode, OpportunityCommand, OpportunityEvent, Pipeline } from '@app/domain';
+import { DEFAULT_PIPELINE, type DomainError, ErrorCode, type OpportunityCommand, type OpportunityEvent, type Pipeline } from '@app/domain';
 import { atStage, created, day, given, NOW, onHoldFrom, stageChanged } from '../testing/given-when-then';
 
 /*
@@ -55,11 +55,15 @@ const createdNow = (overrides: Parameters<typeof created>[0] = {}) => created({ 
 
 describe('decide: CreateOpportunity', () => {
   it('defaults to the first stage (prospecting, 10%) without an override', () => {
-    given().when(create()).then(createdNow({ stage: 'prospecting', probability: 10, probability_override: null }));
+    given()
+      .when(create())
+      .then(createdNow({ stage: 'prospecting', probability: 10, probability_override: null }));
   });
 
   it('takes the stage default probability for an explicit stage (qualification 25%)', () => {
-    given().when(create({ stage: 'qualification' })).then(createdNow({ stage: 'qualification', probability: 25 }));
+    given()
+      .when(create({ stage: 'qualification' }))
+      .then(createdNow({ stage: 'qualification', probability: 25 }));
   });
 
   it.each([
@@ -85,8 +89,12 @@ describe('decide: CreateOpportunity', () => {
   });
 
   it('accepts probability 0 and 100 as overrides', () => {
-    given().when(create({ probability: 0 })).then(createdNow({ probability: 0, probability_override: 0 }));
-    given().when(create({ probability: 100 })).then(createdNow({ probability: 100, probability_override: 100 }));
+    given()
+      .when(create({ probability: 0 }))
+      .then(createdNow({ probability: 0, probability_override: 0 }));
+    given()
+      .when(create({ probability: 100 }))
+      .then(createdNow({ probability: 100, probability_override: 100 }));
   });
 
   it('carries the seed 000 example body (BANT flags, tags, custom fields, details)', () => {
@@ -122,7 +130,9 @@ describe('decide: CreateOpportunity', () => {
   });
 
   it('assigns the deal to the creating user when no owner is given', () => {
-    given().when(create({ assigned_user_id: undefined })).then(createdNow({ assigned_user_id: 'user-1' }));
+    given()
+      .when(create({ assigned_user_id: undefined }))
+      .then(createdNow({ assigned_user_id: 'user-1' }));
   });
 
   it('uses the pipeline of the context and the command id', () => {
@@ -145,7 +155,9 @@ describe('decide: CreateOpportunity', () => {
   });
 
   it.each(['closing', 'PROSPECTING', ''])('rejects an unknown stage %j', (stage) => {
-    const error = given().when(create({ stage })).thenThrows(VALIDATION, { errors: { stage: [expect.any(String)] } });
+    const error = given()
+      .when(create({ stage }))
+      .thenThrows(VALIDATION, { errors: { stage: [expect.any(String)] } });
     expect(fieldsOf(error)).toEqual(['stage']);
   });
 
@@ -160,13 +172,23 @@ describe('decide: CreateOpportunity', () => {
   });
 
   it('rejects a deal without customer_id and without prospect_name', () => {
-    const error = given().when(create({ customer_id: undefined })).thenThrows(VALIDATION);
+    const error = given()
+      .when(create({ customer_id: undefined }))
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['customer_id']);
-    expect(fieldsOf(given().when(create({ customer_id: '' })).thenThrows(VALIDATION))).toEqual(['customer_id']);
+    expect(
+      fieldsOf(
+        given()
+          .when(create({ customer_id: '' }))
+          .thenThrows(VALIDATION),
+      ),
+    ).toEqual(['customer_id']);
   });
 
   it('rejects a missing expected_close_date for a customer deal', () => {
-    const error = given().when(create({ expected_close_date: undefined })).thenThrows(VALIDATION);
+    const error = given()
+      .when(create({ expected_close_date: undefined }))
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['expected_close_date']);
   });
 
@@ -176,11 +198,15 @@ describe('decide: CreateOpportunity', () => {
   });
 
   it('accepts a zero value', () => {
-    given().when(create({ value_minor: 0 })).then(createdNow({ value_minor: 0 }));
+    given()
+      .when(create({ value_minor: 0 }))
+      .then(createdNow({ value_minor: 0 }));
   });
 
   it('rejects a negative expected_revenue', () => {
-    const error = given().when(create({ expected_revenue_minor: -100 })).thenThrows(VALIDATION);
+    const error = given()
+      .when(create({ expected_revenue_minor: -100 }))
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['expected_revenue']);
   });
 
@@ -192,12 +218,16 @@ describe('decide: CreateOpportunity', () => {
     ['demo_date', '2025-13-01'],
     ['proposal_date', 'tomorrow'],
   ])('rejects %s = %j', (field, value) => {
-    const error = given().when(create({ [field]: value })).thenThrows(VALIDATION);
+    const error = given()
+      .when(create({ [field]: value }))
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual([field]);
   });
 
   it('accepts 29 February in a leap year', () => {
-    given().when(create({ expected_close_date: '2028-02-29' })).then(createdNow({ expected_close_date: '2028-02-29' }));
+    given()
+      .when(create({ expected_close_date: '2028-02-29' }))
+      .then(createdNow({ expected_close_date: '2028-02-29' }));
   });
 
   it.each(['usd', 'US', 'USDX', '840', ''])('rejects currency %j', (currency) => {
@@ -206,7 +236,9 @@ describe('decide: CreateOpportunity', () => {
   });
 
   it('accepts another ISO currency', () => {
-    given().when(create({ currency: 'EUR' })).then(createdNow({ currency: 'EUR' }));
+    given()
+      .when(create({ currency: 'EUR' }))
+      .then(createdNow({ currency: 'EUR' }));
   });
 
   it.each([[-1], [101], [12.5]])('rejects probability %p', (probability) => {
@@ -255,23 +287,34 @@ describe('decide: UpdateOpportunity', () => {
       })
       .then(
         updated({
-          changes: { value_minor: 17_500_000, expected_close_date: '2026-03-25', timeline_confirmed: true, next_step: 'Schedule contract review with legal team' },
+          changes: {
+            value_minor: 17_500_000,
+            expected_close_date: '2026-03-25',
+            timeline_confirmed: true,
+            next_step: 'Schedule contract review with legal team',
+          },
         }),
       );
   });
 
   it('emits nothing when nothing changes', () => {
-    given(created()).when({ type: 'UpdateOpportunity', changes: { value_minor: 15_000_000, customer_id: 'cust-568', tags: [] } }).thenNothing();
+    given(created())
+      .when({ type: 'UpdateOpportunity', changes: { value_minor: 15_000_000, customer_id: 'cust-568', tags: [] } })
+      .thenNothing();
     given(created()).when({ type: 'UpdateOpportunity', changes: {} }).thenNothing();
     given(created()).when({ type: 'UpdateOpportunity', changes: {}, notes: null }).thenNothing();
   });
 
   it('trims a changed name', () => {
-    given(created()).when({ type: 'UpdateOpportunity', changes: { name: '  New name ' } }).then(updated({ changes: { name: 'New name' } }));
+    given(created())
+      .when({ type: 'UpdateOpportunity', changes: { name: '  New name ' } })
+      .then(updated({ changes: { name: 'New name' } }));
   });
 
   it('records notes, alone or with changes', () => {
-    given(created()).when({ type: 'UpdateOpportunity', changes: {}, notes: 'Called CTO' }).then(updated({ notes: 'Called CTO' }));
+    given(created())
+      .when({ type: 'UpdateOpportunity', changes: {}, notes: 'Called CTO' })
+      .then(updated({ notes: 'Called CTO' }));
     given(created())
       .when({ type: 'UpdateOpportunity', changes: { priority: 'high' }, notes: 'Escalated' })
       .then(updated({ changes: { priority: 'high' }, notes: 'Escalated' }));
@@ -314,7 +357,9 @@ describe('decide: UpdateOpportunity', () => {
   });
 
   it('emits nothing when clearing an override that is not set', () => {
-    given(...atStage('proposal')).when({ type: 'UpdateOpportunity', changes: {}, probability: null }).thenNothing();
+    given(...atStage('proposal'))
+      .when({ type: 'UpdateOpportunity', changes: {}, probability: null })
+      .thenNothing();
   });
 
   it('leaves the override alone when probability is undefined', () => {
@@ -372,16 +417,22 @@ describe('decide: UpdateOpportunity', () => {
   });
 
   it('rejects an empty assigned_user_id', () => {
-    given(created()).when({ type: 'UpdateOpportunity', changes: {}, assigned_user_id: ' ' }).thenThrows(VALIDATION, { errors: { user_id: [expect.any(String)] } });
+    given(created())
+      .when({ type: 'UpdateOpportunity', changes: {}, assigned_user_id: ' ' })
+      .thenThrows(VALIDATION, { errors: { user_id: [expect.any(String)] } });
   });
 
   it.each([[''], ['   '], [null]])('rejects an empty name %j', (name) => {
-    const error = given(created()).when({ type: 'UpdateOpportunity', changes: { name: name as string } }).thenThrows(VALIDATION);
+    const error = given(created())
+      .when({ type: 'UpdateOpportunity', changes: { name: name as string } })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['name']);
   });
 
   it('rejects removing customer_id from a deal without prospect details', () => {
-    const error = given(created()).when({ type: 'UpdateOpportunity', changes: { customer_id: null } }).thenThrows(VALIDATION);
+    const error = given(created())
+      .when({ type: 'UpdateOpportunity', changes: { customer_id: null } })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['customer_id']);
   });
 
@@ -407,15 +458,17 @@ describe('decide: UpdateOpportunity', () => {
   });
 
   it('is allowed while on hold', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'UpdateOpportunity', changes: { next_step: 'Re-engage in 30 days' } }).then(
-      updated({ changes: { next_step: 'Re-engage in 30 days' } }),
-    );
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'UpdateOpportunity', changes: { next_step: 'Re-engage in 30 days' } })
+      .then(updated({ changes: { next_step: 'Re-engage in 30 days' } }));
   });
 
   // Spec: "only real changes are emitted". A name that differs only by surrounding whitespace is
   // trimmed to the current name, so it is no change at all.
   it('emits nothing when the new name equals the current one after trimming', () => {
-    given(created({ name: 'Acme deal' })).when({ type: 'UpdateOpportunity', changes: { name: '  Acme deal ' } }).thenNothing();
+    given(created({ name: 'Acme deal' }))
+      .when({ type: 'UpdateOpportunity', changes: { name: '  Acme deal ' } })
+      .thenNothing();
   });
 
   // Invariant of create: a deal has a customer_id or a prospect_name. Update must not remove both.
@@ -441,7 +494,15 @@ describe('decide: ChangeStage', () => {
       .when({ type: 'ChangeStage', stage: to, notes: 'Proposal approved.' })
       .then({
         type: 'OpportunityStageChanged',
-        data: { from_stage: from, to_stage: to, movement: 'forward', probability, reason: null, notes: 'Proposal approved.', changed_at: NOW },
+        data: {
+          from_stage: from,
+          to_stage: to,
+          movement: 'forward',
+          probability,
+          reason: null,
+          notes: 'Proposal approved.',
+          changed_at: NOW,
+        },
       });
   });
 
@@ -454,7 +515,9 @@ describe('decide: ChangeStage', () => {
   });
 
   it('rejects skipping from needs_analysis to negotiation; lists proposal and the earlier stages with reason', () => {
-    const error = given(...atStage('needs_analysis')).when({ type: 'ChangeStage', stage: 'negotiation' }).thenThrows(INVALID);
+    const error = given(...atStage('needs_analysis'))
+      .when({ type: 'ChangeStage', stage: 'negotiation' })
+      .thenThrows(INVALID);
     expect(sorted(error.details.allowed_stages)).toEqual(['lost', 'on_hold', 'proposal']);
     expect(sorted(error.details.allowed_with_reason)).toEqual(['prospecting', 'qualification']);
   });
@@ -469,7 +532,9 @@ describe('decide: ChangeStage', () => {
   it('moves backward with a reason, recording the (trimmed) reason and notes', () => {
     given(...atStage('proposal'))
       .when({ type: 'ChangeStage', stage: 'qualification', reason: '  Budget owner changed ', notes: 'Re-qualify' })
-      .then(stageChanged('proposal', 'qualification', 'backward', { probability: 25, reason: 'Budget owner changed', notes: 'Re-qualify' }));
+      .then(
+        stageChanged('proposal', 'qualification', 'backward', { probability: 25, reason: 'Budget owner changed', notes: 'Re-qualify' }),
+      );
   });
 
   it('moves backward several stages with a reason', () => {
@@ -483,17 +548,28 @@ describe('decide: ChangeStage', () => {
       .when({ type: 'ChangeStage', stage: 'won', notes: 'Contract signed' })
       .then({
         type: 'OpportunityWon',
-        data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 15_000_000, close_date: TODAY, close_reason: 'Contract signed', won_at: NOW },
+        data: {
+          from_stage: 'verbal_commitment',
+          to_stage: 'won',
+          actual_value_minor: 15_000_000,
+          close_date: TODAY,
+          close_reason: 'Contract signed',
+          won_at: NOW,
+        },
       });
   });
 
   it.each(['prospecting', 'qualification', 'needs_analysis', 'proposal', 'negotiation'])('rejects won from %s', (stage) => {
-    const error = given(...atStage(stage)).when({ type: 'ChangeStage', stage: 'won' }).thenThrows(INVALID, { current_stage: stage, requested_stage: 'won' });
+    const error = given(...atStage(stage))
+      .when({ type: 'ChangeStage', stage: 'won' })
+      .thenThrows(INVALID, { current_stage: stage, requested_stage: 'won' });
     expect(error.details.allowed_stages).not.toContain('won');
   });
 
   it.each([[undefined], [null], ['']])('requires loss_reason to move to lost (%j)', (loss_reason) => {
-    const error = given(...atStage('proposal')).when({ type: 'ChangeStage', stage: 'lost', loss_reason }).thenThrows(VALIDATION);
+    const error = given(...atStage('proposal'))
+      .when({ type: 'ChangeStage', stage: 'lost', loss_reason })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['loss_reason']);
   });
 
@@ -516,14 +592,18 @@ describe('decide: ChangeStage', () => {
   });
 
   it('rejects an unknown loss_reason on a stage change to lost', () => {
-    const error = given(...atStage('proposal')).when({ type: 'ChangeStage', stage: 'lost', loss_reason: 'too_expensive' }).thenThrows(VALIDATION);
+    const error = given(...atStage('proposal'))
+      .when({ type: 'ChangeStage', stage: 'lost', loss_reason: 'too_expensive' })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['loss_reason']);
   });
 
   it.each(['prospecting', 'negotiation', 'verbal_commitment'])('puts a deal on hold from %s', (stage) => {
     given(...atStage(stage))
       .when({ type: 'ChangeStage', stage: 'on_hold', reason: 'Budget freeze', notes: 'Unable to reach decision maker.' })
-      .then(stageChanged(stage, 'on_hold', 'on_hold', { probability: 0, reason: 'Budget freeze', notes: 'Unable to reach decision maker.' }));
+      .then(
+        stageChanged(stage, 'on_hold', 'on_hold', { probability: 0, reason: 'Budget freeze', notes: 'Unable to reach decision maker.' }),
+      );
   });
 
   it.each([
@@ -551,7 +631,9 @@ describe('decide: ChangeStage', () => {
   });
 
   it('rejects won from on_hold', () => {
-    given(...onHoldFrom('verbal_commitment')).when({ type: 'ChangeStage', stage: 'won' }).thenThrows(INVALID, { requested_stage: 'won' });
+    given(...onHoldFrom('verbal_commitment'))
+      .when({ type: 'ChangeStage', stage: 'won' })
+      .thenThrows(INVALID, { requested_stage: 'won' });
   });
 
   it('moves from on_hold to lost', () => {
@@ -559,27 +641,44 @@ describe('decide: ChangeStage', () => {
       .when({ type: 'ChangeStage', stage: 'lost', loss_reason: 'no_decision' })
       .then({
         type: 'OpportunityLost',
-        data: { from_stage: 'on_hold', to_stage: 'lost', loss_reason: 'no_decision', competitor: null, loss_notes: null, lessons_learned: null, close_date: TODAY, lost_at: NOW },
+        data: {
+          from_stage: 'on_hold',
+          to_stage: 'lost',
+          loss_reason: 'no_decision',
+          competitor: null,
+          loss_notes: null,
+          lessons_learned: null,
+          close_date: TODAY,
+          lost_at: NOW,
+        },
       });
   });
 
   it.each(['prospecting', 'proposal', 'verbal_commitment'])('rejects changing to the current stage %s', (stage) => {
-    given(...atStage(stage)).when({ type: 'ChangeStage', stage }).thenThrows(INVALID, { current_stage: stage, requested_stage: stage });
+    given(...atStage(stage))
+      .when({ type: 'ChangeStage', stage })
+      .thenThrows(INVALID, { current_stage: stage, requested_stage: stage });
   });
 
   it('rejects on_hold → on_hold', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'ChangeStage', stage: 'on_hold' }).thenThrows(INVALID, { current_stage: 'on_hold' });
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'ChangeStage', stage: 'on_hold' })
+      .thenThrows(INVALID, { current_stage: 'on_hold' });
   });
 
   it.each(['closing', '', 'Won'])('rejects an unknown target stage %j', (stage) => {
-    const error = given(...atStage('proposal')).when({ type: 'ChangeStage', stage }).thenThrows(VALIDATION);
+    const error = given(...atStage('proposal'))
+      .when({ type: 'ChangeStage', stage })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['stage']);
   });
 });
 
 describe('decide: AdvanceStage', () => {
   it('a new deal starts at prospecting with 10%', () => {
-    given().when(create()).then(createdNow({ stage: 'prospecting', probability: 10 }));
+    given()
+      .when(create())
+      .then(createdNow({ stage: 'prospecting', probability: 10 }));
   });
 
   it.each([
@@ -593,19 +692,31 @@ describe('decide: AdvanceStage', () => {
       .when({ type: 'AdvanceStage', notes: 'Discovery completed.' })
       .then({
         type: 'OpportunityStageChanged',
-        data: { from_stage: from, to_stage: to, movement: 'forward', probability, reason: null, notes: 'Discovery completed.', changed_at: NOW },
+        data: {
+          from_stage: from,
+          to_stage: to,
+          movement: 'forward',
+          probability,
+          reason: null,
+          notes: 'Discovery completed.',
+          changed_at: NOW,
+        },
       });
   });
 
   it('works without notes', () => {
-    given(...atStage('prospecting')).when({ type: 'AdvanceStage' }).then(stageChanged('prospecting', 'qualification'));
+    given(...atStage('prospecting'))
+      .when({ type: 'AdvanceStage' })
+      .then(stageChanged('prospecting', 'qualification'));
   });
 
   it('walks the whole pipeline from a new deal (seed 000 scenario 1)', () => {
     const history: OpportunityEvent[] = [created()];
     const seen: [string, number][] = [];
     for (let i = 0; i < 5; i++) {
-      const [event] = given(...history).when({ type: 'AdvanceStage' }).events();
+      const [event] = given(...history)
+        .when({ type: 'AdvanceStage' })
+        .events();
       const data = (event as Extract<OpportunityEvent, { type: 'OpportunityStageChanged' }>).data;
       seen.push([data.to_stage, data.probability]);
       history.push(event);
@@ -617,22 +728,35 @@ describe('decide: AdvanceStage', () => {
       ['negotiation', 75],
       ['verbal_commitment', 90],
     ]);
-    given(...history).when({ type: 'AdvanceStage' }).thenThrows(INVALID);
+    given(...history)
+      .when({ type: 'AdvanceStage' })
+      .thenThrows(INVALID);
     given(...history)
       .when({ type: 'Win', actual_value_minor: 18_500_000, close_date: '2025-12-28' })
       .then({
         type: 'OpportunityWon',
-        data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 18_500_000, close_date: '2025-12-28', close_reason: null, won_at: NOW },
+        data: {
+          from_stage: 'verbal_commitment',
+          to_stage: 'won',
+          actual_value_minor: 18_500_000,
+          close_date: '2025-12-28',
+          close_reason: null,
+          won_at: NOW,
+        },
       });
   });
 
   it('rejects advancing from verbal_commitment (close it with win)', () => {
-    const error = given(...atStage('verbal_commitment')).when({ type: 'AdvanceStage' }).thenThrows(INVALID, { current_stage: 'verbal_commitment' });
+    const error = given(...atStage('verbal_commitment'))
+      .when({ type: 'AdvanceStage' })
+      .thenThrows(INVALID, { current_stage: 'verbal_commitment' });
     expect(sorted(error.details.allowed_stages)).toEqual(['lost', 'on_hold', 'won']);
   });
 
   it('rejects advancing a deal on hold', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'AdvanceStage' }).thenThrows(INVALID, { current_stage: 'on_hold' });
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'AdvanceStage' })
+      .thenThrows(INVALID, { current_stage: 'on_hold' });
   });
 });
 
@@ -651,7 +775,9 @@ describe('decide: MoveToPreviousStage', () => {
   });
 
   it('rejects moving back from on_hold', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'MoveToPreviousStage', reason: 'oops' }).thenThrows(INVALID, { current_stage: 'on_hold' });
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'MoveToPreviousStage', reason: 'oops' })
+      .thenThrows(INVALID, { current_stage: 'on_hold' });
   });
 
   it('moves one stage back recording the reason and notes (seed 000 example)', () => {
@@ -679,7 +805,9 @@ describe('decide: MoveToPreviousStage', () => {
     ['qualification', 'prospecting', 10],
     ['verbal_commitment', 'negotiation', 75],
   ])('moves %s back to %s (%i%%)', (from, to, probability) => {
-    given(...atStage(from)).when({ type: 'MoveToPreviousStage', reason: ' why ' }).then(stageChanged(from, to, 'backward', { probability, reason: 'why' }));
+    given(...atStage(from))
+      .when({ type: 'MoveToPreviousStage', reason: ' why ' })
+      .then(stageChanged(from, to, 'backward', { probability, reason: 'why' }));
   });
 });
 
@@ -691,11 +819,15 @@ describe('decide: PutOnHold / Resume', () => {
   });
 
   it('puts on hold without a reason', () => {
-    given(...atStage('prospecting')).when({ type: 'PutOnHold' }).then(stageChanged('prospecting', 'on_hold', 'on_hold'));
+    given(...atStage('prospecting'))
+      .when({ type: 'PutOnHold' })
+      .then(stageChanged('prospecting', 'on_hold', 'on_hold'));
   });
 
   it('rejects putting a deal on hold twice', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'PutOnHold' }).thenThrows(INVALID, { current_stage: 'on_hold', requested_stage: 'on_hold' });
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'PutOnHold' })
+      .thenThrows(INVALID, { current_stage: 'on_hold', requested_stage: 'on_hold' });
   });
 
   it.each([[undefined], [null], ['']])('resume (stage %j) defaults to the stage the deal was held from', (stage) => {
@@ -705,7 +837,9 @@ describe('decide: PutOnHold / Resume', () => {
   });
 
   it('resumes to an explicitly named reached stage', () => {
-    given(...onHoldFrom('negotiation')).when({ type: 'Resume', stage: 'qualification' }).then(stageChanged('on_hold', 'qualification', 'resumed', { probability: 25 }));
+    given(...onHoldFrom('negotiation'))
+      .when({ type: 'Resume', stage: 'qualification' })
+      .then(stageChanged('on_hold', 'qualification', 'resumed', { probability: 25 }));
   });
 
   it('rejects resuming to a never-reached stage', () => {
@@ -715,16 +849,22 @@ describe('decide: PutOnHold / Resume', () => {
   });
 
   it.each(['won', 'lost'])('rejects resuming into %s', (stage) => {
-    given(...onHoldFrom('verbal_commitment')).when({ type: 'Resume', stage }).thenThrows(INVALID, { current_stage: 'on_hold', requested_stage: stage });
+    given(...onHoldFrom('verbal_commitment'))
+      .when({ type: 'Resume', stage })
+      .thenThrows(INVALID, { current_stage: 'on_hold', requested_stage: stage });
   });
 
   it('rejects resuming to an unknown stage', () => {
-    const error = given(...onHoldFrom('proposal')).when({ type: 'Resume', stage: 'nowhere' }).thenThrows(VALIDATION);
+    const error = given(...onHoldFrom('proposal'))
+      .when({ type: 'Resume', stage: 'nowhere' })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['stage']);
   });
 
   it('rejects resuming a deal that is not on hold', () => {
-    given(...atStage('proposal')).when({ type: 'Resume' }).thenThrows(INVALID, { current_stage: 'proposal' });
+    given(...atStage('proposal'))
+      .when({ type: 'Resume' })
+      .thenThrows(INVALID, { current_stage: 'proposal' });
   });
 });
 
@@ -734,16 +874,33 @@ describe('decide: Win', () => {
       .when({ type: 'Win' })
       .then({
         type: 'OpportunityWon',
-        data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 15_000_000, close_date: TODAY, close_reason: null, won_at: NOW },
+        data: {
+          from_stage: 'verbal_commitment',
+          to_stage: 'won',
+          actual_value_minor: 15_000_000,
+          close_date: TODAY,
+          close_reason: null,
+          won_at: NOW,
+        },
       });
   });
 
   it('defaults the actual value to the updated value', () => {
-    given(...atStage('verbal_commitment'), { type: 'OpportunityUpdated', data: { changes: { value_minor: 17_500_000 }, updated_at: day(9) } })
+    given(...atStage('verbal_commitment'), {
+      type: 'OpportunityUpdated',
+      data: { changes: { value_minor: 17_500_000 }, updated_at: day(9) },
+    })
       .when({ type: 'Win' })
       .then({
         type: 'OpportunityWon',
-        data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 17_500_000, close_date: TODAY, close_reason: null, won_at: NOW },
+        data: {
+          from_stage: 'verbal_commitment',
+          to_stage: 'won',
+          actual_value_minor: 17_500_000,
+          close_date: TODAY,
+          close_reason: null,
+          won_at: NOW,
+        },
       });
   });
 
@@ -766,38 +923,71 @@ describe('decide: Win', () => {
   it('accepts an actual value of zero', () => {
     given(...atStage('verbal_commitment'))
       .when({ type: 'Win', actual_value_minor: 0 })
-      .then({ type: 'OpportunityWon', data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 0, close_date: TODAY, close_reason: null, won_at: NOW } });
+      .then({
+        type: 'OpportunityWon',
+        data: {
+          from_stage: 'verbal_commitment',
+          to_stage: 'won',
+          actual_value_minor: 0,
+          close_date: TODAY,
+          close_reason: null,
+          won_at: NOW,
+        },
+      });
   });
 
   it.each(['prospecting', 'qualification', 'needs_analysis', 'proposal', 'negotiation'])('rejects winning from %s', (stage) => {
-    given(...atStage(stage)).when({ type: 'Win' }).thenThrows(INVALID, { current_stage: stage, requested_stage: 'won' });
+    given(...atStage(stage))
+      .when({ type: 'Win' })
+      .thenThrows(INVALID, { current_stage: stage, requested_stage: 'won' });
   });
 
   it('rejects winning from on_hold', () => {
-    given(...onHoldFrom('verbal_commitment')).when({ type: 'Win' }).thenThrows(INVALID, { current_stage: 'on_hold', requested_stage: 'won' });
+    given(...onHoldFrom('verbal_commitment'))
+      .when({ type: 'Win' })
+      .thenThrows(INVALID, { current_stage: 'on_hold', requested_stage: 'won' });
   });
 
   it.each(['2025-02-29', '2025-12-18T10:00:00Z', '18/12/2025', ''])('rejects close_date %j', (close_date) => {
-    const error = given(...atStage('verbal_commitment')).when({ type: 'Win', close_date }).thenThrows(VALIDATION);
+    const error = given(...atStage('verbal_commitment'))
+      .when({ type: 'Win', close_date })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['close_date']);
   });
 
   it.each([[-1], [0.5]])('rejects actual_value_minor %p', (actual_value_minor) => {
-    const error = given(...atStage('verbal_commitment')).when({ type: 'Win', actual_value_minor }).thenThrows(VALIDATION);
+    const error = given(...atStage('verbal_commitment'))
+      .when({ type: 'Win', actual_value_minor })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['actual_value']);
   });
 });
 
 describe('decide: Lose', () => {
-  const lostEvent = (from: string, data: Partial<Extract<OpportunityEvent, { type: 'OpportunityLost' }>['data']> = {}): OpportunityEvent => ({
+  const lostEvent = (
+    from: string,
+    data: Partial<Extract<OpportunityEvent, { type: 'OpportunityLost' }>['data']> = {},
+  ): OpportunityEvent => ({
     type: 'OpportunityLost',
-    data: { from_stage: from, to_stage: 'lost', loss_reason: 'price', competitor: null, loss_notes: null, lessons_learned: null, close_date: TODAY, lost_at: NOW, ...data },
+    data: {
+      from_stage: from,
+      to_stage: 'lost',
+      loss_reason: 'price',
+      competitor: null,
+      loss_notes: null,
+      lessons_learned: null,
+      close_date: TODAY,
+      lost_at: NOW,
+      ...data,
+    },
   });
 
   it.each(['price', 'competitor', 'no_decision', 'timing', 'lack_of_features', 'internal_champion_left', 'budget_cuts', 'other'])(
     'accepts the seed 000 loss reason %s',
     (loss_reason) => {
-      given(...atStage('proposal')).when({ type: 'Lose', loss_reason }).then(lostEvent('proposal', { loss_reason }));
+      given(...atStage('proposal'))
+        .when({ type: 'Lose', loss_reason })
+        .then(lostEvent('proposal', { loss_reason }));
     },
   );
 
@@ -822,32 +1012,46 @@ describe('decide: Lose', () => {
   });
 
   it.each(['prospecting', 'verbal_commitment'])('can lose from any active stage (%s)', (stage) => {
-    given(...atStage(stage)).when({ type: 'Lose', loss_reason: 'timing' }).then(lostEvent(stage, { loss_reason: 'timing' }));
+    given(...atStage(stage))
+      .when({ type: 'Lose', loss_reason: 'timing' })
+      .then(lostEvent(stage, { loss_reason: 'timing' }));
   });
 
   it('can lose a deal that is on hold', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'Lose', loss_reason: 'budget_cuts' }).then(lostEvent('on_hold', { loss_reason: 'budget_cuts' }));
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'Lose', loss_reason: 'budget_cuts' })
+      .then(lostEvent('on_hold', { loss_reason: 'budget_cuts' }));
   });
 
   it.each(['too_expensive', 'Price', ' price'])('rejects unknown loss reason %j', (loss_reason) => {
-    const error = given(...atStage('proposal')).when({ type: 'Lose', loss_reason }).thenThrows(VALIDATION);
+    const error = given(...atStage('proposal'))
+      .when({ type: 'Lose', loss_reason })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['loss_reason']);
   });
 
   it('rejects an empty loss reason', () => {
-    const error = given(...atStage('proposal')).when({ type: 'Lose', loss_reason: '' }).thenThrows(VALIDATION);
+    const error = given(...atStage('proposal'))
+      .when({ type: 'Lose', loss_reason: '' })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['loss_reason']);
   });
 
   it('rejects a bad close date', () => {
-    const error = given(...atStage('proposal')).when({ type: 'Lose', loss_reason: 'price', close_date: '2025-11-31' }).thenThrows(VALIDATION);
+    const error = given(...atStage('proposal'))
+      .when({ type: 'Lose', loss_reason: 'price', close_date: '2025-11-31' })
+      .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual(['close_date']);
   });
 
   it("uses the pipeline's configured loss reasons (seed 002)", () => {
     const pipeline: Pipeline = { ...DEFAULT_PIPELINE, loss_reasons: ['ghosted', 'went_in_house'] };
-    given(...atStage('proposal')).when({ type: 'Lose', loss_reason: 'ghosted' }, { pipeline }).then(lostEvent('proposal', { loss_reason: 'ghosted' }));
-    given(...atStage('proposal')).when({ type: 'Lose', loss_reason: 'price' }, { pipeline }).thenThrows(VALIDATION);
+    given(...atStage('proposal'))
+      .when({ type: 'Lose', loss_reason: 'ghosted' }, { pipeline })
+      .then(lostEvent('proposal', { loss_reason: 'ghosted' }));
+    given(...atStage('proposal'))
+      .when({ type: 'Lose', loss_reason: 'price' }, { pipeline })
+      .thenThrows(VALIDATION);
   });
 });
 
@@ -864,19 +1068,31 @@ describe('decide: Assign', () => {
   it('defaults reason to null and notify to false, and trims the user id', () => {
     given(created())
       .when({ type: 'Assign', user_id: ' user-9 ' })
-      .then({ type: 'OpportunityAssigned', data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: NOW } });
+      .then({
+        type: 'OpportunityAssigned',
+        data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: NOW },
+      });
   });
 
   it('records previous_owner_id null for an unassigned deal', () => {
     given(created({ assigned_user_id: null }))
       .when({ type: 'Assign', user_id: 'user-9' })
-      .then({ type: 'OpportunityAssigned', data: { user_id: 'user-9', previous_owner_id: null, reason: null, notify: false, assigned_at: NOW } });
+      .then({
+        type: 'OpportunityAssigned',
+        data: { user_id: 'user-9', previous_owner_id: null, reason: null, notify: false, assigned_at: NOW },
+      });
   });
 
   it('uses the latest owner as previous owner', () => {
-    given(created(), { type: 'OpportunityAssigned', data: { user_id: 'user-8', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: day(2) } })
+    given(created(), {
+      type: 'OpportunityAssigned',
+      data: { user_id: 'user-8', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: day(2) },
+    })
       .when({ type: 'Assign', user_id: 'user-9' })
-      .then({ type: 'OpportunityAssigned', data: { user_id: 'user-9', previous_owner_id: 'user-8', reason: null, notify: false, assigned_at: NOW } });
+      .then({
+        type: 'OpportunityAssigned',
+        data: { user_id: 'user-9', previous_owner_id: 'user-8', reason: null, notify: false, assigned_at: NOW },
+      });
   });
 
   it('emits nothing when assigning the current owner', () => {
@@ -892,24 +1108,38 @@ describe('decide: Assign', () => {
   it('assigns a deal on hold', () => {
     given(...onHoldFrom('proposal'))
       .when({ type: 'Assign', user_id: 'user-9' })
-      .then({ type: 'OpportunityAssigned', data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: NOW } });
+      .then({
+        type: 'OpportunityAssigned',
+        data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: NOW },
+      });
   });
 });
 
 describe('decide: Delete', () => {
   it('deletes with an optional reason', () => {
-    given(created()).when({ type: 'Delete', reason: 'duplicate' }).then({ type: 'OpportunityDeleted', data: { deleted_at: NOW, reason: 'duplicate' } });
-    given(created()).when({ type: 'Delete' }).then({ type: 'OpportunityDeleted', data: { deleted_at: NOW, reason: null } });
+    given(created())
+      .when({ type: 'Delete', reason: 'duplicate' })
+      .then({ type: 'OpportunityDeleted', data: { deleted_at: NOW, reason: 'duplicate' } });
+    given(created())
+      .when({ type: 'Delete' })
+      .then({ type: 'OpportunityDeleted', data: { deleted_at: NOW, reason: null } });
   });
 
   it('deletes a deal on hold', () => {
-    given(...onHoldFrom('proposal')).when({ type: 'Delete' }).then({ type: 'OpportunityDeleted', data: { deleted_at: NOW, reason: null } });
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'Delete' })
+      .then({ type: 'OpportunityDeleted', data: { deleted_at: NOW, reason: null } });
   });
 
-  const deletedDeal = [...atStage('verbal_commitment'), { type: 'OpportunityDeleted', data: { deleted_at: day(8), reason: null } } as OpportunityEvent];
+  const deletedDeal = [
+    ...atStage('verbal_commitment'),
+    { type: 'OpportunityDeleted', data: { deleted_at: day(8), reason: null } } as OpportunityEvent,
+  ];
 
   it.each(EACH_COMMAND)('after delete: %s → not_found', (_label, command) => {
-    given(...deletedDeal).when(command).thenThrows(ErrorCode.NotFound);
+    given(...deletedDeal)
+      .when(command)
+      .thenThrows(ErrorCode.NotFound);
   });
 
   it.each(EACH_COMMAND)('on a deal that was never created: %s → not_found', (_label, command) => {
@@ -919,23 +1149,43 @@ describe('decide: Delete', () => {
 
 describe('decide: closed deals are terminal', () => {
   it.each(EACH_COMMAND)('after won: %s → invalid_stage_transition', (_label, command) => {
-    given(...atStage('won')).when(command).thenThrows(INVALID, { current_stage: 'won', allowed_stages: [], allowed_with_reason: [] });
+    given(...atStage('won'))
+      .when(command)
+      .thenThrows(INVALID, { current_stage: 'won', allowed_stages: [], allowed_with_reason: [] });
   });
 
   it.each(EACH_COMMAND)('after lost: %s → invalid_stage_transition', (_label, command) => {
-    given(...atStage('lost')).when(command).thenThrows(INVALID, { current_stage: 'lost', allowed_stages: [], allowed_with_reason: [] });
+    given(...atStage('lost'))
+      .when(command)
+      .thenThrows(INVALID, { current_stage: 'lost', allowed_stages: [], allowed_with_reason: [] });
   });
 
   it('after lost from on hold: updates are rejected too', () => {
     const events = [
       ...onHoldFrom('proposal'),
-      { type: 'OpportunityLost', data: { from_stage: 'on_hold', to_stage: 'lost', loss_reason: 'timing', competitor: null, loss_notes: null, lessons_learned: null, close_date: '2026-01-10', lost_at: day(10) } } as OpportunityEvent,
+      {
+        type: 'OpportunityLost',
+        data: {
+          from_stage: 'on_hold',
+          to_stage: 'lost',
+          loss_reason: 'timing',
+          competitor: null,
+          loss_notes: null,
+          lessons_learned: null,
+          close_date: '2026-01-10',
+          lost_at: day(10),
+        },
+      } as OpportunityEvent,
     ];
-    given(...events).when({ type: 'UpdateOpportunity', changes: {} }).thenThrows(INVALID, { current_stage: 'lost' });
+    given(...events)
+      .when({ type: 'UpdateOpportunity', changes: {} })
+      .thenThrows(INVALID, { current_stage: 'lost' });
   });
 
   it.each(['won', 'lost'])('after %s: creating the same id again → already_exists', (stage) => {
-    given(...atStage(stage)).when(create()).thenThrows(ErrorCode.AlreadyExists);
+    given(...atStage(stage))
+      .when(create())
+      .thenThrows(ErrorCode.AlreadyExists);
   });
 });
 
@@ -944,22 +1194,38 @@ describe('decide: pipeline policy', () => {
   const noBackward: Pipeline = { ...DEFAULT_PIPELINE, policy: { ...DEFAULT_PIPELINE.policy, allow_backward: false } };
 
   it('allow_skip = true: a forward stage change may jump over stages', () => {
-    given(...atStage('prospecting')).when({ type: 'ChangeStage', stage: 'proposal' }, { pipeline: skipping }).then(stageChanged('prospecting', 'proposal', 'forward', { probability: 60 }));
+    given(...atStage('prospecting'))
+      .when({ type: 'ChangeStage', stage: 'proposal' }, { pipeline: skipping })
+      .then(stageChanged('prospecting', 'proposal', 'forward', { probability: 60 }));
   });
 
   it('allow_skip = true: every later stage (and won) is allowed; backward still needs a reason', () => {
-    const error = given(...atStage('needs_analysis')).when({ type: 'ChangeStage', stage: 'prospecting' }, { pipeline: skipping }).thenThrows(INVALID);
+    const error = given(...atStage('needs_analysis'))
+      .when({ type: 'ChangeStage', stage: 'prospecting' }, { pipeline: skipping })
+      .thenThrows(INVALID);
     expect(sorted(error.details.allowed_stages)).toEqual(['lost', 'negotiation', 'on_hold', 'proposal', 'verbal_commitment', 'won']);
   });
 
   it('allow_skip = true: AdvanceStage still moves one step', () => {
-    given(...atStage('prospecting')).when({ type: 'AdvanceStage' }, { pipeline: skipping }).then(stageChanged('prospecting', 'qualification'));
+    given(...atStage('prospecting'))
+      .when({ type: 'AdvanceStage' }, { pipeline: skipping })
+      .then(stageChanged('prospecting', 'qualification'));
   });
 
   it('allow_skip = true: win may skip the remaining stages', () => {
     given(...atStage('negotiation'))
       .when({ type: 'Win' }, { pipeline: skipping })
-      .then({ type: 'OpportunityWon', data: { from_stage: 'negotiation', to_stage: 'won', actual_value_minor: 15_000_000, close_date: TODAY, close_reason: null, won_at: NOW } });
+      .then({
+        type: 'OpportunityWon',
+        data: {
+          from_stage: 'negotiation',
+          to_stage: 'won',
+          actual_value_minor: 15_000_000,
+          close_date: TODAY,
+          close_reason: null,
+          won_at: NOW,
+        },
+      });
   });
 
   it('allow_backward = false: a stage change backward is rejected even with a reason', () => {
@@ -975,8 +1241,12 @@ describe('decide: pipeline policy', () => {
   });
 
   it('allow_backward = false: forward moves and resuming from on hold still work', () => {
-    given(...atStage('proposal')).when({ type: 'AdvanceStage' }, { pipeline: noBackward }).then(stageChanged('proposal', 'negotiation'));
-    given(...onHoldFrom('proposal')).when({ type: 'ChangeStage', stage: 'qualification' }, { pipeline: noBackward }).then(stageChanged('on_hold', 'qualification', 'resumed'));
+    given(...atStage('proposal'))
+      .when({ type: 'AdvanceStage' }, { pipeline: noBackward })
+      .then(stageChanged('proposal', 'negotiation'));
+    given(...onHoldFrom('proposal'))
+      .when({ type: 'ChangeStage', stage: 'qualification' }, { pipeline: noBackward })
+      .then(stageChanged('on_hold', 'qualification', 'resumed'));
   });
 
   it('works with an org-defined pipeline (seed 004: stages are data)', () => {
@@ -993,13 +1263,31 @@ describe('decide: pipeline policy', () => {
       loss_reasons: ['ghosted'],
       policy: { allow_skip: false, allow_backward: true },
     };
-    given().when(create(), { pipeline: custom }).then(createdNow({ pipeline_id: 'smb', stage: 'lead', probability: 20 }));
+    given()
+      .when(create(), { pipeline: custom })
+      .then(createdNow({ pipeline_id: 'smb', stage: 'lead', probability: 20 }));
     const atLead = created({ pipeline_id: 'smb', stage: 'lead', probability: 20 });
-    given(atLead).when({ type: 'AdvanceStage' }, { pipeline: custom }).then(stageChanged('lead', 'demo', 'forward', { probability: 50 }));
+    given(atLead)
+      .when({ type: 'AdvanceStage' }, { pipeline: custom })
+      .then(stageChanged('lead', 'demo', 'forward', { probability: 50 }));
     given(atLead).when({ type: 'Win' }, { pipeline: custom }).thenThrows(INVALID, { requested_stage: 'closed_won' });
-    given(atLead).when({ type: 'PutOnHold' }, { pipeline: custom }).then(stageChanged('lead', 'paused', 'on_hold', { probability: 0 }));
+    given(atLead)
+      .when({ type: 'PutOnHold' }, { pipeline: custom })
+      .then(stageChanged('lead', 'paused', 'on_hold', { probability: 0 }));
     given(atLead)
       .when({ type: 'ChangeStage', stage: 'closed_lost', loss_reason: 'ghosted' }, { pipeline: custom })
-      .then({ type: 'OpportunityLost', data: { from_stage: 'lead', to_stage: 'closed_lost', loss_reason: 'ghosted', competitor: null, loss_notes: null, lessons_learned: null, close_date: TODAY, lost_at: NOW } });
+      .then({
+        type: 'OpportunityLost',
+        data: {
+          from_stage: 'lead',
+          to_stage: 'closed_lost',
+          loss_reason: 'ghosted',
+          competitor: null,
+          loss_notes: null,
+          lessons_learned: null,
+          close_date: TODAY,
+          lost_at: NOW,
+        },
+      });
   });
 });

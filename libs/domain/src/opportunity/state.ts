@@ -138,9 +138,7 @@ export function evolve(state: OpportunityState, event: OpportunityEvent): Opport
         probability_override: null,
         held_from_stage: d.movement === 'on_hold' ? d.from_stage : null,
         reached_stages:
-          d.movement === 'on_hold' || next.reached_stages.includes(d.to_stage)
-            ? next.reached_stages
-            : [...next.reached_stages, d.to_stage],
+          d.movement === 'on_hold' || next.reached_stages.includes(d.to_stage) ? next.reached_stages : [...next.reached_stages, d.to_stage],
         updated_at: d.changed_at,
         last_activity_at: d.changed_at,
       };
@@ -211,7 +209,12 @@ export function evolve(state: OpportunityState, event: OpportunityEvent): Opport
     case 'NoteAdded':
       return { ...next, last_activity_at: event.data.added_at };
     case 'ProspectConverted':
-      return { ...next, customer_id: event.data.customer_id, updated_at: event.data.converted_at, last_activity_at: event.data.converted_at };
+      return {
+        ...next,
+        customer_id: event.data.customer_id,
+        updated_at: event.data.converted_at,
+        last_activity_at: event.data.converted_at,
+      };
     default: {
       const unreachable: never = event;
       throw new Error(`Unknown event ${(unreachable as { type: string }).type}`);

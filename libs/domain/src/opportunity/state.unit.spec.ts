@@ -1,4 +1,4 @@
-import { evolve, fold, INITIAL_STATE, OpportunityEvent } from '@app/domain';
+import { evolve, fold, INITIAL_STATE, type OpportunityEvent } from '@app/domain';
 import { atStage, created, day, onHoldFrom, stageChanged } from '../testing/given-when-then';
 
 const updated = (data: Partial<Extract<OpportunityEvent, { type: 'OpportunityUpdated' }>['data']>, at = day(20)): OpportunityEvent => ({
@@ -69,14 +69,22 @@ describe('evolve / fold', () => {
         ...atStage('proposal'),
         updated({ probability_override: 65, probability: 65 }, day(20)),
         updated({ changes: { value_minor: 17_500_000, next_step: 'Legal review' } }, day(21)),
-        { type: 'OpportunityAssigned', data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: day(22) } },
+        {
+          type: 'OpportunityAssigned',
+          data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: false, assigned_at: day(22) },
+        },
       ];
       expect(fold(events)).toMatchObject({ stage: 'proposal', probability: 65, probability_override: 65, value_minor: 17_500_000 });
     });
 
     it.each([
       ['a forward move', stageChanged('proposal', 'negotiation', 'forward', { changed_at: day(23) }), 'negotiation', 75],
-      ['a backward move', stageChanged('proposal', 'needs_analysis', 'backward', { reason: 'r', changed_at: day(23) }), 'needs_analysis', 40],
+      [
+        'a backward move',
+        stageChanged('proposal', 'needs_analysis', 'backward', { reason: 'r', changed_at: day(23) }),
+        'needs_analysis',
+        40,
+      ],
       ['putting on hold', stageChanged('proposal', 'on_hold', 'on_hold', { changed_at: day(23) }), 'on_hold', 0],
     ])('is reset to the stage default by %s', (_label, change, stage, probability) => {
       const s = fold([...atStage('proposal'), updated({ probability_override: 65, probability: 65 }), change]);
@@ -84,7 +92,11 @@ describe('evolve / fold', () => {
     });
 
     it('clearing (null) returns to the stage default carried by the event', () => {
-      const s = fold([...atStage('proposal'), updated({ probability_override: 65, probability: 65 }), updated({ probability_override: null, probability: 60 })]);
+      const s = fold([
+        ...atStage('proposal'),
+        updated({ probability_override: 65, probability: 65 }),
+        updated({ probability_override: null, probability: 60 }),
+      ]);
       expect(s).toMatchObject({ probability: 60, probability_override: null });
     });
 
@@ -95,16 +107,52 @@ describe('evolve / fold', () => {
 
     it('is cleared by win (100) and loss (0)', () => {
       const override = updated({ probability_override: 80, probability: 80 }, day(8));
-      const won = fold([...atStage('verbal_commitment'), override, { type: 'OpportunityWon', data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 1, close_date: '2026-01-09', close_reason: null, won_at: day(9) } }]);
+      const won = fold([
+        ...atStage('verbal_commitment'),
+        override,
+        {
+          type: 'OpportunityWon',
+          data: {
+            from_stage: 'verbal_commitment',
+            to_stage: 'won',
+            actual_value_minor: 1,
+            close_date: '2026-01-09',
+            close_reason: null,
+            won_at: day(9),
+          },
+        },
+      ]);
       expect(won).toMatchObject({ probability: 100, probability_override: null });
-      const lost = fold([...atStage('proposal'), override, { type: 'OpportunityLost', data: { from_stage: 'proposal', to_stage: 'lost', loss_reason: 'price', competitor: null, loss_notes: null, lessons_learned: null, close_date: '2026-01-09', lost_at: day(9) } }]);
+      const lost = fold([
+        ...atStage('proposal'),
+        override,
+        {
+          type: 'OpportunityLost',
+          data: {
+            from_stage: 'proposal',
+            to_stage: 'lost',
+            loss_reason: 'price',
+            competitor: null,
+            loss_notes: null,
+            lessons_learned: null,
+            close_date: '2026-01-09',
+            lost_at: day(9),
+          },
+        },
+      ]);
       expect(lost).toMatchObject({ probability: 0, probability_override: null });
     });
   });
 
   describe('stages', () => {
     it('records every active stage reached, in order', () => {
-      expect(fold(atStage('negotiation')).reached_stages).toEqual(['prospecting', 'qualification', 'needs_analysis', 'proposal', 'negotiation']);
+      expect(fold(atStage('negotiation')).reached_stages).toEqual([
+        'prospecting',
+        'qualification',
+        'needs_analysis',
+        'proposal',
+        'negotiation',
+      ]);
     });
 
     it('a backward move does not duplicate or remove reached stages', () => {
@@ -142,7 +190,13 @@ describe('evolve / fold', () => {
 
     it('a stage change updates updated_at, last_activity_at and stage_changed_at', () => {
       const s = fold([created({ created_at: day(1) }), stageChanged('prospecting', 'qualification', 'forward', { changed_at: day(5) })]);
-      expect(s).toMatchObject({ stage_changed_at: day(5), updated_at: day(5), last_activity_at: day(5), created_at: day(1), previous_stage: 'prospecting' });
+      expect(s).toMatchObject({
+        stage_changed_at: day(5),
+        updated_at: day(5),
+        last_activity_at: day(5),
+        created_at: day(1),
+        previous_stage: 'prospecting',
+      });
     });
   });
 
@@ -152,7 +206,14 @@ describe('evolve / fold', () => {
         created({ custom_fields: { a: 1 } }),
         updated({ changes: { value_minor: 17_500_000, tags: ['x'], custom_fields: { b: 2 }, timeline_confirmed: true } }, day(12)),
       ]);
-      expect(s).toMatchObject({ value_minor: 17_500_000, tags: ['x'], custom_fields: { b: 2 }, timeline_confirmed: true, updated_at: day(12), last_activity_at: day(12) });
+      expect(s).toMatchObject({
+        value_minor: 17_500_000,
+        tags: ['x'],
+        custom_fields: { b: 2 },
+        timeline_confirmed: true,
+        updated_at: day(12),
+        last_activity_at: day(12),
+      });
       expect(s.stage_changed_at).toBe(day(1));
     });
   });
@@ -161,7 +222,17 @@ describe('evolve / fold', () => {
     it('won: value becomes the actual value; close fields set', () => {
       const s = fold([
         ...atStage('verbal_commitment'),
-        { type: 'OpportunityWon', data: { from_stage: 'verbal_commitment', to_stage: 'won', actual_value_minor: 17_500_000, close_date: '2025-12-18', close_reason: 'Signed', won_at: day(9) } },
+        {
+          type: 'OpportunityWon',
+          data: {
+            from_stage: 'verbal_commitment',
+            to_stage: 'won',
+            actual_value_minor: 17_500_000,
+            close_date: '2025-12-18',
+            close_reason: 'Signed',
+            won_at: day(9),
+          },
+        },
       ]);
       expect(s).toMatchObject({
         stage: 'won',
@@ -181,7 +252,16 @@ describe('evolve / fold', () => {
     it('lost: reason, notes and competitor recorded; the known competitor is kept when none is given', () => {
       const lost = (competitor: string | null): OpportunityEvent => ({
         type: 'OpportunityLost',
-        data: { from_stage: 'proposal', to_stage: 'lost', loss_reason: 'competitor', competitor, loss_notes: 'Lost to Y', lessons_learned: 'Bundle migration', close_date: '2026-01-09', lost_at: day(9) },
+        data: {
+          from_stage: 'proposal',
+          to_stage: 'lost',
+          loss_reason: 'competitor',
+          competitor,
+          loss_notes: 'Lost to Y',
+          lessons_learned: 'Bundle migration',
+          close_date: '2026-01-09',
+          lost_at: day(9),
+        },
       });
       expect(fold([...atStage('proposal', { competitor: 'Competitor X' }), lost('Competitor Y')])).toMatchObject({
         stage: 'lost',
@@ -201,7 +281,13 @@ describe('evolve / fold', () => {
   });
 
   it('assigned: owner and assigned_at change', () => {
-    const s = fold([created(), { type: 'OpportunityAssigned', data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: true, assigned_at: day(4) } }]);
+    const s = fold([
+      created(),
+      {
+        type: 'OpportunityAssigned',
+        data: { user_id: 'user-9', previous_owner_id: 'user-7', reason: null, notify: true, assigned_at: day(4) },
+      },
+    ]);
     expect(s).toMatchObject({ assigned_user_id: 'user-9', assigned_at: day(4), updated_at: day(4), last_activity_at: day(4) });
   });
 

@@ -7,10 +7,10 @@
  * Note: the result of `when()` has a `then` method and is therefore "thenable": never `await` it
  * or return it un-asserted from a test callback.
  */
-import { DomainError, ErrorCode } from '../errors';
+import { DomainError, type ErrorCode } from '../errors';
 import { DEFAULT_PIPELINE, findStage } from '../pipeline';
 import type { OpportunityCommand } from '../opportunity/commands';
-import { decide, DecideContext } from '../opportunity/decide';
+import { decide, type DecideContext } from '../opportunity/decide';
 import type { OpportunityCreated, OpportunityEvent, OpportunityStageChanged, StageMovement } from '../opportunity/events';
 import { fold } from '../opportunity/state';
 
@@ -60,15 +60,44 @@ export function created(overrides: Partial<OpportunityCreated['data']> = {}): Op
   return {
     type: 'OpportunityCreated',
     data: {
-      opportunity_id: 'opp-1', pipeline_id: 'default', stage, probability: overrides.probability_override ?? stageProbability,
-      probability_override: null, assigned_user_id: 'user-7', created_by: 'user-1', created_at: day(1),
-      name: 'Acme Corp - Enterprise Platform Implementation', description: null, customer_id: 'cust-568',
-      lead_id: null, value_minor: 15_000_000, expected_revenue_minor: null, currency: 'USD',
-      expected_close_date: '2026-03-31', source: null, priority: null, campaign_id: null, territory: null,
-      competitor: null, decision_maker: null, budget_confirmed: false, authority_confirmed: false,
-      need_confirmed: false, timeline_confirmed: false, next_step: null, discovery_notes: null,
-      proposal_notes: null, demo_date: null, proposal_date: null, prospect_name: null, prospect_email: null,
-      prospect_phone: null, category_id: null, follow_up_date: null, tags: [], custom_fields: {},
+      opportunity_id: 'opp-1',
+      pipeline_id: 'default',
+      stage,
+      probability: overrides.probability_override ?? stageProbability,
+      probability_override: null,
+      assigned_user_id: 'user-7',
+      created_by: 'user-1',
+      created_at: day(1),
+      name: 'Acme Corp - Enterprise Platform Implementation',
+      description: null,
+      customer_id: 'cust-568',
+      lead_id: null,
+      value_minor: 15_000_000,
+      expected_revenue_minor: null,
+      currency: 'USD',
+      expected_close_date: '2026-03-31',
+      source: null,
+      priority: null,
+      campaign_id: null,
+      territory: null,
+      competitor: null,
+      decision_maker: null,
+      budget_confirmed: false,
+      authority_confirmed: false,
+      need_confirmed: false,
+      timeline_confirmed: false,
+      next_step: null,
+      discovery_notes: null,
+      proposal_notes: null,
+      demo_date: null,
+      proposal_date: null,
+      prospect_name: null,
+      prospect_email: null,
+      prospect_phone: null,
+      category_id: null,
+      follow_up_date: null,
+      tags: [],
+      custom_fields: {},
       ...overrides,
     },
   };
@@ -82,7 +111,10 @@ export function stageChanged(
   extra: Partial<OpportunityStageChanged['data']> = {},
 ): OpportunityStageChanged {
   const probability = findStage(DEFAULT_PIPELINE, to)?.probability ?? 0;
-  return { type: 'OpportunityStageChanged', data: { from_stage: from, to_stage: to, movement, probability, reason: null, notes: null, changed_at: NOW, ...extra } };
+  return {
+    type: 'OpportunityStageChanged',
+    data: { from_stage: from, to_stage: to, movement, probability, reason: null, notes: null, changed_at: NOW, ...extra },
+  };
 }
 
 /** Events that bring a deal (created in prospecting) to `stage` by legal moves only. */
@@ -94,9 +126,31 @@ export function atStage(stage: string, createdOverrides: Partial<OpportunityCrea
   }
   const at = day(events.length + 1);
   if (stage === 'won') {
-    events.push({ type: 'OpportunityWon', data: { from_stage: target, to_stage: 'won', actual_value_minor: 15_000_000, close_date: at.slice(0, 10), close_reason: null, won_at: at } });
+    events.push({
+      type: 'OpportunityWon',
+      data: {
+        from_stage: target,
+        to_stage: 'won',
+        actual_value_minor: 15_000_000,
+        close_date: at.slice(0, 10),
+        close_reason: null,
+        won_at: at,
+      },
+    });
   } else if (stage === 'lost') {
-    events.push({ type: 'OpportunityLost', data: { from_stage: target, to_stage: 'lost', loss_reason: 'price', competitor: null, loss_notes: null, lessons_learned: null, close_date: at.slice(0, 10), lost_at: at } });
+    events.push({
+      type: 'OpportunityLost',
+      data: {
+        from_stage: target,
+        to_stage: 'lost',
+        loss_reason: 'price',
+        competitor: null,
+        loss_notes: null,
+        lessons_learned: null,
+        close_date: at.slice(0, 10),
+        lost_at: at,
+      },
+    });
   } else if (stage === 'on_hold') {
     events.push(stageChanged(target, 'on_hold', 'on_hold', { changed_at: at }));
   } else if (!ACTIVE_STAGES.includes(stage)) {

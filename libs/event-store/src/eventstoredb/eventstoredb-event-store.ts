@@ -26,16 +26,16 @@ import type {
   StreamingRead,
 } from '@eventstore/db-client';
 import {
-  AppendResult,
+  type AppendResult,
   ConcurrencyError,
-  EventMetadata,
+  type EventMetadata,
   EventStore,
-  ExpectedVersion,
-  NewEvent,
-  ReadAllFilter,
-  ReadAllResult,
-  ReadStreamOptions,
-  RecordedEvent,
+  type ExpectedVersion,
+  type NewEvent,
+  type ReadAllFilter,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type RecordedEvent,
 } from '../event-store.port';
 import { WakeUp } from '../wake-up';
 
@@ -338,9 +338,7 @@ export class EventStoreDBEventStore extends EventStore {
   }
 
   private filter(): Filter {
-    return this.prefixes.length
-      ? streamNameFilter({ prefixes: this.prefixes })
-      : streamNameFilter({ regex: '^[^\\$]' });
+    return this.prefixes.length ? streamNameFilter({ prefixes: this.prefixes }) : streamNameFilter({ regex: '^[^\\$]' });
   }
 
   private rememberScan(key: string, scanned: Position): void {
@@ -359,7 +357,10 @@ export class EventStoreDBEventStore extends EventStore {
     this.subscription = subscription;
     return new Promise<void>((resolve, reject) => {
       let confirmed = false;
-      const timer = setTimeout(() => onFailure(new Error('EventStoreDB subscription was not confirmed in time')), SUBSCRIBE_CONFIRM_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => onFailure(new Error('EventStoreDB subscription was not confirmed in time')),
+        SUBSCRIBE_CONFIRM_TIMEOUT_MS,
+      );
       timer.unref();
 
       const onFailure = (error: unknown) => {

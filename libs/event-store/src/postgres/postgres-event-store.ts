@@ -1,15 +1,15 @@
 import { sql } from 'kysely';
 import type { Database } from '@app/platform/database/database';
 import {
-  AppendResult,
+  type AppendResult,
   ConcurrencyError,
   EventStore,
-  ExpectedVersion,
-  NewEvent,
-  ReadAllFilter,
-  ReadAllResult,
-  ReadStreamOptions,
-  RecordedEvent,
+  type ExpectedVersion,
+  type NewEvent,
+  type ReadAllFilter,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type RecordedEvent,
 } from '../event-store.port';
 import { WakeUp } from '../wake-up';
 
@@ -105,9 +105,7 @@ export class PostgresEventStore extends EventStore {
         if (error?.code !== '23505') throw error;
         if (error.constraint === 'events_event_id_key') {
           const { rows } = await sql<AppendRow>`
-            select status, stream_version::text, global_position::text from appended_result(${payload}::jsonb)`.execute(
-            this.database.db,
-          );
+            select status, stream_version::text, global_position::text from appended_result(${payload}::jsonb)`.execute(this.database.db);
           return this.toResult(streamId, expected, rows[0]);
         }
         // Same version taken by a concurrent append: with 'any' take the next one, else it is a conflict.

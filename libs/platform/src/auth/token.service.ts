@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { Actor, Role, ROLES } from './actor';
+import { type Actor, type Role, ROLES } from './actor';
 
 const TOKEN_PREFIX = 'opp_';
 

@@ -1,4 +1,5 @@
-import { Kysely, Migrator } from 'kysely';
+import { type Kysely } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { StaticMigrationProvider } from '../migrations';
 
 /**

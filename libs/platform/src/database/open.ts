@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { AppConfig } from '../config';
-import { Database, openPGlite, openPostgres } from './database';
+import { type Database, openPGlite, openPostgres } from './database';
 import { migrateToLatest } from './migrate';
 
 /** Opens the configured database (server or embedded) and brings its schema up to date. */

@@ -1,15 +1,15 @@
 import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
-  DatabaseConnection,
-  Dialect,
-  Driver,
-  Kysely,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
-  QueryResult,
-  TransactionSettings,
+  type QueryResult,
+  type TransactionSettings,
 } from 'kysely';
 
 /**
@@ -90,7 +90,6 @@ class PGliteConnection implements DatabaseConnection {
     return { rows: result.rows, numAffectedRows: toBigInt(result.affectedRows) };
   }
 
-  // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('Streaming queries are not supported on PGlite');
   }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { DomainError, FieldErrors } from '@app/domain';
+import { DomainError, type FieldErrors } from '@app/domain';
 import { errorBody } from './error.filter';
 
 const MAX_DEPTH = 32;

@@ -1,7 +1,7 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { type ValidationError, ValidationPipe } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { DomainError, FieldErrors } from '@app/domain';
+import { DomainError, type FieldErrors } from '@app/domain';
 
 /** Whitelisted, unknown fields refused, every message keyed by its (dotted) field path. */
 export function createValidationPipe(): ValidationPipe {

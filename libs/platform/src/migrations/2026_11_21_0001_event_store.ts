@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 // Append-only event log. See docs/ARCHITECTURE.md "Event store".
 export async function up(db: Kysely<any>): Promise<void> {

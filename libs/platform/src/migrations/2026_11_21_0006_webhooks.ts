@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -70,5 +70,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop table webhook_deal_states; drop table webhook_attempts; drop table webhook_messages; drop table webhook_endpoints;`.execute(db);
+  await sql`drop table webhook_deal_states; drop table webhook_attempts; drop table webhook_messages; drop table webhook_endpoints;`.execute(
+    db,
+  );
 }

@@ -1,4 +1,4 @@
-import { Migration, MigrationProvider } from 'kysely';
+import { type Migration, type MigrationProvider } from 'kysely/migration';
 import * as eventStore from './2026_11_21_0001_event_store';
 import * as tenancy from './2026_11_21_0002_tenancy';
 import * as readModels from './2026_11_21_0003_read_models';

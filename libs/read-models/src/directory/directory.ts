@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 
 export interface UserRef {
   id: string;
@@ -23,9 +23,7 @@ export async function loadRefs(db: Kysely<any>, orgId: string, userIds: (string 
   const uids = [...new Set(userIds.filter((x): x is string => !!x))];
   const cids = [...new Set(customerIds.filter((x): x is string => !!x))];
   const [users, customers] = await Promise.all([
-    uids.length
-      ? db.selectFrom('users').select(['id', 'name', 'email']).where('org_id', '=', orgId).where('id', 'in', uids).execute()
-      : [],
+    uids.length ? db.selectFrom('users').select(['id', 'name', 'email']).where('org_id', '=', orgId).where('id', 'in', uids).execute() : [],
     cids.length
       ? db
           .selectFrom('customers')
@@ -51,9 +49,18 @@ export interface PageQuery {
 
 export async function listUsers(db: Kysely<any>, orgId: string, q: PageQuery) {
   let base = db.selectFrom('users').where('org_id', '=', orgId);
-  if (q.search) base = base.where((eb) => eb.or([eb('name', 'ilike', `%${escapeLike(q.search!)}%`), eb('email', 'ilike', `%${escapeLike(q.search!)}%`)]));
+  if (q.search)
+    base = base.where((eb) =>
+      eb.or([eb('name', 'ilike', `%${escapeLike(q.search!)}%`), eb('email', 'ilike', `%${escapeLike(q.search!)}%`)]),
+    );
   const [rows, count] = await Promise.all([
-    base.select(['id', 'name', 'email', 'created_at', 'updated_at']).orderBy('name').orderBy('id').limit(q.per_page).offset((q.page - 1) * q.per_page).execute(),
+    base
+      .select(['id', 'name', 'email', 'created_at', 'updated_at'])
+      .orderBy('name')
+      .orderBy('id')
+      .limit(q.per_page)
+      .offset((q.page - 1) * q.per_page)
+      .execute(),
     base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
@@ -78,7 +85,12 @@ export async function listCustomers(db: Kysely<any>, orgId: string, q: PageQuery
   return { rows, total: Number(count.n) };
 }
 
-export async function upsertUser(db: Kysely<any>, orgId: string, user: { id: string; name: string; email?: string | null }, mode: 'create' | 'update') {
+export async function upsertUser(
+  db: Kysely<any>,
+  orgId: string,
+  user: { id: string; name: string; email?: string | null },
+  mode: 'create' | 'update',
+) {
   if (mode === 'create') {
     return db
       .insertInto('users')
@@ -89,7 +101,11 @@ export async function upsertUser(db: Kysely<any>, orgId: string, user: { id: str
   }
   return db
     .updateTable('users')
-    .set({ ...(user.name !== undefined ? { name: user.name } : {}), ...(user.email !== undefined ? { email: user.email } : {}), updated_at: sql`now()` })
+    .set({
+      ...(user.name !== undefined ? { name: user.name } : {}),
+      ...(user.email !== undefined ? { email: user.email } : {}),
+      updated_at: sql`now()`,
+    })
     .where('org_id', '=', orgId)
     .where('id', '=', user.id)
     .returning(['id', 'name', 'email', 'created_at', 'updated_at'])

@@ -1,5 +1,5 @@
-import { Kysely } from 'kysely';
-import { evolve, INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, OpportunityEvent, OpportunityState } from '@app/domain';
+import { type Kysely } from 'kysely';
+import { evolve, INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, type OpportunityEvent, type OpportunityState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
 const STREAM = /^opportunity-(.+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
@@ -47,13 +47,24 @@ export async function foldBatch(
     .selectFrom(table)
     .select(['org_id', 'id', 'state', 'last_version'])
     .where('org_id', 'in', [...new Set([...keys.values()].map((k) => k.orgId))])
-    .where('id', 'in', [...keys.values()].map((k) => k.id))
+    .where(
+      'id',
+      'in',
+      [...keys.values()].map((k) => k.id),
+    )
     .execute();
   const found = new Map(rows.map((r) => [`${r.org_id}/${r.id}`, r]));
   for (const [key, { orgId, id }] of keys) {
     const row = found.get(key);
     const state = row ? ((typeof row.state === 'string' ? JSON.parse(row.state) : row.state) as OpportunityState) : null;
-    deals.set(key, { orgId, id, before: state, state: state ?? INITIAL_STATE, lastVersion: row ? Number(row.last_version) : 0, lastPosition: '0' });
+    deals.set(key, {
+      orgId,
+      id,
+      before: state,
+      state: state ?? INITIAL_STATE,
+      lastVersion: row ? Number(row.last_version) : 0,
+      lastPosition: '0',
+    });
   }
   for (const event of relevant) {
     const { orgId, id } = dealOf(event);

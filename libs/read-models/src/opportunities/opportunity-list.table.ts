@@ -62,5 +62,9 @@ export const COMMIT_MIN_PROBABILITY = 90;
 export const BEST_CASE_MIN_PROBABILITY = 60;
 
 export function probabilityBand(probability: number): number {
-  return probability >= COMMIT_MIN_PROBABILITY ? COMMIT_MIN_PROBABILITY : probability >= BEST_CASE_MIN_PROBABILITY ? BEST_CASE_MIN_PROBABILITY : 0;
+  return probability >= COMMIT_MIN_PROBABILITY
+    ? COMMIT_MIN_PROBABILITY
+    : probability >= BEST_CASE_MIN_PROBABILITY
+      ? BEST_CASE_MIN_PROBABILITY
+      : 0;
 }

@@ -1,18 +1,10 @@
-import { Kysely, sql } from 'kysely';
-import {
-  bantScore,
-  daysBetween,
-  OpportunityState,
-  stageKindOf,
-  statusOf,
-  weightedMinor,
-} from '@app/domain';
+import { type Kysely, sql } from 'kysely';
+import { bantScore, daysBetween, type OpportunityState, stageKindOf, statusOf, weightedMinor } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
-import { foldBatch, FoldedDeal } from './deal-fold';
+import { foldBatch, type FoldedDeal } from './deal-fold';
 import { bulkInsert, recordset } from '../projector/bulk-insert';
-import { NO_CLOSE_MONTH, OpportunityListTable, PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
-
+import { NO_CLOSE_MONTH, type OpportunityListTable, type PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
 
 type Tracked = FoldedDeal;
 
@@ -71,7 +63,8 @@ export class OpportunityProjection implements Projection {
       const key = `${interval.orgId}/${interval.id}`;
       const previous = latest.get(key);
       if (previous) previous.valid_to = interval.from;
-      else if (interval.version > 1) closeStored.push({ org_id: interval.orgId, id: interval.id, version: interval.version, valid_to: interval.from });
+      else if (interval.version > 1)
+        closeStored.push({ org_id: interval.orgId, id: interval.id, version: interval.version, valid_to: interval.from });
       latest.delete(key);
       const c = contribution(interval.state, interval.orgId);
       if (!c) continue;
@@ -110,7 +103,10 @@ export class OpportunityProjection implements Projection {
   }
 
   private async writeRows(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
-    await bulkInsert(trx, this.list, changed.map(toRow) as unknown as Record<string, unknown>[], { conflict: ['org_id', 'id'], onConflict: 'replace' });
+    await bulkInsert(trx, this.list, changed.map(toRow) as unknown as Record<string, unknown>[], {
+      conflict: ['org_id', 'id'],
+      onConflict: 'replace',
+    });
   }
 
   private async writeTotals(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
@@ -118,7 +114,16 @@ export class OpportunityProjection implements Projection {
     const add = (state: OpportunityState | null, orgId: string, sign: 1 | -1) => {
       const c = contribution(state, orgId);
       if (!c) return;
-      const key = JSON.stringify([c.org_id, c.pipeline_id, c.stage, c.status, c.assigned_user_id, c.currency, c.close_month, c.probability_band]);
+      const key = JSON.stringify([
+        c.org_id,
+        c.pipeline_id,
+        c.stage,
+        c.status,
+        c.assigned_user_id,
+        c.currency,
+        c.close_month,
+        c.probability_band,
+      ]);
       const d = deltas.get(key) ?? { ...c, deal_count: 0, value_minor: 0, weighted_value_minor: 0, sales_cycle_days_sum: 0 };
       d.deal_count = Number(d.deal_count) + sign;
       d.value_minor = Number(d.value_minor) + sign * Number(c.value_minor);
@@ -138,7 +143,11 @@ export class OpportunityProjection implements Projection {
       conflict: ['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band'],
       onConflict: { add: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
     });
-    await trx.deleteFrom(this.totals).where('deal_count', '=', 0).where('org_id', 'in', [...new Set(values.map((v) => v.org_id))]).execute();
+    await trx
+      .deleteFrom(this.totals)
+      .where('deal_count', '=', 0)
+      .where('org_id', 'in', [...new Set(values.map((v) => v.org_id))])
+      .execute();
   }
 }
 

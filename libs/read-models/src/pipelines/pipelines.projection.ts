@@ -1,5 +1,5 @@
-import { Kysely } from 'kysely';
-import { evolvePipeline, initialPipelineState, PipelineEvent, PIPELINE_EVENT_TYPES, PipelineState } from '@app/domain';
+import { type Kysely } from 'kysely';
+import { evolvePipeline, initialPipelineState, type PipelineEvent, PIPELINE_EVENT_TYPES, type PipelineState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
 
@@ -25,11 +25,21 @@ export class PipelinesProjection implements Projection {
       const match = STREAM.exec(e.streamId);
       if (!match || !HANDLED.has(e.type)) continue;
       const [, orgId, id] = match;
-      const row = await trx.selectFrom(this.table).select(['definition', 'version', 'deleted_at']).where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();
+      const row = await trx
+        .selectFrom(this.table)
+        .select(['definition', 'version', 'deleted_at'])
+        .where('org_id', '=', orgId)
+        .where('id', '=', id)
+        .executeTakeFirst();
       const version = row ? Number(row.version) : 0;
       if (e.streamVersion <= version) continue;
       const state: PipelineState = row
-        ? { version, exists: true, deleted: row.deleted_at !== null, pipeline: typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition }
+        ? {
+            version,
+            exists: true,
+            deleted: row.deleted_at !== null,
+            pipeline: typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition,
+          }
         : initialPipelineState(id);
       const next = evolvePipeline(state, { type: e.type, data: e.data } as PipelineEvent);
       const values = {

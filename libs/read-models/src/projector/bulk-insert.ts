@@ -1,4 +1,4 @@
-import { Kysely, RawBuilder, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 
 export interface BulkInsertOptions {
   /** The unique key the rows may collide on. */
@@ -32,7 +32,12 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * column typed as `table`'s column of the same name. Rows must hold plain JSON values (jsonb
  * columns take objects, not JSON strings) and share the keys of the first row.
  */
-export async function recordset(trx: Kysely<any>, table: string, rows: Record<string, unknown>[], alias: string): Promise<{ columns: string[]; from: RawBuilder<unknown> }> {
+export async function recordset(
+  trx: Kysely<any>,
+  table: string,
+  rows: Record<string, unknown>[],
+  alias: string,
+): Promise<{ columns: string[]; from: RawBuilder<unknown> }> {
   const types = await typesOf(trx, table);
   const columns = Object.keys(rows[0]);
   const unknown = columns.filter((c) => !types.has(c));
@@ -47,7 +52,12 @@ export async function recordset(trx: Kysely<any>, table: string, rows: Record<st
  * grow with it; this costs one parse whatever the batch size. With 'replace' or 'add', no two rows
  * may share a key.
  */
-export async function bulkInsert(trx: Kysely<any>, table: string, rows: Record<string, unknown>[], options: BulkInsertOptions): Promise<void> {
+export async function bulkInsert(
+  trx: Kysely<any>,
+  table: string,
+  rows: Record<string, unknown>[],
+  options: BulkInsertOptions,
+): Promise<void> {
   if (rows.length === 0) return;
   const { columns, from } = await recordset(trx, table, rows, 'x');
   const list = columns.map(ident).join(', ');
@@ -56,7 +66,10 @@ export async function bulkInsert(trx: Kysely<any>, table: string, rows: Record<s
   if (options.onConflict === 'nothing') {
     action = 'do nothing';
   } else if (options.onConflict === 'replace') {
-    action = `do update set ${columns.filter((c) => !options.conflict.includes(c)).map((c) => `${ident(c)} = excluded.${ident(c)}`).join(', ')}`;
+    action = `do update set ${columns
+      .filter((c) => !options.conflict.includes(c))
+      .map((c) => `${ident(c)} = excluded.${ident(c)}`)
+      .join(', ')}`;
   } else {
     action = `do update set ${options.onConflict.add.map((c) => `${ident(c)} = ${ident(table)}.${ident(c)} + excluded.${ident(c)}`).join(', ')}`;
   }

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { EventEmitter } from 'node:events';
 import { Waiter } from '@app/event-store';
 import type { EventStore, ReadAllResult, RecordedEvent } from '@app/event-store';
@@ -103,7 +103,11 @@ export class ProjectionRunner {
   }
 
   async processedCount(projection: Projection): Promise<number> {
-    const row = await this.db.selectFrom('projection_checkpoints').select('events_processed').where('projection', '=', projection.name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('projection_checkpoints')
+      .select('events_processed')
+      .where('projection', '=', projection.name)
+      .executeTakeFirst();
     return Number(row?.events_processed ?? 0);
   }
 
@@ -202,7 +206,12 @@ export class ProjectionRunner {
    * the page's end in one statement (nothing is applied when another worker holds the lock or
    * the checkpoint has moved), then apply the page.
    */
-  private async commitBatch(projection: Projection, from: string | null, page: ReadAllResult, apply: (trx: Kysely<any>) => Promise<void>): Promise<void> {
+  private async commitBatch(
+    projection: Projection,
+    from: string | null,
+    page: ReadAllResult,
+    apply: (trx: Kysely<any>) => Promise<void>,
+  ): Promise<void> {
     const last = page.events[page.events.length - 1];
     await this.db.transaction().execute(async (trx) => {
       if (this.options.synchronousCommit === false) await sql`set local synchronous_commit = off`.execute(trx);

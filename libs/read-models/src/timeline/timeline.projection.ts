@@ -1,4 +1,4 @@
-import { Kysely, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { OpportunityEvent } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform/ids';
@@ -74,7 +74,12 @@ export class TimelineProjection implements Projection {
         case 'OpportunityStageChanged':
         case 'OpportunityWon':
         case 'OpportunityLost': {
-          const at = event.type === 'OpportunityWon' ? event.data.won_at : event.type === 'OpportunityLost' ? event.data.lost_at : event.data.changed_at;
+          const at =
+            event.type === 'OpportunityWon'
+              ? event.data.won_at
+              : event.type === 'OpportunityLost'
+                ? event.data.lost_at
+                : event.data.changed_at;
           const why =
             event.type === 'OpportunityStageChanged'
               ? [event.data.reason, event.data.notes].filter(Boolean).join(' — ')
@@ -100,7 +105,14 @@ export class TimelineProjection implements Projection {
           break;
         }
         case 'NoteAdded':
-          notes.push({ org_id: orgId, id: event.data.note_id, opportunity_id: id, content: event.data.content, created_by: actor, created_at: event.data.added_at });
+          notes.push({
+            org_id: orgId,
+            id: event.data.note_id,
+            opportunity_id: id,
+            content: event.data.content,
+            created_by: actor,
+            created_at: event.data.added_at,
+          });
           break;
         default:
           break;
@@ -161,14 +173,25 @@ export async function listActivities(db: Kysely<any>, orgId: string, opportunity
   let base = db.selectFrom('opportunity_activities').where('org_id', '=', orgId).where('opportunity_id', '=', opportunityId);
   if (type) base = base.where('activity_type', '=', type);
   const [rows, count] = await Promise.all([
-    base.selectAll().orderBy('created_at', 'desc').orderBy('id').limit(perPage).offset((page - 1) * perPage).execute(),
+    base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(perPage)
+      .offset((page - 1) * perPage)
+      .execute(),
     base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows: rows.map(toActivity), total: Number(count.n) };
 }
 
 /** The latest activities of several deals at once (for includes=activities). */
-export async function activitiesByDeal(db: Kysely<any>, orgId: string, opportunityIds: string[], perDeal = 10): Promise<Map<string, ActivityView[]>> {
+export async function activitiesByDeal(
+  db: Kysely<any>,
+  orgId: string,
+  opportunityIds: string[],
+  perDeal = 10,
+): Promise<Map<string, ActivityView[]>> {
   const out = new Map<string, ActivityView[]>();
   if (opportunityIds.length === 0) return out;
   const { rows } = await sql<Record<string, any>>`
@@ -186,18 +209,35 @@ export async function activitiesByDeal(db: Kysely<any>, orgId: string, opportuni
 }
 
 export async function findActivity(db: Kysely<any>, orgId: string, activityId: string) {
-  const row = await db.selectFrom('opportunity_activities').selectAll().where('org_id', '=', orgId).where('id', '=', activityId).executeTakeFirst();
+  const row = await db
+    .selectFrom('opportunity_activities')
+    .selectAll()
+    .where('org_id', '=', orgId)
+    .where('id', '=', activityId)
+    .executeTakeFirst();
   return row ? toActivity(row) : null;
 }
 
 export async function listNotes(db: Kysely<any>, orgId: string, opportunityId: string, page: number, perPage: number) {
   const base = db.selectFrom('opportunity_notes').where('org_id', '=', orgId).where('opportunity_id', '=', opportunityId);
   const [rows, count] = await Promise.all([
-    base.selectAll().orderBy('created_at', 'desc').orderBy('id').limit(perPage).offset((page - 1) * perPage).execute(),
+    base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(perPage)
+      .offset((page - 1) * perPage)
+      .execute(),
     base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return {
-    rows: rows.map((r) => ({ id: r.id, opportunity_id: r.opportunity_id, content: r.content, created_by: r.created_by, created_at: iso(r.created_at) })),
+    rows: rows.map((r) => ({
+      id: r.id,
+      opportunity_id: r.opportunity_id,
+      content: r.content,
+      created_by: r.created_by,
+      created_at: iso(r.created_at),
+    })),
     total: Number(count.n),
   };
 }

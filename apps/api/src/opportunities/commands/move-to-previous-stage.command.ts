@@ -5,7 +5,10 @@ import { Of, OpportunityCommandHandler, OpportunityCommandMessage } from './oppo
 export class MoveToPreviousStage extends OpportunityCommandMessage<Of<'MoveToPreviousStage'>> {}
 
 @CommandHandler(MoveToPreviousStage)
-export class MoveToPreviousStageHandler extends OpportunityCommandHandler<MoveToPreviousStage> implements ICommandHandler<MoveToPreviousStage> {
+export class MoveToPreviousStageHandler
+  extends OpportunityCommandHandler<MoveToPreviousStage>
+  implements ICommandHandler<MoveToPreviousStage>
+{
   constructor(repository: OpportunityRepository) {
     super(repository);
   }

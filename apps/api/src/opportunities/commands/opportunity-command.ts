@@ -1,5 +1,5 @@
-import { OpportunityCommand } from '@app/domain';
-import { CommandOutcome, CommandMeta, OpportunityRepository } from '../opportunity.repository';
+import { type OpportunityCommand } from '@app/domain';
+import { type CommandOutcome, type CommandMeta, type OpportunityRepository } from '../opportunity.repository';
 
 /** Base of the per-command classes: which deal, what to decide, who and why. */
 export abstract class OpportunityCommandMessage<T extends OpportunityCommand = OpportunityCommand> {

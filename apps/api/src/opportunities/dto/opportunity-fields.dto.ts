@@ -24,7 +24,9 @@ export class OpportunityFieldsDto {
   @IsOptionalNotNull() @IsReferenceId() customer_id?: string;
   @IsOptional() @IsReferenceId() lead_id?: string | null;
   @IsOptional() @IsAmount() expected_revenue?: number | string | null;
-  @IsOptional() @IsString() @Matches(/^[A-Z]{3}$/, { message: 'currency must be a 3-letter ISO 4217 code (e.g. USD)' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Z]{3}$/, { message: 'currency must be a 3-letter ISO 4217 code (e.g. USD)' })
   currency?: string;
   @IsOptional() @IsInt() @Min(0) @Max(100) probability?: number | null;
   @IsOptional() @IsString() @MaxLength(100) source?: string | null;

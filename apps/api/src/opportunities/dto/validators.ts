@@ -1,11 +1,10 @@
 import { Transform } from 'class-transformer';
-import { IsString, Matches, MaxLength, ValidateBy, ValidateIf, ValidationOptions } from 'class-validator';
+import { IsString, Matches, MaxLength, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 import { isValidDate, parseAmount } from '@app/domain';
 import { applyDecorators } from '@nestjs/common';
 
 /** JSON integers are accepted for reference ids and normalised to strings. */
-const toIdString = ({ value }: { value: unknown }) =>
-  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+const toIdString = ({ value }: { value: unknown }) => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value);
 
 /** An opaque reference id (customer, user, lead…): a string, or an integer sent as JSON number. */
 export function IsReferenceId(options?: ValidationOptions) {

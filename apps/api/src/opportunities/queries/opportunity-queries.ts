@@ -26,12 +26,19 @@ import { activitiesByDeal } from '@app/read-models';
 const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
 
 export class GetOpportunity {
-  constructor(readonly actor: Actor, readonly id: string, readonly includes: string[]) {}
+  constructor(
+    readonly actor: Actor,
+    readonly id: string,
+    readonly includes: string[],
+  ) {}
 }
 
 @QueryHandler(GetOpportunity)
 export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
-  constructor(@Inject(DATABASE) private readonly database: Database, private readonly views: OpportunityViews) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly views: OpportunityViews,
+  ) {}
 
   async execute({ actor, id, includes }: GetOpportunity) {
     const row = await this.database.db
@@ -42,13 +49,19 @@ export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row) throw DomainError.notFound('Opportunity');
-    const activities = includes.includes('activities') ? (await activitiesByDeal(this.database.db, actor.orgId, [id])).get(id) ?? [] : undefined;
+    const activities = includes.includes('activities')
+      ? ((await activitiesByDeal(this.database.db, actor.orgId, [id])).get(id) ?? [])
+      : undefined;
     return { version: Number(row.last_version), data: await this.views.detail(actor, parseState(row.state), includes, activities) };
   }
 }
 
 export class ListOpportunities {
-  constructor(readonly actor: Actor, readonly query: ListQuery, readonly includes: string[]) {}
+  constructor(
+    readonly actor: Actor,
+    readonly query: ListQuery,
+    readonly includes: string[],
+  ) {}
 }
 
 @QueryHandler(ListOpportunities)
@@ -74,17 +87,38 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
         .execute(),
     ]);
     const states = rows.map((r) => parseState(r.state));
-    const refs = await loadRefs(db, actor.orgId, states.map((s) => s.assigned_user_id), states.map((s) => s.customer_id));
+    const refs = await loadRefs(
+      db,
+      actor.orgId,
+      states.map((s) => s.assigned_user_id),
+      states.map((s) => s.customer_id),
+    );
     const iso = now.toISOString();
     const pipelineIds = [...new Set(states.map((s) => s.pipeline_id))];
-    const pipelines = new Map(await Promise.all(pipelineIds.map(async (id) => [id, await this.repository.pipelineForDisplay(actor.orgId, id)] as const)));
-    const activities = includes.includes('activities') ? await activitiesByDeal(db, actor.orgId, states.map((s) => s.opportunity_id)) : new Map();
+    const pipelines = new Map(
+      await Promise.all(pipelineIds.map(async (id) => [id, await this.repository.pipelineForDisplay(actor.orgId, id)] as const)),
+    );
+    const activities = includes.includes('activities')
+      ? await activitiesByDeal(
+          db,
+          actor.orgId,
+          states.map((s) => s.opportunity_id),
+        )
+      : new Map();
     const data = states.map((s) =>
-      opportunityListItem(s, pipelines.get(s.pipeline_id)!, iso, refs, { includes, activities: activities.get(s.opportunity_id) ?? [], staleAfterDays: this.staleRules.defaultDays }),
+      opportunityListItem(s, pipelines.get(s.pipeline_id)!, iso, refs, {
+        includes,
+        activities: activities.get(s.opportunity_id) ?? [],
+        staleAfterDays: this.staleRules.defaultDays,
+      }),
     );
     const won = Number(winRateRows.find((r) => r.status === 'won')?.n ?? 0);
     const lost = Number(winRateRows.find((r) => r.status === 'lost')?.n ?? 0);
-    const main = query.currency ? byCurrency.find((c) => c.currency === query.currency) : byCurrency.length === 1 ? byCurrency[0] : undefined;
+    const main = query.currency
+      ? byCurrency.find((c) => c.currency === query.currency)
+      : byCurrency.length === 1
+        ? byCurrency[0]
+        : undefined;
     return {
       data,
       meta: {
@@ -116,12 +150,18 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
 }
 
 export class GetPipelineData {
-  constructor(readonly actor: Actor, readonly params: Omit<PipelineDataParams, 'pipeline'> & { pipelineId?: string }) {}
+  constructor(
+    readonly actor: Actor,
+    readonly params: Omit<PipelineDataParams, 'pipeline'> & { pipelineId?: string },
+  ) {}
 }
 
 @QueryHandler(GetPipelineData)
 export class GetPipelineDataHandler implements IQueryHandler<GetPipelineData> {
-  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly repository: OpportunityRepository,
+  ) {}
 
   async execute({ actor, params }: GetPipelineData) {
     const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
@@ -130,7 +170,10 @@ export class GetPipelineDataHandler implements IQueryHandler<GetPipelineData> {
 }
 
 export class GetForecast {
-  constructor(readonly actor: Actor, readonly params: ForecastParams) {}
+  constructor(
+    readonly actor: Actor,
+    readonly params: ForecastParams,
+  ) {}
 }
 
 @QueryHandler(GetForecast)
@@ -143,7 +186,10 @@ export class GetForecastHandler implements IQueryHandler<GetForecast> {
 }
 
 export class GetMonthlyForecast {
-  constructor(readonly actor: Actor, readonly params: MonthlyQuery) {}
+  constructor(
+    readonly actor: Actor,
+    readonly params: MonthlyQuery,
+  ) {}
 }
 
 @QueryHandler(GetMonthlyForecast)
@@ -156,9 +202,11 @@ export class GetMonthlyForecastHandler implements IQueryHandler<GetMonthlyForeca
 }
 
 export class GetStats {
-  constructor(readonly actor: Actor, readonly params: { pipelineId?: string; staleDays?: number; currency?: string }) {}
+  constructor(
+    readonly actor: Actor,
+    readonly params: { pipelineId?: string; staleDays?: number; currency?: string },
+  ) {}
 }
-
 
 @QueryHandler(GetStats)
 export class GetStatsHandler implements IQueryHandler<GetStats> {
@@ -177,12 +225,18 @@ export class GetStatsHandler implements IQueryHandler<GetStats> {
 }
 
 export class GetPipelineSummary {
-  constructor(readonly actor: Actor, readonly params: { pipelineId?: string; period?: DateRange; currency?: string }) {}
+  constructor(
+    readonly actor: Actor,
+    readonly params: { pipelineId?: string; period?: DateRange; currency?: string },
+  ) {}
 }
 
 @QueryHandler(GetPipelineSummary)
 export class GetPipelineSummaryHandler implements IQueryHandler<GetPipelineSummary> {
-  constructor(@Inject(DATABASE) private readonly database: Database, private readonly repository: OpportunityRepository) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly repository: OpportunityRepository,
+  ) {}
 
   async execute({ actor, params }: GetPipelineSummary) {
     const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);

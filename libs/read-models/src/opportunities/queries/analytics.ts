@@ -1,13 +1,12 @@
-import { Kysely, SelectQueryBuilder, sql } from 'kysely';
-import { activeStages, Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import { activeStages, type Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
 import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../opportunity-list.table';
-import { applyFilters, StaleRule } from './list-opportunities';
-import { DateRange, namedPeriod, Period, quarterPeriod, shiftQuarter } from './periods';
-import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, TotalsRow, winRate } from './pipeline-totals';
+import { applyFilters, type StaleRule } from './list-opportunities';
+import { type DateRange, namedPeriod, type Period, quarterPeriod, shiftQuarter } from './periods';
+import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, type TotalsRow, winRate } from './pipeline-totals';
 
 const money = toMajor;
 const DAY_MS = 86_400_000;
-
 
 export interface PipelineDataQuery {
   userId?: string;
@@ -21,7 +20,13 @@ export interface PipelineDataQuery {
 export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDataQuery, now: Date) {
   const at = q.asOf ?? now;
   const period = q.dateRange ? namedPeriod(q.dateRange, at) : null;
-  const all = await loadTotals(db, orgId, { userId: q.userId, pipelineId: q.pipeline.id, from: period?.from, to: period?.to, asOf: q.asOf });
+  const all = await loadTotals(db, orgId, {
+    userId: q.userId,
+    pipelineId: q.pipeline.id,
+    from: period?.from,
+    to: period?.to,
+    asOf: q.asOf,
+  });
   const { currency, others } = chooseCurrency(all, q.currency);
   const rows = all.filter((r) => r.currency === currency);
   const open = rows.filter((r) => r.status === 'open');
@@ -105,7 +110,12 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
       change_value: money(thisFigure - before),
     };
   };
-  const confidence = confidenceLevel(won.value_minor, commit.weighted_value_minor, pipeline.weighted_value_minor, atRisk.weighted_value_minor);
+  const confidence = confidenceLevel(
+    won.value_minor,
+    commit.weighted_value_minor,
+    pipeline.weighted_value_minor,
+    atRisk.weighted_value_minor,
+  );
   const vsLast = trend(prev);
   return {
     period: period.label,
@@ -115,10 +125,30 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
     currency,
     other_currencies: others,
     forecast_categories: {
-      commit: { description: `${COMMIT_MIN_PROBABILITY}%+ probability, closing this period`, count: commit.count, value: money(commit.weighted_value_minor), unweighted_value: money(commit.value_minor) },
-      best_case: { description: `${BEST_CASE_MIN_PROBABILITY}%+ probability, likely to close`, count: bestCase.count, value: money(bestCase.weighted_value_minor), unweighted_value: money(bestCase.value_minor) },
-      pipeline: { description: 'All open opportunities closing this period', count: pipeline.count, value: money(pipeline.weighted_value_minor), unweighted_value: money(pipeline.value_minor) },
-      at_risk: { description: `Overdue or stalled (no stage change or activity for ${STALE_STAGE_DAYS}+ days)`, count: atRisk.count, value: money(atRisk.weighted_value_minor), unweighted_value: money(atRisk.value_minor) },
+      commit: {
+        description: `${COMMIT_MIN_PROBABILITY}%+ probability, closing this period`,
+        count: commit.count,
+        value: money(commit.weighted_value_minor),
+        unweighted_value: money(commit.value_minor),
+      },
+      best_case: {
+        description: `${BEST_CASE_MIN_PROBABILITY}%+ probability, likely to close`,
+        count: bestCase.count,
+        value: money(bestCase.weighted_value_minor),
+        unweighted_value: money(bestCase.value_minor),
+      },
+      pipeline: {
+        description: 'All open opportunities closing this period',
+        count: pipeline.count,
+        value: money(pipeline.weighted_value_minor),
+        unweighted_value: money(pipeline.value_minor),
+      },
+      at_risk: {
+        description: `Overdue or stalled (no stage change or activity for ${STALE_STAGE_DAYS}+ days)`,
+        count: atRisk.count,
+        value: money(atRisk.weighted_value_minor),
+        unweighted_value: money(atRisk.value_minor),
+      },
       closed_won: { description: 'Won with a close date in this period', count: won.count, value: money(won.value_minor) },
     },
     expected_revenue: money(thisFigure),
@@ -133,7 +163,12 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
  * commit — ≥ 60 % high, ≥ 30 % medium, else low — one level lower when at-risk deals hold
  * more than a third of the open weighted pipeline.
  */
-export function confidenceLevel(wonMinor: number, commitMinor: number, pipelineMinor: number, atRiskMinor: number): 'high' | 'medium' | 'low' {
+export function confidenceLevel(
+  wonMinor: number,
+  commitMinor: number,
+  pipelineMinor: number,
+  atRiskMinor: number,
+): 'high' | 'medium' | 'low' {
   const expected = wonMinor + pipelineMinor;
   const secured = expected === 0 ? 0 : (wonMinor + commitMinor) / expected;
   const levels = ['low', 'medium', 'high'] as const;
@@ -143,16 +178,25 @@ export function confidenceLevel(wonMinor: number, commitMinor: number, pipelineM
 }
 
 function forecastNotes(change: number | null, atRiskCount: number, atRiskValue: number, currency: string, confidence: string): string {
-  const trend = change === null ? 'No comparable figure last quarter.' : `${change >= 0 ? 'Up' : 'Down'} ${Math.abs(change)}% on last quarter.`;
+  const trend =
+    change === null ? 'No comparable figure last quarter.' : `${change >= 0 ? 'Up' : 'Down'} ${Math.abs(change)}% on last quarter.`;
   const risk = atRiskCount ? ` ${atRiskCount} deal(s) at risk, ${atRiskValue} ${currency} weighted.` : ' No deals at risk.';
   return `${trend}${risk} Confidence ${confidence}.`;
 }
 
-async function atRiskIn(db: Kysely<any>, orgId: string, period: Period, currency: string, userId: string | undefined, now: Date, historical: boolean) {
+async function atRiskIn(
+  db: Kysely<any>,
+  orgId: string,
+  period: Period,
+  currency: string,
+  userId: string | undefined,
+  now: Date,
+  historical: boolean,
+) {
   const today = now.toISOString().slice(0, 10);
   const stale = new Date(now.getTime() - STALE_STAGE_DAYS * DAY_MS);
   // Both sources have the same columns; typed loosely so one query serves either.
-  const base: SelectQueryBuilder<any, any, {}> = historical
+  const base: SelectQueryBuilder<any, any, object> = historical
     ? aliveAt(db, orgId, now)
     : db.selectFrom('opportunity_list').where('org_id', '=', orgId).where('deleted_at', 'is', null);
   let q = base
@@ -168,7 +212,11 @@ async function atRiskIn(db: Kysely<any>, orgId: string, period: Period, currency
     .where((eb) => eb.or([eb('expected_close_date', '<', today), eb('stage_changed_at', '<', stale), eb('last_activity_at', '<', stale)]));
   if (userId) q = q.where('assigned_user_id', '=', userId);
   const row = await q.executeTakeFirstOrThrow();
-  return { count: Number(row.count), value_minor: Number(row.value_minor ?? 0), weighted_value_minor: Number(row.weighted_value_minor ?? 0) };
+  return {
+    count: Number(row.count),
+    value_minor: Number(row.value_minor ?? 0),
+    weighted_value_minor: Number(row.weighted_value_minor ?? 0),
+  };
 }
 
 export interface MonthlyQuery {
@@ -180,12 +228,17 @@ export interface MonthlyQuery {
 
 /** Seed 002: unweighted and weighted open value per expected-close month. */
 export async function monthlyForecast(db: Kysely<any>, orgId: string, q: MonthlyQuery, now: Date) {
-  const rows = await applyFilters(db.selectFrom('opportunity_list'), orgId, {
-    status: ['open'],
-    expected_close_date_from: q.from,
-    expected_close_date_to: q.to,
-    assigned_user_id: q.userId,
-  }, now)
+  const rows = await applyFilters(
+    db.selectFrom('opportunity_list'),
+    orgId,
+    {
+      status: ['open'],
+      expected_close_date_from: q.from,
+      expected_close_date_to: q.to,
+      assigned_user_id: q.userId,
+    },
+    now,
+  )
     .where('expected_close_date', 'is not', null)
     .select([
       'currency',
@@ -202,7 +255,12 @@ export async function monthlyForecast(db: Kysely<any>, orgId: string, q: Monthly
   const currency = q.currency ?? ranked[0]?.[0] ?? 'USD';
   const months = rows
     .filter((r) => r.currency === currency)
-    .map((r) => ({ month: r.month, count: Number(r.count), unweighted: money(Number(r.value_minor)), weighted: money(Number(r.weighted_value_minor)) }))
+    .map((r) => ({
+      month: r.month,
+      count: Number(r.count),
+      unweighted: money(Number(r.value_minor)),
+      weighted: money(Number(r.weighted_value_minor)),
+    }))
     .sort((a, b) => a.month.localeCompare(b.month));
   return {
     currency,
@@ -218,7 +276,15 @@ export async function monthlyForecast(db: Kysely<any>, orgId: string, q: Monthly
 }
 
 /** Seed 003 stats: counts per stage (plus stale by the stages' rotting rules), open value, weighted value, follow-ups due. */
-export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, now: Date, staleRules: StaleRule[], staleAfterDays: number, currency?: string) {
+export async function stats(
+  db: Kysely<any>,
+  orgId: string,
+  pipeline: Pipeline,
+  now: Date,
+  staleRules: StaleRule[],
+  staleAfterDays: number,
+  currency?: string,
+) {
   const all = await loadTotals(db, orgId, { pipelineId: pipeline.id });
   const { currency: chosen, others } = chooseCurrency(all, currency);
   const counts: Record<string, number> = {};
@@ -247,7 +313,14 @@ export async function stats(db: Kysely<any>, orgId: string, pipeline: Pipeline, 
 }
 
 /** Seed 004 pipeline summary: every stage in display order, closed ones included. */
-export async function pipelineSummary(db: Kysely<any>, orgId: string, pipeline: Pipeline, now: Date, range: DateRange = 'all_time', currency?: string) {
+export async function pipelineSummary(
+  db: Kysely<any>,
+  orgId: string,
+  pipeline: Pipeline,
+  now: Date,
+  range: DateRange = 'all_time',
+  currency?: string,
+) {
   const period = namedPeriod(range, now);
   const all = await loadTotals(db, orgId, { pipelineId: pipeline.id, from: period?.from, to: period?.to });
   const { currency: chosen, others } = chooseCurrency(all, currency);

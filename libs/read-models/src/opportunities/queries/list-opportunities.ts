@@ -1,4 +1,4 @@
-import { Kysely, SelectQueryBuilder, sql } from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 
 export const SORTABLE = {
   created_at: 'created_at',
@@ -102,7 +102,12 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
   if (f.overdue === true) {
     where((x) => x.where('status', '=', 'open').where('expected_close_date', '<', today) as QB);
   } else if (f.overdue === false) {
-    where((x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('expected_close_date', '>=', today), eb('expected_close_date', 'is', null)])) as QB);
+    where(
+      (x) =>
+        x.where((eb) =>
+          eb.or([eb('status', '!=', 'open'), eb('expected_close_date', '>=', today), eb('expected_close_date', 'is', null)]),
+        ) as QB,
+    );
   }
   // Day counts are calendar days (UTC), as stage_duration shows them: N days ago or earlier
   // means before the start of the day after (today − N).
@@ -115,7 +120,9 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
   if (f.needs_follow_up === true) {
     where((x) => x.where('status', '=', 'open').where('follow_up_date', '<=', today) as QB);
   } else if (f.needs_follow_up === false) {
-    where((x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('follow_up_date', 'is', null), eb('follow_up_date', '>', today)])) as QB);
+    where(
+      (x) => x.where((eb) => eb.or([eb('status', '!=', 'open'), eb('follow_up_date', 'is', null), eb('follow_up_date', '>', today)])) as QB,
+    );
   }
   if (f.stale !== undefined) {
     const rules = f.stale.rules;
@@ -123,7 +130,17 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
       eb.and([
         eb('status', '=', 'open'),
         eb('stage_kind', '=', 'active'),
-        eb.or(rules.length ? rules.map((r) => eb.and([eb('pipeline_id', '=', r.pipeline_id), eb('stage', '=', r.stage), eb('last_activity_at', '<', startOfDayAfter(now, r.days))])) : [sql<boolean>`false`]),
+        eb.or(
+          rules.length
+            ? rules.map((r) =>
+                eb.and([
+                  eb('pipeline_id', '=', r.pipeline_id),
+                  eb('stage', '=', r.stage),
+                  eb('last_activity_at', '<', startOfDayAfter(now, r.days)),
+                ]),
+              )
+            : [sql<boolean>`false`],
+        ),
       ]);
     where((x) => x.where((eb) => (f.stale!.value ? isStale(eb) : eb.not(isStale(eb)))) as QB);
   }
@@ -136,12 +153,22 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
 }
 
 /** Filters that pipeline_totals can answer without touching one row per deal. */
-const TOTALS_FILTERS: ReadonlySet<keyof ListFilters> = new Set(['stage', 'exclude_stage', 'status', 'assigned_user_id', 'pipeline_id', 'currency']);
+const TOTALS_FILTERS: ReadonlySet<keyof ListFilters> = new Set([
+  'stage',
+  'exclude_stage',
+  'status',
+  'assigned_user_id',
+  'pipeline_id',
+  'currency',
+]);
 
 function answerableFromTotals(f: ListFilters): boolean {
   return (Object.keys(f) as (keyof ListFilters)[]).every((key) => {
     const value = f[key];
-    const empty = value === undefined || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
+    const empty =
+      value === undefined ||
+      (Array.isArray(value) && value.length === 0) ||
+      (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
     return empty || TOTALS_FILTERS.has(key);
   });
 }

@@ -1,4 +1,4 @@
-import { Kysely, SelectQueryBuilder, sql } from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import { NO_CLOSE_MONTH } from '../opportunity-list.table';
 
 /** Totals grouped by what the analytics need; scope filters apply before grouping. */

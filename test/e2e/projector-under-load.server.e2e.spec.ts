@@ -1,5 +1,5 @@
 import { testBackends } from '../support/test-database';
-import { API, startTestApp, TestApp } from '../support/test-app';
+import { API, startTestApp, type TestApp } from '../support/test-app';
 
 const WRITERS = 16;
 const DEALS_PER_WRITER = 12;
@@ -46,7 +46,10 @@ for (const backend of testBackends().filter((b) => b.name === 'postgres')) {
       expect(list.body.summary.total_opportunities).toBe(created.length);
       const all = await t.http().get(`${API}/opportunities?per_page=1`).set(auth);
       expect(all.body.meta.total).toBe(created.length);
-      const status = await t.http().get(`${API}/projections`).set({ Authorization: `Bearer ${await t.token('load_org', 'admin_1', 'admin')}` });
+      const status = await t
+        .http()
+        .get(`${API}/projections`)
+        .set({ Authorization: `Bearer ${await t.token('load_org', 'admin_1', 'admin')}` });
       expect(status.body.data[0]).toMatchObject({ projection: 'opportunities', dead_letters: 0 });
       expect(Number(status.body.data[0].events_processed)).toBeGreaterThanOrEqual(2 * created.length);
     });

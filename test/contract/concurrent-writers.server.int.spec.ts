@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { PostgresEventStore, RecordedEvent } from '@app/event-store';
-import { postgresUrl, testBackends } from '../support/test-database';
+import { PostgresEventStore, type RecordedEvent } from '@app/event-store';
+import { testBackends } from '../support/test-database';
 
 const WRITERS = 24;
 const APPENDS_PER_WRITER = 60;
@@ -57,8 +57,4 @@ for (const backend of testBackends().filter((b) => b.name === 'postgres')) {
       }
     });
   });
-}
-
-if (!postgresUrl()) {
-  console.warn('Concurrent-writer follower test not run: it needs a PostgreSQL server (TEST_DATABASE_URL); PGlite has one connection.');
 }
