@@ -21,6 +21,11 @@ async function main(): Promise<void> {
         process.stdout.write(
           `${kind.name}: ${result.events} events in ${result.seconds.toFixed(1)} s (${Math.round(result.events / Math.max(result.seconds, 0.001))} events/s), swapped in\n`,
         );
+        if (result.deadLettered > 0) {
+          process.stdout.write(
+            `${kind.name}: ${result.deadLettered} events could not be applied and are set aside in projection_dead_letters (GET /projections lists them per projection)\n`,
+          );
+        }
       } finally {
         bar.stop();
       }

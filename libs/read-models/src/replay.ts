@@ -82,6 +82,15 @@ async function buildSecondaryIndexes(db: Kysely<any>, kind: ProjectionKind, suff
   });
 }
 
+async function countDeadLetters(db: Kysely<any>, projection: string): Promise<number> {
+  const row = await db
+    .selectFrom('projection_dead_letters')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('projection', '=', projection)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 async function countEvents(db: Kysely<any>): Promise<number> {
   try {
     const { rows } = await sql<{ n: string }>`select count(*)::text as n from events`.execute(db);
@@ -122,18 +131,23 @@ export async function replayProjection(
   store: EventStore,
   kind: ProjectionKind,
   options: { restart?: boolean; onProgress?: (p: Progress) => void; batchSize?: number } = {},
-): Promise<{ events: number; seconds: number }> {
+): Promise<{ events: number; seconds: number; deadLettered: number }> {
   const started = Date.now();
   const batchSize = options.batchSize ?? REPLAY_BATCH_SIZE;
   const target = kind.create(REBUILD);
   await createCopies(db, kind, REBUILD, !!options.restart);
+  // An event the projection cannot apply is dead-lettered and the rebuild goes on: the log is
+  // append-only, so halting there would block every future rebuild at the same event.
   const runner = new ProjectionRunner(db, store, [target], {
     ...DEFAULT_RUNNER_OPTIONS,
     batchSize,
-    haltOnPoison: true,
+    haltOnPoison: false,
     synchronousCommit: false,
   });
-  if (options.restart) await runner.resetCheckpoint(target);
+  if (options.restart) {
+    await runner.resetCheckpoint(target);
+    await db.deleteFrom('projection_dead_letters').where('projection', '=', target.name).execute();
+  }
   await runner.ensureCheckpoints();
   const total = await countEvents(db);
   const events = await catchUpWithProgress(runner, target, total, options.onProgress ?? (() => undefined), batchSize);
@@ -163,8 +177,12 @@ export async function replayProjection(
       .onConflict((oc) => oc.column('projection').doUpdateSet(carried))
       .execute();
     await trx.deleteFrom('projection_checkpoints').where('projection', '=', target.name).execute();
+    // The rebuilt tables' dead letters become the live projection's.
+    await trx.deleteFrom('projection_dead_letters').where('projection', '=', kind.name).execute();
+    await trx.updateTable('projection_dead_letters').set({ projection: kind.name }).where('projection', '=', target.name).execute();
   });
-  return { events, seconds: (Date.now() - started) / 1000 };
+  const deadLettered = await countDeadLetters(db, kind.name);
+  return { events, seconds: (Date.now() - started) / 1000, deadLettered };
 }
 
 export interface Difference {
@@ -190,12 +208,14 @@ export async function verifyProjection(
   const db = database.db;
   const scratch = kind.create(VERIFY);
   await createCopies(db, kind, VERIFY, true);
+  // As in a rebuild, an event that cannot be applied is set aside (the live projection did the same).
   const runner = new ProjectionRunner(db, store, [scratch], {
     ...DEFAULT_RUNNER_OPTIONS,
     batchSize: REPLAY_BATCH_SIZE,
-    haltOnPoison: true,
+    haltOnPoison: false,
     synchronousCommit: false,
   });
+  await db.deleteFrom('projection_dead_letters').where('projection', '=', scratch.name).execute();
   await runner.resetCheckpoint(scratch);
   await runner.ensureCheckpoints();
   const total = await countEvents(db);
@@ -230,6 +250,7 @@ export async function verifyProjection(
   } finally {
     for (const table of kind.tables) await sql`drop table if exists ${sql.table(table + VERIFY)}`.execute(db);
     await db.deleteFrom('projection_checkpoints').where('projection', '=', scratch.name).execute();
+    await db.deleteFrom('projection_dead_letters').where('projection', '=', scratch.name).execute();
   }
 }
 

@@ -1,19 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, ErrorCode, isValidDate, OpportunityState } from '@app/domain';
+import { DATE_BOUNDS, DomainError, ErrorCode, isValidDate, type OpportunityState, parseInstant } from '@app/domain';
 import { EventStore, RecordedEvent } from '@app/event-store';
 import type { Actor } from '@app/platform';
 import { foldRecorded, opportunityStreamId } from '../opportunities/opportunity-stream';
 
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
 /** A point in time from a query parameter: an ISO-8601 instant, or a date meaning the end of that day (UTC). */
 export function parseAsOf(value: string, field = 'as_of'): Date {
   const text = value.trim();
-  const instant = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T23:59:59.999Z` : text;
-  // Date.parse rolls 2026-02-30 over to March: the calendar date is checked on its own.
-  const time = ISO_INSTANT.test(text) && isValidDate(text.slice(0, 10)) ? Date.parse(instant) : NaN;
-  if (!Number.isFinite(time)) {
-    throw DomainError.validation({ [field]: [`${field} must be an ISO-8601 time such as 2026-03-31T17:00:00Z (or a date)`] });
+  const time = /^\d{4}-\d{2}-\d{2}$/.test(text) ? (isValidDate(text) ? Date.parse(`${text}T23:59:59.999Z`) : null) : parseInstant(text);
+  if (time === null) {
+    throw DomainError.validation({
+      [field]: [`${field} must be an ISO-8601 time such as 2026-03-31T17:00:00Z (or a date), ${DATE_BOUNDS}`],
+    });
   }
   return new Date(time);
 }

@@ -14,8 +14,11 @@ export class ProjectionLag {
     private readonly runner: ProjectionRunner,
   ) {}
 
-  async measure(): Promise<{ projection: string; behind: number }[]> {
-    const checkpoints = await this.database.db.selectFrom('projection_checkpoints').select(['projection', 'position']).execute();
+  async measure(): Promise<{ projection: string; behind: number; halted: string | null }[]> {
+    const checkpoints = await this.database.db
+      .selectFrom('projection_checkpoints')
+      .select(['projection', 'position', 'halted_reason'])
+      .execute();
     let head = 0n;
     if (!this.config.eventstoreUrl) {
       const { rows } = await sql<{ head: string | null }>`select max(global_position)::text as head from events`.execute(this.database.db);
@@ -24,7 +27,11 @@ export class ProjectionLag {
     const names = new Set(this.runner.projections.map((p) => p.name));
     return checkpoints
       .filter((c) => names.has(c.projection))
-      .map((c) => ({ projection: c.projection, behind: Number(head > BigInt(c.position) ? head - BigInt(c.position) : 0n) }));
+      .map((c) => ({
+        projection: c.projection,
+        behind: Number(head > BigInt(c.position) ? head - BigInt(c.position) : 0n),
+        halted: c.halted_reason as string | null,
+      }));
   }
 }
 
@@ -63,7 +70,7 @@ export class OperationsController {
     return this.health.check([() => this.databaseUp()]);
   }
 
-  /** Readiness: database up and every projection within READINESS_MAX_LAG events of the log's head. */
+  /** Readiness: database up, no projection halted, and every one within READINESS_MAX_LAG events of the log's head. */
   @Get('health/ready')
   @Public()
   @HealthCheck()
@@ -74,6 +81,8 @@ export class OperationsController {
         const check = this.indicators.check('projections');
         const lags = await this.lag.measure();
         const data = Object.fromEntries(lags.map((l) => [l.projection, l.behind]));
+        const halted = Object.fromEntries(lags.filter((l) => l.halted !== null).map((l) => [l.projection, l.halted]));
+        if (Object.keys(halted).length > 0) return check.down({ lag_events: data, halted });
         return lags.every((l) => l.behind <= MAX_READY_LAG)
           ? check.up({ lag_events: data })
           : check.down({ lag_events: data, max_lag: MAX_READY_LAG });

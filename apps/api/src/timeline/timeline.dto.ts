@@ -1,8 +1,8 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { ACTIVITY_TYPES } from '@app/domain';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
-import { IsOptionalNotNull } from '../opportunities/dto/validators';
+import { IsInstant, IsOptionalNotNull } from '../opportunities/dto/validators';
 
 const TYPES_MESSAGE = `type must be one of: ${ACTIVITY_TYPES.join(', ')}`;
 
@@ -21,13 +21,13 @@ export class CreateActivityDto {
   @IsOptional() @IsString() @MaxLength(20000) notes?: string;
   @IsOptional() @IsString() @MaxLength(5000) outcome?: string;
   @IsOptional() @IsIn(['low', 'medium', 'high'], { message: 'priority must be low, medium or high' }) priority?: 'low' | 'medium' | 'high';
-  @IsOptional() @IsISO8601({ strict: true }, { message: 'scheduled_at must be an ISO-8601 date-time' }) scheduled_at?: string;
-  @IsOptional() @IsISO8601({ strict: true }, { message: 'completed_at must be an ISO-8601 date-time' }) completed_at?: string;
+  @IsOptional() @IsInstant() scheduled_at?: string;
+  @IsOptional() @IsInstant() completed_at?: string;
 }
 
 export class UpdateActivityDto {
   @IsOptional() @IsIn(['completed'], { message: 'status can only be set to completed' }) status?: 'completed';
-  @IsOptional() @IsISO8601({ strict: true }, { message: 'completed_at must be an ISO-8601 date-time' }) completed_at?: string;
+  @IsOptional() @IsInstant() completed_at?: string;
   @IsOptional() @IsString() @MaxLength(5000) outcome?: string;
 }
 

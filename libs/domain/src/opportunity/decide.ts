@@ -1,4 +1,4 @@
-import { dateOf, isValidDate } from '../dates';
+import { DATE_BOUNDS, dateOf, invalidDateMessage, isValidDate, parseInstant } from '../dates';
 import { DomainError, ErrorCode, type FieldErrors } from '../errors';
 import {
   activeRank,
@@ -340,8 +340,8 @@ function logActivity(
 }
 
 function checkInstant(value: string, field: string): void {
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || !isValidDate(value.slice(0, 10)) || !Number.isFinite(Date.parse(value))) {
-    throw DomainError.validation({ [field]: [`${field} must be an ISO-8601 date-time`] });
+  if (parseInstant(value) === null) {
+    throw DomainError.validation({ [field]: [`${field} must be an ISO-8601 date-time ${DATE_BOUNDS}`] });
   }
 }
 
@@ -398,7 +398,7 @@ function win(
   }
   const errors: FieldErrors = {};
   if (command.close_date !== undefined && !isValidDate(command.close_date)) {
-    addError(errors, 'close_date', 'close_date must be a valid date (YYYY-MM-DD)');
+    addError(errors, 'close_date', invalidDateMessage('close_date'));
   }
   if (command.actual_value_minor !== undefined) checkAmount(command.actual_value_minor, 'actual_value', errors);
   throwIfAny(errors);
@@ -428,7 +428,7 @@ function lose(
     addError(errors, 'loss_reason', `loss_reason must be one of: ${ctx.pipeline.loss_reasons.join(', ')}`);
   }
   if (command.close_date !== undefined && !isValidDate(command.close_date)) {
-    addError(errors, 'close_date', 'close_date must be a valid date (YYYY-MM-DD)');
+    addError(errors, 'close_date', invalidDateMessage('close_date'));
   }
   throwIfAny(errors);
   return {
@@ -486,14 +486,14 @@ function requireText(value: string | undefined, field: string): string {
   return value.trim();
 }
 
-const DATE_FIELDS = ['expected_close_date', 'demo_date', 'proposal_date'] as const;
+const DATE_FIELDS = ['expected_close_date', 'demo_date', 'proposal_date', 'follow_up_date'] as const;
 
 function collectDetailErrors(input: DetailChanges, errors: FieldErrors): void {
   if (input.value_minor !== undefined) checkAmount(input.value_minor, 'value', errors);
   if (input.expected_revenue_minor != null) checkAmount(input.expected_revenue_minor, 'expected_revenue', errors);
   for (const field of DATE_FIELDS) {
     const value = input[field];
-    if (value != null && !isValidDate(value)) addError(errors, field, `${field} must be a valid date (YYYY-MM-DD)`);
+    if (value != null && !isValidDate(value)) addError(errors, field, invalidDateMessage(field));
   }
   if (input.currency !== undefined && !/^[A-Z]{3}$/.test(input.currency)) {
     addError(errors, 'currency', 'currency must be a 3-letter ISO 4217 code');

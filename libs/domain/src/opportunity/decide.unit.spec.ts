@@ -217,11 +217,23 @@ describe('decide: CreateOpportunity', () => {
     ['expected_close_date', '2026-03-31T00:00:00Z'],
     ['demo_date', '2025-13-01'],
     ['proposal_date', 'tomorrow'],
+    // PostgreSQL has no year 0, Date.UTC reads years 0–99 as 19xx, and 'YYYY' ends at 9999
+    ['expected_close_date', '0000-01-01'],
+    ['expected_close_date', '0099-12-31'],
+    ['expected_close_date', '1899-12-31'],
+    ['follow_up_date', '0000-01-01'],
+    ['demo_date', '10000-01-01'],
   ])('rejects %s = %j', (field, value) => {
     const error = given()
       .when(create({ [field]: value }))
       .thenThrows(VALIDATION);
     expect(fieldsOf(error)).toEqual([field]);
+  });
+
+  it.each(['1900-01-01', '9999-12-31'])('accepts the bounds: expected_close_date = %s', (date) => {
+    given()
+      .when(create({ expected_close_date: date }))
+      .then(createdNow({ expected_close_date: date }));
   });
 
   it('accepts 29 February in a leap year', () => {

@@ -58,6 +58,10 @@ export class ErrorFilter implements ExceptionFilter {
         return { status, body: { message: describeParserError(cause), code: codeFor(status) } };
       }
       const raw = exception.getResponse();
+      // A failed health check (terminus) keeps its report: which check is down, and why.
+      if (typeof raw === 'object' && raw !== null && 'details' in raw) {
+        return { status, body: { message: 'Service unavailable', code: 'not_ready', ...raw } };
+      }
       const message = typeof raw === 'string' ? raw : ((raw as { message?: unknown }).message ?? exception.message);
       return { status, body: { message: Array.isArray(message) ? message.join('; ') : String(message), code: codeFor(status) } };
     }

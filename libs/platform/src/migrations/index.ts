@@ -7,6 +7,7 @@ import * as intervals from './2026_11_21_0005_opportunity_intervals';
 import * as webhooks from './2026_11_21_0006_webhooks';
 import * as activitiesPipelines from './2026_11_21_0007_activities_pipelines';
 import * as forecastAtRisk from './2026_11_21_0008_forecast_at_risk';
+import * as projectionHalts from './2026_12_03_0009_projection_halts';
 
 // Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
 const MIGRATIONS: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0006_webhooks': webhooks,
   '2026_11_21_0007_activities_pipelines': activitiesPipelines,
   '2026_11_21_0008_forecast_at_risk': forecastAtRisk,
+  '2026_12_03_0009_projection_halts': projectionHalts,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -38,6 +38,17 @@ const WAKE_FOLLOW_UP_MS = 300;
 /** Another process holds the projection or moved its checkpoint: nothing was applied. */
 class BatchSkipped extends Error {}
 
+/** haltOnPoison: an event failed every attempt, so the projection stops before it. */
+export class ProjectionHaltedError extends Error {
+  constructor(
+    readonly projection: string,
+    readonly event: RecordedEvent,
+    readonly reason: string,
+  ) {
+    super(`Projection ${projection} halted at ${event.streamId}@${event.streamVersion}: ${reason}`);
+  }
+}
+
 /**
  * Follows the global log for each projection. One batch = one transaction holding the
  * projection's advisory lock, the read-model writes and a compare-and-set of the checkpoint,
@@ -65,6 +76,8 @@ export class ProjectionRunner {
 
   async start(): Promise<void> {
     await this.ensureCheckpoints();
+    // A halt is re-recorded if the poison event is still there.
+    for (const projection of this.projections) await this.recordHalt(projection.name, null);
     this.stopping = false;
     this.unsubscribe = this.store.onAppended(() => {
       this.lastWake = Date.now();
@@ -100,6 +113,16 @@ export class ProjectionRunner {
         .onConflict((oc) => oc.column('projection').doNothing())
         .execute();
     }
+  }
+
+  /** Kept in the checkpoint row (readiness reads it from any process) until a runner starts it again. */
+  private async recordHalt(projection: string, reason: string | null): Promise<void> {
+    await this.db
+      .updateTable('projection_checkpoints')
+      .set({ halted_reason: reason?.slice(0, 2000) ?? null, halted_at: reason === null ? null : sql`now()` })
+      .where('projection', '=', projection)
+      .execute()
+      .catch((error: unknown) => this.logger.error(`Could not record the halt of ${projection}: ${String(error)}`));
   }
 
   async processedCount(projection: Projection): Promise<number> {
@@ -267,9 +290,7 @@ export class ProjectionRunner {
       }
       if (lastError === undefined) continue;
       const reason = lastError instanceof Error ? lastError.message : String(lastError);
-      if (this.options.haltOnPoison) {
-        throw new Error(`Projection ${projection.name} halted at ${event.streamId}@${event.streamVersion}: ${reason}`);
-      }
+      if (this.options.haltOnPoison) throw new ProjectionHaltedError(projection.name, event, reason);
       this.deadLettered++;
       this.onDeadLetter?.(projection.name);
       this.logger.error(`Dead-lettered ${event.type} ${event.streamId}@${event.streamVersion} in ${projection.name}: ${reason}`);
@@ -307,7 +328,7 @@ export class ProjectionRunner {
         events_processed: String(r.events_processed),
         dead_letters: deadBy.get(r.projection) ?? 0,
         running: this.loops.has(r.projection) && !this.halted.has(r.projection),
-        halted_reason: this.halted.get(r.projection) ?? null,
+        halted_reason: this.halted.get(r.projection) ?? r.halted_reason ?? null,
         updated_at: r.updated_at,
       }));
   }
@@ -322,9 +343,10 @@ export class ProjectionRunner {
       } catch (error) {
         failures++;
         const message = error instanceof Error ? error.message : String(error);
-        if (this.options.haltOnPoison && message.includes('halted')) {
+        if (error instanceof ProjectionHaltedError) {
           this.halted.set(projection.name, message);
           this.logger.error(message);
+          await this.recordHalt(projection.name, message);
           return;
         }
         this.logger.warn(`Projection ${projection.name} batch failed (retrying): ${message}`);

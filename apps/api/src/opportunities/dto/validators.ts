@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsString, Matches, MaxLength, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
-import { isValidDate, parseAmount } from '@app/domain';
+import { DATE_BOUNDS, invalidDateMessage, isValidDate, parseAmount, parseInstant } from '@app/domain';
 import { applyDecorators } from '@nestjs/common';
 
 /** JSON integers are accepted for reference ids and normalised to strings. */
@@ -35,14 +35,28 @@ export function IsAmount(options?: ValidationOptions) {
   );
 }
 
-/** A calendar date 'YYYY-MM-DD' that exists (no 2026-02-30). */
+/** A calendar date 'YYYY-MM-DD' that exists (no 2026-02-30), within the dates the read models store. */
 export function IsDateOnly(options?: ValidationOptions) {
   return ValidateBy(
     {
       name: 'isDateOnly',
       validator: {
         validate: (value) => typeof value === 'string' && isValidDate(value),
-        defaultMessage: (args) => `${args!.property} must be a valid date in the form YYYY-MM-DD`,
+        defaultMessage: (args) => invalidDateMessage(args!.property),
+      },
+    },
+    options,
+  );
+}
+
+/** An ISO-8601 date-time ('2026-03-31T17:00:00Z'), within the dates the read models store. */
+export function IsInstant(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isInstant',
+      validator: {
+        validate: (value) => typeof value === 'string' && parseInstant(value) !== null,
+        defaultMessage: (args) => `${args!.property} must be an ISO-8601 date-time, ${DATE_BOUNDS}`,
       },
     },
     options,

@@ -1,0 +1,224 @@
+import type { Response } from 'supertest';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { EventStore } from '@app/event-store';
+import { PROJECTION_KINDS, replayProjection } from '@app/read-models';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { testBackends } from '../support/test-database';
+import { API, bearer, createDeal, dealBody, OPPS, readStream, uniqueOrg } from './helpers';
+
+/**
+ * Every date and instant the API accepts must be one the read models can store: the log is
+ * append-only, so an event the projections cannot apply stays in it for good.
+ */
+describe.each(testBackends().map((b) => [b.name, b] as const))('dates the read models can store (%s)', (_name, backend) => {
+  let t: TestApp;
+  const org = uniqueOrg('dates');
+  let token: string;
+
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+    token = await t.token(org, 'mgr_1', 'manager');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const http = () => t.http();
+  const auth = () => bearer(token);
+
+  async function eventCount(): Promise<number> {
+    const { rows } = await sql<{ n: string }>`select count(*)::text as n from events where stream_id like ${`%-${org}-%`}`.execute(
+      t.database.db,
+    );
+    return Number(rows[0].n);
+  }
+
+  const UNSTORABLE_DATES = ['0000-01-01', '0100-06-01', '1899-12-31', '10000-01-01', '+02026-01-01'];
+
+  describe('commands refuse dates outside 1900-01-01 … 9999-12-31 (400 naming the field, nothing appended)', () => {
+    let deal: string;
+    let wonCandidate: string;
+    beforeAll(async () => {
+      deal = (await createDeal(t, token)).id;
+      wonCandidate = (await createDeal(t, token, { stage: 'verbal_commitment' })).id;
+    });
+
+    const cases: [string, (date: string) => Promise<Response>, string][] = [
+      [
+        'create expected_close_date',
+        (d) => http().post(OPPS).set(auth()).send({ name: 'x', value: 1, expected_close_date: d }),
+        'expected_close_date',
+      ],
+      [
+        'PATCH expected_close_date',
+        (d) => http().patch(`${OPPS}/${deal}`).set(auth()).send({ expected_close_date: d }),
+        'expected_close_date',
+      ],
+      ['PATCH follow_up_date', (d) => http().patch(`${OPPS}/${deal}`).set(auth()).send({ follow_up_date: d }), 'follow_up_date'],
+      ['PUT demo_date', (d) => http().put(`${OPPS}/${deal}`).set(auth()).send({ demo_date: d }), 'demo_date'],
+      ['win close_date', (d) => http().post(`${OPPS}/${wonCandidate}/win`).set(auth()).send({ close_date: d }), 'close_date'],
+      [
+        'lose close_date',
+        (d) => http().post(`${OPPS}/${deal}/lose`).set(auth()).send({ loss_reason: 'price', close_date: d }),
+        'close_date',
+      ],
+    ];
+
+    it.each(cases.flatMap(([label, send, field]) => UNSTORABLE_DATES.map((d) => [`${label} = ${d}`, send, field, d] as const)))(
+      '%s',
+      async (_label, send, field, date) => {
+        const before = await eventCount();
+        const res = await send(date);
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe('validation_failed');
+        expect(Object.keys(res.body.errors)).toContain(field);
+        expect(res.body.errors[field].join(' ')).toMatch(/between 1900-01-01 and 9999-12-31/);
+        expect(await eventCount()).toBe(before);
+      },
+    );
+
+    it.each(UNSTORABLE_DATES)('bulk update_close_date = %s: the item fails with 400, nothing appended', async (date) => {
+      const before = await eventCount();
+      const res = await http()
+        .post(`${OPPS}/bulk-actions`)
+        .set(auth())
+        .send({ action: 'update_close_date', opportunity_ids: [deal], parameters: { expected_close_date: date } });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(JSON.stringify(res.body)).toMatch(/expected_close_date/);
+      expect(await eventCount()).toBe(before);
+    });
+
+    it.each(['0000-01-01T00:00:00Z', '0999-12-31T23:59:59Z', '9999-12-31T23:00:00-05:00', '1899-12-31T23:59:59Z'])(
+      'activity scheduled_at = %s → 400, nothing appended',
+      async (at) => {
+        const before = await eventCount();
+        const res = await http()
+          .post(`${API}/activities`)
+          .set(auth())
+          .send({ opportunity_id: deal, type: 'call', subject: 'x', scheduled_at: at });
+        expect(res.status).toBe(400);
+        expect(Object.keys(res.body.errors)).toContain('scheduled_at');
+        expect(await eventCount()).toBe(before);
+      },
+    );
+
+    it('the bounds themselves are accepted, stored and listed', async () => {
+      const early = await http()
+        .post(OPPS)
+        .set(auth())
+        .send(dealBody({ name: 'Early', expected_close_date: '1900-01-01' }));
+      const late = await http()
+        .post(OPPS)
+        .set(auth())
+        .send(dealBody({ name: 'Late', expected_close_date: '9999-12-31' }));
+      expect([early.status, late.status]).toEqual([201, 201]);
+      const list = await http()
+        .get(`${OPPS}?expected_close_date_from=1900-01-01&expected_close_date_to=9999-12-31&per_page=100`)
+        .set(auth())
+        .set('X-Consistency-Token', late.headers['x-global-position']);
+      expect(list.status).toBe(200);
+      const dates = Object.fromEntries(
+        list.body.data.map((d: { name: string; expected_close_date: string }) => [d.name, d.expected_close_date]),
+      );
+      expect(dates).toMatchObject({ Early: '1900-01-01', Late: '9999-12-31' });
+    });
+  });
+
+  describe('queries with years outside the bounds answer 400, never 500', () => {
+    it.each([
+      `${OPPS}/forecast?as_of=0100-06-01`,
+      `${OPPS}/pipeline-data?as_of=0001-01-01&date_range=this_quarter`,
+      `${OPPS}?expected_close_date_from=0001-01-01`,
+      `${OPPS}?expected_close_date_to=0999-12-31`,
+      `${OPPS}/forecast/monthly?from=0100-01-01`,
+      `${OPPS}/forecast/monthly?close_date__gte=0001-01-01&close_date__lte=0002-01-01`,
+      `${OPPS}/pipeline-data?as_of=9999-12-31T23:00:00-05:00`,
+      `${OPPS}/pipeline-data?as_of=9999-12-31&date_range=next_year`,
+      `${OPPS}/pipeline-data?as_of=9999-11-30&date_range=next_quarter`,
+    ])('%s', async (url) => {
+      const res = await http().get(url).set(auth());
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body.errors)).toMatch(/between 1900-01-01 and 9999-12-31/);
+    });
+
+    it.each([
+      `${OPPS}/forecast?as_of=1900-06-01`,
+      `${OPPS}/pipeline-data?as_of=1900-01-01&date_range=this_quarter`,
+      `${OPPS}/pipeline-data?as_of=9999-12-31&date_range=this_year`,
+      `${OPPS}/forecast/monthly?from=1900-01-01&to=9999-12-31`,
+    ])('in bounds: %s → 200', async (url) => {
+      const res = await http().get(url).set(auth());
+      expect(res.status).toBe(200);
+    });
+  });
+});
+
+/**
+ * A log written before these checks existed may hold an event no projection can apply. It must
+ * neither block a rebuild nor pass unnoticed: a halted projection makes readiness fail.
+ */
+describe.each(testBackends().map((b) => [b.name, b] as const))('an event the read models cannot store (%s)', (_name, backend) => {
+  let t: TestApp;
+  const org = uniqueOrg('poison');
+  let token: string;
+
+  beforeAll(async () => {
+    t = await startTestApp(backend, { PROJECTION_HALT_ON_POISON: 'true', PROJECTION_POLL_MS: '50' });
+    token = await t.token(org, 'admin_1', 'admin');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** A copy of a real creation event in a new stream, with a date PostgreSQL has no room for. */
+  async function appendUnstorableDeal(): Promise<string> {
+    const { id } = await createDeal(t, token);
+    const [created] = await readStream(t, org, id);
+    const poisonId = randomUUID();
+    await t.app.get(EventStore).append(
+      `opportunity-${org}-${poisonId}`,
+      [
+        {
+          eventId: randomUUID(),
+          type: created.type,
+          schemaVersion: created.schemaVersion,
+          data: { ...(created.data as object), opportunity_id: poisonId, expected_close_date: '0000-01-01' },
+          metadata: created.metadata,
+        },
+      ],
+      'no_stream',
+    );
+    return poisonId;
+  }
+
+  it('halts the projection (haltOnPoison), readiness answers 503 naming it, and a rebuild sets the event aside and completes', async () => {
+    const ready = await t.http().get(`${API}/health/ready`);
+    expect(ready.status).toBe(200);
+    await appendUnstorableDeal();
+    const healthy = await createDeal(t, token, { name: 'After the poison' });
+
+    let res = await t.http().get(`${API}/health/ready`);
+    for (let i = 0; i < 100 && res.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await t.http().get(`${API}/health/ready`);
+    }
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(res.body)).toMatch(/halted/);
+    expect(res.body.error.projections.halted.opportunities).toMatch(/halted at opportunity-/);
+
+    const status = await t.http().get(`${API}/projections`).set(bearer(token));
+    expect(status.status).toBe(200);
+    const opportunities = status.body.data.find((p: { projection: string }) => p.projection === 'opportunities');
+    expect(opportunities).toMatchObject({ running: false });
+    expect(opportunities.halted_reason).toMatch(/halted at/);
+
+    // The rebuild does not stop at the event: it is dead-lettered and the rest is applied.
+    const kind = PROJECTION_KINDS.find((k) => k.name === 'opportunities')!;
+    const result = await replayProjection(t.database.db, t.app.get(EventStore), kind);
+    expect(result.deadLettered).toBe(1);
+    const row = await t.database.db.selectFrom('opportunity_list').select('name').where('id', '=', healthy.id).executeTakeFirst();
+    expect(row).toEqual({ name: 'After the poison' });
+  });
+});
