@@ -10,11 +10,17 @@ interface Received {
   at: number;
 }
 
-/** A real HTTP receiver on loopback that answers from a script of status codes (then 200). */
+type Answer = { status: number; headers?: Record<string, string> };
+
+/**
+ * A real HTTP receiver on loopback that answers from `respond` when set, else from a script of
+ * status codes (then 200).
+ */
 class Receiver {
   readonly received: Received[] = [];
   private server: Server | null = null;
-  script: Array<{ status: number; headers?: Record<string, string> }> = [];
+  script: Answer[] = [];
+  respond: ((body: string) => Answer) | null = null;
   port = 0;
 
   async start(port = 0): Promise<this> {
@@ -22,8 +28,9 @@ class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
-        this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-        const next = this.script.shift() ?? { status: 200 };
+        const body = Buffer.concat(chunks).toString('utf8');
+        this.received.push({ headers: req.headers, body, at: Date.now() });
+        const next = this.respond?.(body) ?? this.script.shift() ?? { status: 200 };
         res.writeHead(next.status, { 'content-type': 'text/plain', ...(next.headers ?? {}) });
         res.end(`answer ${next.status}`);
       });
@@ -114,6 +121,7 @@ for (const backend of testBackends()) {
         status: string;
         attempts: number;
         event_type: string;
+        next_attempt_at: string | null;
         attempts_log: Array<{ attempt: number; status_code: number | null; latency_ms: number; error: string | null }>;
       }>;
     }
@@ -239,6 +247,72 @@ for (const backend of testBackends()) {
       }
     });
 
+    it("a message that exhausts the schedule leaves the endpoint's other messages pending, sent after re-enabling", async () => {
+      const receiver = await new Receiver().start();
+      let first = '';
+      let second = '';
+      // Always failing; the second message is told to come back in 2 s, so it is still early in its
+      // schedule (and due again while the endpoint is disabled) when the first one runs out.
+      receiver.respond = (body) =>
+        JSON.parse(body).data.opportunity.id === second ? { status: 503, headers: { 'retry-after': '2' } } : { status: 503 };
+      const opportunityOf = (m: { id: string }) =>
+        JSON.parse(receiver.received.find((r) => r.headers['webhook-id'] === m.id)!.body).data.opportunity.id as string;
+      try {
+        const endpoint = await subscribe(receiver.url, ['opportunity.won']);
+        first = await dealAt('verbal_commitment');
+        second = await dealAt('verbal_commitment');
+        await t.http().post(`${API}/opportunities/${second}/win`).set(admin).send({});
+        await until('the first failed attempt of the second message', async () => {
+          const list = await deliveries(endpoint.id);
+          return list.length === 1 && list[0].attempts >= 1;
+        });
+        await t.http().post(`${API}/opportunities/${first}/win`).set(admin).send({});
+        const ep = await until('the endpoint to be disabled', async () => {
+          const res = await t.http().get(`${API}/webhooks/${endpoint.id}`).set(admin);
+          return res.body.data.enabled === false ? res.body.data : undefined;
+        });
+        expect(ep.disabled_reason).toMatch(/retry schedule exhausted \(6 attempts\)/);
+
+        let list = await deliveries(endpoint.id);
+        expect(list).toHaveLength(2);
+        const exhausted = list.find((m) => m.status === 'failed')!;
+        expect(exhausted).toBeDefined();
+        expect(opportunityOf(exhausted)).toBe(first);
+        expect(exhausted.attempts).toBe(6);
+        const waiting = list.find((m) => m.id !== exhausted.id)!;
+        expect(opportunityOf(waiting)).toBe(second);
+        expect(waiting.status).toBe('pending');
+        expect(waiting.attempts).toBeGreaterThanOrEqual(1);
+        expect(waiting.attempts).toBeLessThan(6);
+
+        // Its retry falls due while the endpoint is disabled: it is neither sent nor failed.
+        const due = new Date(waiting.next_attempt_at!).getTime();
+        await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 750));
+        const sent = receiver.received.length;
+        await new Promise((r) => setTimeout(r, 250));
+        expect(receiver.received.length).toBe(sent);
+        list = await deliveries(endpoint.id);
+        const still = list.find((m) => m.id === waiting.id)!;
+        expect(still).toMatchObject({ status: 'pending', attempts: waiting.attempts });
+        expect(still.attempts_log).toHaveLength(waiting.attempts);
+
+        receiver.respond = null; // the receiver is fixed (200 from now on)
+        const enabled = await t.http().patch(`${API}/webhooks/${endpoint.id}`).set(admin).send({ enabled: true });
+        expect(enabled.body.data).toMatchObject({ enabled: true, disabled_reason: null });
+        const delivered = await until('the waiting message to be delivered', async () => {
+          const m = (await deliveries(endpoint.id)).find((d) => d.id === waiting.id);
+          return m?.status === 'delivered' ? m : undefined;
+        });
+        expect(delivered.attempts).toBe(waiting.attempts + 1);
+        expect(delivered.attempts_log.map((a) => a.status_code)).toEqual([...Array(waiting.attempts).fill(503), 200]);
+        const last = receiver.received[receiver.received.length - 1];
+        expect(last.headers['webhook-id']).toBe(waiting.id);
+        expect((await deliveries(endpoint.id)).find((d) => d.id === exhausted.id)).toMatchObject({ status: 'failed', attempts: 6 });
+      } finally {
+        await receiver.stop();
+      }
+    });
+
     it('410 Gone disables the endpoint at once', async () => {
       const receiver = await new Receiver().start();
       receiver.script = [{ status: 410 }];
@@ -343,6 +417,30 @@ for (const backend of testBackends()) {
       } finally {
         await receiver.stop();
       }
+    });
+
+    it.each([
+      ['IPv4-compatible loopback', 'http://[::127.0.0.1]/hook'],
+      ['IPv4-compatible loopback, hex', 'http://[::7f00:1]/hook'],
+      ['NAT64 of loopback', 'http://[64:ff9b::7f00:1]/hook'],
+      ['6to4 of loopback', 'http://[2002:7f00:1::]/hook'],
+    ])('refuses a URL whose IPv6 address carries a loopback IPv4 (%s) and stores nothing', async (_form, url) => {
+      const res = await t
+        .http()
+        .post(`${API}/webhooks`)
+        .set(admin)
+        .send({ url, event_types: ['opportunity.won'] });
+      expect(res.status).toBe(400);
+      expect(res.body.errors.url[0]).toMatch(/private, loopback or link-local/);
+      const listed = await t.http().get(`${API}/webhooks`).set(admin);
+      expect(listed.status).toBe(200);
+      expect(listed.body.data).toEqual([]);
+      // Nor can an existing endpoint be pointed there.
+      const mine = await subscribe('http://127.0.0.1:9/x', ['opportunity.won']);
+      const moved = await t.http().patch(`${API}/webhooks/${mine.id}`).set(admin).send({ url });
+      expect(moved.status).toBe(400);
+      expect(moved.body.errors.url).toBeDefined();
+      expect((await t.http().get(`${API}/webhooks/${mine.id}`).set(admin)).body.data.url).toBe('http://127.0.0.1:9/x');
     });
 
     it('refuses private, loopback and link-local URLs that are not allowed, and bad input', async () => {
