@@ -11,7 +11,10 @@ import { signatureHeader } from './signing';
 
 export interface DispatcherOptions {
   timeoutMs: number;
-  /** Seconds to wait after failed attempt 1, 2, …; exhausted → message failed, endpoint disabled. */
+  /**
+   * Seconds to wait after failed attempt 1, 2, …; exhausted → that message failed, endpoint
+   * disabled (its other messages stay pending until it is enabled again).
+   */
   retrySchedule: number[];
   pollMs: number;
   /** Messages claimed per round; each claim is a lease, so a crashed worker's messages come back. */
@@ -137,13 +140,17 @@ export class WebhookDispatcher {
   }
 
   private async claim(): Promise<Claimed[]> {
+    // A disabled endpoint's messages are not claimed: they stay pending, untouched, until it is
+    // enabled again. A deleted endpoint's are, to be failed.
     const { rows } = await sql<{ id: string }>`
       with due as (
-        select id from webhook_messages
-        where status = 'pending' and next_attempt_at <= now()
-        order by next_attempt_at
+        select m.id from webhook_messages m
+        join webhook_endpoints e on e.id = m.endpoint_id
+        where m.status = 'pending' and m.next_attempt_at <= now()
+          and (e.enabled or e.deleted_at is not null)
+        order by m.next_attempt_at
         limit ${this.options.batchSize}
-        for update skip locked
+        for update of m skip locked
       )
       update webhook_messages m
       set next_attempt_at = now() + make_interval(secs => ${this.options.leaseSeconds})
@@ -175,25 +182,38 @@ export class WebhookDispatcher {
 
   private async deliverAll(messages: Claimed[]): Promise<void> {
     const queue = [...messages];
+    // Endpoints this batch disabled: their messages loaded with it are not sent either.
+    const disabled = new Set<string>();
     const workers = Array.from({ length: Math.min(this.options.concurrency, queue.length) }, async () => {
-      for (let m = queue.shift(); m; m = queue.shift()) await this.deliver(m, { retry: true });
+      for (let m = queue.shift(); m; m = queue.shift()) await this.deliver(m, { retry: true, disabled });
     });
     await Promise.all(workers);
   }
 
-  private async deliver(m: Claimed, { retry }: { retry: boolean }): Promise<AttemptResult> {
+  private async deliver(m: Claimed, { retry, disabled }: { retry: boolean; disabled?: Set<string> }): Promise<AttemptResult> {
     const attempt = m.attempts + 1;
     const logNumber = m.total_attempts + 1;
-    if (m.deleted_at || (!m.enabled && retry)) {
-      await this.finish(m.id, 'failed', attempt - 1, null, false);
-      return {
-        webhook_id: m.id,
-        attempt: logNumber - 1,
-        delivered: false,
-        status_code: null,
-        latency_ms: 0,
-        error: 'endpoint disabled or deleted',
-      };
+    const skipped = (error: string): AttemptResult => ({
+      webhook_id: m.id,
+      attempt: logNumber - 1,
+      delivered: false,
+      status_code: null,
+      latency_ms: 0,
+      error,
+    });
+    if (m.deleted_at) {
+      await this.finish(m.id, 'failed', m.attempts, null, false);
+      return skipped('endpoint deleted');
+    }
+    if (retry && (!m.enabled || disabled?.has(m.endpoint_id))) {
+      // Disabled after the claim: give the lease back. The message keeps its place in the retry
+      // schedule and is sent once the endpoint is enabled again (the claim skips it until then).
+      await this.db
+        .updateTable('webhook_messages')
+        .set({ next_attempt_at: sql`now()` })
+        .where('id', '=', m.id)
+        .execute();
+      return skipped('endpoint disabled; the message waits until it is enabled again');
     }
     const secrets = [m.secret];
     if (m.previous_secret && m.previous_secret_expires_at && new Date(m.previous_secret_expires_at).getTime() > Date.now()) {
@@ -251,7 +271,7 @@ export class WebhookDispatcher {
       this.outcomes.failed++;
       this.onOutcome?.('failed');
       await this.finish(m.id, 'failed', attempt, status);
-      await this.disable(m.endpoint_id, 'the endpoint answered 410 Gone');
+      await this.disable(m.endpoint_id, 'the endpoint answered 410 Gone', disabled);
     } else if (!retry) {
       await this.finish(m.id, 'failed', attempt, status);
     } else {
@@ -260,7 +280,7 @@ export class WebhookDispatcher {
         this.outcomes.failed++;
         this.onOutcome?.('failed');
         await this.finish(m.id, 'failed', attempt, status);
-        await this.disable(m.endpoint_id, `retry schedule exhausted (${attempt} attempts)`);
+        await this.disable(m.endpoint_id, `retry schedule exhausted (${attempt} attempts)`, disabled);
       } else {
         this.outcomes.retried++;
         this.onOutcome?.('retried');
@@ -296,7 +316,9 @@ export class WebhookDispatcher {
       .execute();
   }
 
-  private async disable(endpointId: string, reason: string): Promise<void> {
+  /** Only this endpoint stops: its other pending messages wait (see claim) instead of failing. */
+  private async disable(endpointId: string, reason: string, disabled?: Set<string>): Promise<void> {
+    disabled?.add(endpointId);
     this.logger.warn(`Webhook endpoint ${endpointId} disabled: ${reason}`);
     await this.db
       .updateTable('webhook_endpoints')
