@@ -30,10 +30,15 @@ function serverSuites(dir) {
   });
 }
 
-if (!withServer && !process.env.JEST_WORKER_ID) {
-  process.stderr.write('not run: the PostgreSQL-server half of each backend suite (set TEST_DATABASE_URL); PGlite runs\n');
-  for (const suite of serverSuites(join(__dirname, 'test'))) {
-    process.stderr.write(`not run: ${relative(__dirname, suite)} needs a PostgreSQL server (set TEST_DATABASE_URL)\n`);
+if (!process.env.JEST_WORKER_ID) {
+  if (!withServer) {
+    process.stderr.write('not run: the PostgreSQL-server half of each backend suite (set TEST_DATABASE_URL); PGlite runs\n');
+    for (const suite of serverSuites(join(__dirname, 'test'))) {
+      process.stderr.write(`not run: ${relative(__dirname, suite)} needs a PostgreSQL server (set TEST_DATABASE_URL)\n`);
+    }
+  }
+  if (!process.env.EVENTSTORE_URL) {
+    process.stderr.write('not run: the event-store contract suite against EventStoreDB (set EVENTSTORE_URL)\n');
   }
 }
 

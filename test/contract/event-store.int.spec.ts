@@ -56,6 +56,4 @@ if (esdbUrl) {
     await store.start();
     return { store, streamPrefix: prefix, close: () => store.close() };
   });
-} else {
-  console.warn('EventStoreDB contract suite not run: EVENTSTORE_URL is not set (no EventStoreDB server here).');
 }
