@@ -99,7 +99,9 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
         'expected_close_date must be a valid date in the form YYYY-MM-DD, between 1900-01-01 and 9999-12-31',
       ],
       ['negative value', { value: -5 }, 'value', 'value must not be negative'],
-      ['more than 2 decimals', { value: 100.123 }, 'value', 'value must be a non-negative amount with at most 2 decimal places'],
+      ['more than 2 decimals', { value: 100.123 }, 'value', 'value must have at most 2 decimal places'],
+      ['10^13 or more', { value: 10000000000000 }, 'value', 'value must be at most 9999999999999.99'],
+      ['10^13 or more as a string', { value: '12345678901234.5' }, 'value', 'value must be at most 9999999999999.99'],
       ['probability above 100', { probability: 101 }, 'probability', 'probability must not be greater than 100'],
       ['bad currency', { currency: 'usd' }, 'currency', 'currency must be a 3-letter ISO 4217 code (e.g. USD)'],
     ])('%s → 400 errors.%s', async (_label, override, field, message) => {

@@ -1,5 +1,6 @@
 import { DATE_BOUNDS, dateOf, invalidDateMessage, isValidDate, parseInstant } from '../dates';
 import { DomainError, ErrorCode, type FieldErrors } from '../errors';
+import { MAX_AMOUNT, MAX_AMOUNT_MINOR } from '../money';
 import {
   activeRank,
   activeStages,
@@ -502,6 +503,7 @@ function collectDetailErrors(input: DetailChanges, errors: FieldErrors): void {
 
 function checkAmount(minor: number, field: string, errors: FieldErrors): void {
   if (!Number.isSafeInteger(minor) || minor < 0) addError(errors, field, `${field} must not be negative`);
+  else if (minor > MAX_AMOUNT_MINOR) addError(errors, field, `${field} must be at most ${MAX_AMOUNT}`);
 }
 
 function checkProbability(p: number, errors: FieldErrors): void {

@@ -1,6 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsString, Matches, MaxLength, ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
-import { DATE_BOUNDS, invalidDateMessage, isValidDate, parseAmount, parseInstant } from '@app/domain';
+import { DATE_BOUNDS, invalidAmountMessage, invalidDateMessage, isValidDate, parseAmount, parseInstant } from '@app/domain';
 import { applyDecorators } from '@nestjs/common';
 
 /** JSON integers are accepted for reference ids and normalised to strings. */
@@ -23,12 +23,7 @@ export function IsAmount(options?: ValidationOptions) {
       name: 'isAmount',
       validator: {
         validate: (value) => parseAmount(value) !== null,
-        defaultMessage: (args) => {
-          const { property, value } = args!;
-          return (typeof value === 'number' || typeof value === 'string') && String(value).trim().startsWith('-')
-            ? `${property} must not be negative`
-            : `${property} must be a non-negative amount with at most 2 decimal places`;
-        },
+        defaultMessage: (args) => invalidAmountMessage(args!.property, args!.value),
       },
     },
     options,

@@ -16,12 +16,12 @@ import {
   DateRange,
   stats,
 } from '@app/read-models';
-import { toMajor } from '@app/domain';
+import { sumToMajor } from '@app/domain';
 import { OpportunityRepository } from '../opportunity.repository';
 import { opportunityListItem } from '../opportunity.view';
 import { OpportunityViews } from '../opportunity-views.service';
 import { StaleRules } from '../../pipelines/stale-rules.service';
-import { activitiesByDeal } from '@app/read-models';
+import { activitiesByDeal, averageMinor } from '@app/read-models';
 
 const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
 
@@ -133,16 +133,16 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
         total_opportunities: total,
         // Money is summed per currency; the single figures appear when one currency is in play.
         currency: main?.currency ?? null,
-        total_value: main ? toMajor(main.value_minor) : null,
-        total_weighted_value: main ? toMajor(main.weighted_value_minor) : null,
-        average_deal_size: main && main.count ? toMajor(Math.round(main.value_minor / main.count)) : null,
+        total_value: main ? sumToMajor(main.value_minor) : null,
+        total_weighted_value: main ? sumToMajor(main.weighted_value_minor) : null,
+        average_deal_size: main && main.count ? sumToMajor(averageMinor(main)) : null,
         win_rate: won + lost === 0 ? null : Math.round((won / (won + lost)) * 1000) / 10,
         by_currency: byCurrency.map((c) => ({
           currency: c.currency,
           count: c.count,
-          total_value: toMajor(c.value_minor),
-          total_weighted_value: toMajor(c.weighted_value_minor),
-          average_deal_size: c.count ? toMajor(Math.round(c.value_minor / c.count)) : 0,
+          total_value: sumToMajor(c.value_minor),
+          total_weighted_value: sumToMajor(c.weighted_value_minor),
+          average_deal_size: c.count ? sumToMajor(averageMinor(c)) : 0,
         })),
       },
     };

@@ -1,11 +1,11 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
-import { activeStages, type Pipeline, STALE_STAGE_DAYS, toMajor } from '@app/domain';
+import { activeStages, formatMinor, type Pipeline, STALE_STAGE_DAYS, sumToMajor } from '@app/domain';
 import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../opportunity-list.table';
 import { applyFilters, type StaleRule } from './list-opportunities';
 import { type DateRange, namedPeriod, type Period, quarterPeriod, shiftQuarter } from './periods';
 import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, type TotalsRow, winRate } from './pipeline-totals';
 
-const money = toMajor;
+const money = sumToMajor;
 const DAY_MS = 86_400_000;
 
 export interface PipelineDataQuery {
@@ -79,7 +79,7 @@ export interface ForecastQuery {
 }
 
 /** Closed-won value plus weighted open value expected in the period: the figure trends compare. */
-function expectedRevenueMinor(rows: TotalsRow[]): number {
+function expectedRevenueMinor(rows: TotalsRow[]): bigint {
   return sum(rows.filter((r) => r.status === 'won')).value_minor + sum(rows.filter((r) => r.status === 'open')).weighted_value_minor;
 }
 
@@ -106,7 +106,7 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
   const trend = (base: TotalsRow[]) => {
     const before = expectedRevenueMinor(inCurrency(base));
     return {
-      change_percentage: before === 0 ? null : Math.round(((thisFigure - before) / before) * 1000) / 10,
+      change_percentage: before === 0n ? null : Math.round((Number(thisFigure - before) / Number(before)) * 1000) / 10,
       change_value: money(thisFigure - before),
     };
   };
@@ -154,7 +154,7 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
     expected_revenue: money(thisFigure),
     trends: { vs_last_quarter: vsLast, vs_same_quarter_last_year: trend(yearAgo) },
     confidence_level: confidence,
-    notes: forecastNotes(vsLast.change_percentage, atRisk.count, money(atRisk.weighted_value_minor), currency, confidence),
+    notes: forecastNotes(vsLast.change_percentage, atRisk.count, formatMinor(atRisk.weighted_value_minor), currency, confidence),
   };
 }
 
@@ -164,20 +164,20 @@ export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery,
  * more than a third of the open weighted pipeline.
  */
 export function confidenceLevel(
-  wonMinor: number,
-  commitMinor: number,
-  pipelineMinor: number,
-  atRiskMinor: number,
+  wonMinor: bigint,
+  commitMinor: bigint,
+  pipelineMinor: bigint,
+  atRiskMinor: bigint,
 ): 'high' | 'medium' | 'low' {
   const expected = wonMinor + pipelineMinor;
-  const secured = expected === 0 ? 0 : (wonMinor + commitMinor) / expected;
+  const secured = expected === 0n ? 0 : Number(wonMinor + commitMinor) / Number(expected);
   const levels = ['low', 'medium', 'high'] as const;
   let level = secured >= 0.6 ? 2 : secured >= 0.3 ? 1 : 0;
-  if (pipelineMinor > 0 && atRiskMinor / pipelineMinor > 1 / 3) level = Math.max(0, level - 1);
+  if (pipelineMinor > 0n && Number(atRiskMinor) / Number(pipelineMinor) > 1 / 3) level = Math.max(0, level - 1);
   return levels[level];
 }
 
-function forecastNotes(change: number | null, atRiskCount: number, atRiskValue: number, currency: string, confidence: string): string {
+function forecastNotes(change: number | null, atRiskCount: number, atRiskValue: string, currency: string, confidence: string): string {
   const trend =
     change === null ? 'No comparable figure last quarter.' : `${change >= 0 ? 'Up' : 'Down'} ${Math.abs(change)}% on last quarter.`;
   const risk = atRiskCount ? ` ${atRiskCount} deal(s) at risk, ${atRiskValue} ${currency} weighted.` : ' No deals at risk.';
@@ -214,8 +214,8 @@ async function atRiskIn(
   const row = await q.executeTakeFirstOrThrow();
   return {
     count: Number(row.count),
-    value_minor: Number(row.value_minor ?? 0),
-    weighted_value_minor: Number(row.weighted_value_minor ?? 0),
+    value_minor: BigInt(row.value_minor ?? 0),
+    weighted_value_minor: BigInt(row.weighted_value_minor ?? 0),
   };
 }
 
@@ -253,15 +253,11 @@ export async function monthlyForecast(db: Kysely<any>, orgId: string, q: Monthly
   for (const r of rows) counts.set(r.currency, (counts.get(r.currency) ?? 0) + Number(r.count));
   const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const currency = q.currency ?? ranked[0]?.[0] ?? 'USD';
-  const months = rows
+  const monthRows = rows
     .filter((r) => r.currency === currency)
-    .map((r) => ({
-      month: r.month,
-      count: Number(r.count),
-      unweighted: money(Number(r.value_minor)),
-      weighted: money(Number(r.weighted_value_minor)),
-    }))
+    .map((r) => ({ month: r.month, count: Number(r.count), value: BigInt(r.value_minor), weighted: BigInt(r.weighted_value_minor) }))
     .sort((a, b) => a.month.localeCompare(b.month));
+  const months = monthRows.map((m) => ({ month: m.month, count: m.count, unweighted: money(m.value), weighted: money(m.weighted) }));
   return {
     currency,
     other_currencies: ranked.filter(([c]) => c !== currency).map(([c, count]) => ({ currency: c, count })),
@@ -269,8 +265,8 @@ export async function monthlyForecast(db: Kysely<any>, orgId: string, q: Monthly
     to: q.to ?? null,
     months,
     totals: {
-      unweighted: money(months.reduce((n, m) => n + Math.round(m.unweighted * 100), 0)),
-      weighted: money(months.reduce((n, m) => n + Math.round(m.weighted * 100), 0)),
+      unweighted: money(monthRows.reduce((n, m) => n + m.value, 0n)),
+      weighted: money(monthRows.reduce((n, m) => n + m.weighted, 0n)),
     },
   };
 }

@@ -59,8 +59,8 @@ export interface ListQuery extends ListFilters {
 export interface CurrencyTotals {
   currency: string;
   count: number;
-  value_minor: number;
-  weighted_value_minor: number;
+  value_minor: bigint;
+  weighted_value_minor: bigint;
 }
 
 const DAY_MS = 86_400_000;
@@ -227,8 +227,8 @@ export async function listOpportunities(db: Kysely<any>, orgId: string, query: L
     .map((t) => ({
       currency: t.currency,
       count: Number(t.count),
-      value_minor: Number(t.value_minor ?? 0),
-      weighted_value_minor: Number(t.weighted_value_minor ?? 0),
+      value_minor: BigInt(t.value_minor ?? 0),
+      weighted_value_minor: BigInt(t.weighted_value_minor ?? 0),
     }))
     .sort((a, b) => b.count - a.count || a.currency.localeCompare(b.currency));
   return { rows, byCurrency, total: byCurrency.reduce((n, t) => n + t.count, 0) };

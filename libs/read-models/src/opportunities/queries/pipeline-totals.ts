@@ -10,8 +10,8 @@ export interface TotalsRow {
   /** 90, 60 or 0: compare with COMMIT_MIN_PROBABILITY / BEST_CASE_MIN_PROBABILITY. */
   probability: number;
   deal_count: number;
-  value_minor: number;
-  weighted_value_minor: number;
+  value_minor: bigint;
+  weighted_value_minor: bigint;
   sales_cycle_days_sum: number;
 }
 
@@ -92,17 +92,18 @@ function toTotalsRows(rows: any[]): TotalsRow[] {
       currency: r.currency,
       probability: Number(r.probability_band),
       deal_count: Number(r.deal_count),
-      value_minor: Number(r.value_minor),
-      weighted_value_minor: Number(r.weighted_value_minor),
+      value_minor: BigInt(r.value_minor),
+      weighted_value_minor: BigInt(r.weighted_value_minor),
       sales_cycle_days_sum: Number(r.sales_cycle_days_sum),
     }))
     .filter((r) => r.deal_count > 0);
 }
 
+/** Money sums are bigint: they pass 2^53 cents long before a deal's amount could. */
 export interface Sum {
   count: number;
-  value_minor: number;
-  weighted_value_minor: number;
+  value_minor: bigint;
+  weighted_value_minor: bigint;
   sales_cycle_days_sum: number;
 }
 
@@ -114,7 +115,7 @@ export function sum(rows: TotalsRow[]): Sum {
       weighted_value_minor: s.weighted_value_minor + r.weighted_value_minor,
       sales_cycle_days_sum: s.sales_cycle_days_sum + r.sales_cycle_days_sum,
     }),
-    { count: 0, value_minor: 0, weighted_value_minor: 0, sales_cycle_days_sum: 0 },
+    { count: 0, value_minor: 0n, weighted_value_minor: 0n, sales_cycle_days_sum: 0 },
   );
 }
 
@@ -137,6 +138,7 @@ export function winRate(rows: TotalsRow[]): number | null {
   return won + lost === 0 ? null : Math.round((won / (won + lost)) * 1000) / 10;
 }
 
-export function averageMinor(s: Sum): number {
-  return s.count === 0 ? 0 : Math.round(s.value_minor / s.count);
+/** Mean deal value in minor units, rounded half up. */
+export function averageMinor(s: Pick<Sum, 'count' | 'value_minor'>): bigint {
+  return s.count === 0 ? 0n : (s.value_minor * 2n + BigInt(s.count)) / (BigInt(s.count) * 2n);
 }
