@@ -206,13 +206,22 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('an event the rea
     }
     expect(res.status).toBe(503);
     expect(JSON.stringify(res.body)).toMatch(/halted/);
-    expect(res.body.error.projections.halted.opportunities).toMatch(/halted at opportunity-/);
+    expect(res.body.error.projections.halted).toEqual(['opportunities']);
+    expect(JSON.stringify(res.body)).not.toContain(org);
 
     const status = await t.http().get(`${API}/projections`).set(bearer(token));
     expect(status.status).toBe(200);
     const opportunities = status.body.data.find((p: { projection: string }) => p.projection === 'opportunities');
     expect(opportunities).toMatchObject({ running: false });
-    expect(opportunities.halted_reason).toMatch(/halted at/);
+    expect(opportunities.halted_reason).toMatch(new RegExp(`halted at opportunity-${org}-`));
+    // Another org's admin sees that it halted, not where.
+    const other = await t
+      .http()
+      .get(`${API}/projections`)
+      .set(bearer(await t.token(uniqueOrg('other'), 'admin_9', 'admin')));
+    const seen = other.body.data.find((p: { projection: string }) => p.projection === 'opportunities');
+    expect(seen.halted_reason).toBe('halted at an event of another organisation');
+    expect(JSON.stringify(other.body)).not.toContain(org);
 
     // The rebuild does not stop at the event: it is dead-lettered and the rest is applied.
     const kind = PROJECTION_KINDS.find((k) => k.name === 'opportunities')!;
@@ -220,5 +229,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('an event the rea
     expect(result.deadLettered).toBe(1);
     const row = await t.database.db.selectFrom('opportunity_list').select('name').where('id', '=', healthy.id).executeTakeFirst();
     expect(row).toEqual({ name: 'After the poison' });
+
+    // Dead letters are counted per org: the other org has none.
+    const deadFor = async (tok: string) =>
+      (await t.http().get(`${API}/projections`).set(bearer(tok))).body.data.find(
+        (p: { projection: string }) => p.projection === 'opportunities',
+      ).dead_letters;
+    expect(await deadFor(token)).toBe(1);
+    expect(await deadFor(await t.token(uniqueOrg('other'), 'admin_9', 'admin'))).toBe(0);
   });
 });

@@ -1,15 +1,18 @@
 import { Controller, Get } from '@nestjs/common';
-import { Roles } from '@app/platform';
+import { type Actor, CurrentActor, Roles } from '@app/platform';
 import { ProjectionRunner } from '@app/read-models';
 
 @Controller('projections')
 export class ProjectionsController {
   constructor(private readonly runner: ProjectionRunner) {}
 
-  /** Checkpoint, position, dead letters and whether each projection runs in this process. */
+  /**
+   * Checkpoint, position, and whether each projection runs in this process (positions are global,
+   * as in every command's X-Global-Position); dead letters and halt reasons of the caller's org only.
+   */
   @Get()
   @Roles('admin')
-  async status() {
-    return { data: await this.runner.status() };
+  async status(@CurrentActor() actor: Actor) {
+    return { data: await this.runner.status(actor.orgId) };
   }
 }

@@ -116,10 +116,14 @@ export class ProjectionRunner {
   }
 
   /** Kept in the checkpoint row (readiness reads it from any process) until a runner starts it again. */
-  private async recordHalt(projection: string, reason: string | null): Promise<void> {
+  private async recordHalt(projection: string, halt: { reason: string; streamId: string } | null): Promise<void> {
     await this.db
       .updateTable('projection_checkpoints')
-      .set({ halted_reason: reason?.slice(0, 2000) ?? null, halted_at: reason === null ? null : sql`now()` })
+      .set({
+        halted_reason: halt?.reason.slice(0, 2000) ?? null,
+        halted_stream_id: halt?.streamId ?? null,
+        halted_at: halt === null ? null : sql`now()`,
+      })
       .where('projection', '=', projection)
       .execute()
       .catch((error: unknown) => this.logger.error(`Could not record the halt of ${projection}: ${String(error)}`));
@@ -311,26 +315,34 @@ export class ProjectionRunner {
     }
   }
 
-  async status(): Promise<ProjectionStatus[]> {
+  /**
+   * Each projection's progress. For one org's admin (`orgId`): dead letters of that org's streams
+   * only, and a halt's reason only when the event is theirs. Stream ids are '<category>-<org>-<id>'.
+   */
+  async status(orgId?: string): Promise<ProjectionStatus[]> {
     const rows = await this.db.selectFrom('projection_checkpoints').selectAll().orderBy('projection').execute();
-    const dead = await this.db
+    let dead = this.db
       .selectFrom('projection_dead_letters')
       .select(['projection', (eb) => eb.fn.countAll<string>().as('n')])
-      .groupBy('projection')
-      .execute();
-    const deadBy = new Map(dead.map((d) => [d.projection, Number(d.n)]));
+      .groupBy('projection');
+    if (orgId !== undefined) dead = dead.where(sql`split_part(stream_id, '-', 2)`, '=', orgId);
+    const deadBy = new Map((await dead.execute()).map((d) => [d.projection, Number(d.n)]));
+    const ownStream = (streamId: string | null) => orgId === undefined || (streamId !== null && streamId.split('-')[1] === orgId);
     return rows
       .filter((r) => this.projections.some((p) => p.name === r.projection))
-      .map((r) => ({
-        projection: r.projection,
-        checkpoint: r.checkpoint,
-        position: String(r.position),
-        events_processed: String(r.events_processed),
-        dead_letters: deadBy.get(r.projection) ?? 0,
-        running: this.loops.has(r.projection) && !this.halted.has(r.projection),
-        halted_reason: this.halted.get(r.projection) ?? r.halted_reason ?? null,
-        updated_at: r.updated_at,
-      }));
+      .map((r) => {
+        const reason: string | null = this.halted.get(r.projection) ?? r.halted_reason ?? null;
+        return {
+          projection: r.projection,
+          checkpoint: r.checkpoint,
+          position: String(r.position),
+          events_processed: String(r.events_processed),
+          dead_letters: deadBy.get(r.projection) ?? 0,
+          running: this.loops.has(r.projection) && !this.halted.has(r.projection),
+          halted_reason: reason === null || ownStream(r.halted_stream_id) ? reason : 'halted at an event of another organisation',
+          updated_at: r.updated_at,
+        };
+      });
   }
 
   private async loop(projection: Projection): Promise<void> {
@@ -346,7 +358,7 @@ export class ProjectionRunner {
         if (error instanceof ProjectionHaltedError) {
           this.halted.set(projection.name, message);
           this.logger.error(message);
-          await this.recordHalt(projection.name, message);
+          await this.recordHalt(projection.name, { reason: message, streamId: error.event.streamId });
           return;
         }
         this.logger.warn(`Projection ${projection.name} batch failed (retrying): ${message}`);
