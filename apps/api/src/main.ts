@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { DATABASE, type Database, loadConfig, TokenService } from '@app/platform';
+import { DATABASE, type Database, DataDirectoryInUseError, loadConfig, reserveDatabase, TokenService } from '@app/platform';
 import { createApp } from './bootstrap';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // The embedded data directory's lock first: in use by another process, this stops here with one line.
+  reserveDatabase(config);
   const app = await createApp({ config });
   const logger = new Logger('Bootstrap');
   const minted = await app.get(TokenService).bootstrapAdmin(config.adminToken);
@@ -23,6 +25,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  console.error(error);
+  console.error(error instanceof DataDirectoryInUseError ? error.message : error);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { openEventStore } from '@app/event-store';
-import { createLogger, loadConfig, openDatabase, PinoNestLogger } from '@app/platform';
+import { createLogger, DataDirectoryInUseError, loadConfig, openDatabase, PinoNestLogger } from '@app/platform';
 import { ProjectionRunner } from '@app/read-models';
 import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
 
@@ -47,6 +47,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  console.error(error);
+  console.error(error instanceof DataDirectoryInUseError ? error.message : error);
   process.exit(1);
 });

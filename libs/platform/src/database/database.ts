@@ -2,7 +2,10 @@ import { PGlite } from '@electric-sql/pglite';
 import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { Client, Pool, types } from 'pg';
+import { lockDataDirectory } from './data-directory-lock';
 import { PGliteDialect } from './pglite-dialect';
+
+export { DataDirectoryInUseError, reserveDataDirectory } from './data-directory-lock';
 
 // int8 and numeric arrive as strings from both drivers: money and positions stay exact.
 const PGLITE_PARSERS = { 20: (v: string) => v, 1700: (v: string) => v };
@@ -88,13 +91,21 @@ export interface PGliteOptions {
   loadDataDir?: Blob;
 }
 
+/** On disk, the directory belongs to this process until close(): a second one gets DataDirectoryInUseError. */
 export async function openPGlite(options: PGliteOptions = {}): Promise<Database & { pglite: PGlite }> {
-  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create({
-    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
-    parsers: { ...PGLITE_PARSERS, ...PGLITE_DATE_PARSER },
-  });
+  const lock = options.dataDir ? lockDataDirectory(options.dataDir) : null;
+  let pglite: PGlite;
+  try {
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    pglite = await PGlite.create({
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+      parsers: { ...PGLITE_PARSERS, ...PGLITE_DATE_PARSER },
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
   return {
     kind: 'pglite',
@@ -109,8 +120,12 @@ export async function openPGlite(options: PGliteOptions = {}): Promise<Database 
       return (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows;
     },
     async close() {
-      await db.destroy();
-      await pglite.close();
+      try {
+        await db.destroy();
+        await pglite.close();
+      } finally {
+        lock?.release();
+      }
     },
   };
 }

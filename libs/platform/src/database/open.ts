@@ -1,13 +1,32 @@
 import { join } from 'node:path';
 import type { AppConfig } from '../config';
-import { type Database, openPGlite, openPostgres } from './database';
+import { type Database, openPGlite, openPostgres, reserveDataDirectory } from './database';
 import { migrateToLatest } from './migrate';
+
+/** Where the embedded database lives under DATA_DIR. */
+function embeddedDir(config: Pick<AppConfig, 'dataDir'>): string {
+  return join(config.dataDir, 'pglite');
+}
+
+/**
+ * For an entry point, before anything else: with the embedded database, takes its directory's lock
+ * now (the openDatabase that follows uses it), so a directory in use by another process stops this
+ * one with DataDirectoryInUseError before it starts anything. Nothing to do with DATABASE_URL.
+ */
+export function reserveDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>): void {
+  if (!config.databaseUrl) reserveDataDirectory(embeddedDir(config));
+}
 
 /** Opens the configured database (server or embedded) and brings its schema up to date. */
 export async function openDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>): Promise<Database> {
   const database = config.databaseUrl
     ? await openPostgres({ connectionString: config.databaseUrl })
-    : await openPGlite({ dataDir: join(config.dataDir, 'pglite') });
-  await migrateToLatest(database.db, database.schema);
+    : await openPGlite({ dataDir: embeddedDir(config) });
+  try {
+    await migrateToLatest(database.db, database.schema);
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
   return database;
 }
