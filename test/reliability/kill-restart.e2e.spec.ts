@@ -1,15 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from 'pg';
-import { request } from 'undici';
 import { fold, type OpportunityEvent } from '@app/domain';
 import { PostgresEventStore } from '@app/event-store';
-import { type Database, loadConfig, openDatabase } from '@app/platform';
 import { PROJECTION_KINDS, verifyProjection } from '@app/read-models';
 import { type ApiProcess, buildApi, startApi } from './support/api-process';
-import { postgresUrl, seeded } from './support/app';
+import { seeded } from './support/app';
+import { call as callApi, processTargets } from './support/targets';
 
 /**
  * The real API process under a command load from several clients is killed with SIGKILL, then
@@ -36,67 +31,8 @@ const EXPECTED_TYPE: Record<Sent['kind'], string> = {
   win: 'OpportunityWon',
 };
 
-interface Target {
-  name: string;
-  env: Record<string, string>;
-  open(): Promise<Database>;
-  cleanup(): Promise<void>;
-}
-
-function pgliteTarget(): Target {
-  const dir = mkdtempSync(join(tmpdir(), 'reliability-kill-'));
-  return {
-    name: 'pglite',
-    env: { DATA_DIR: dir },
-    // The same opening as the API's (DATA_DIR/pglite, migrated).
-    open: () => openDatabase(loadConfig({ DATA_DIR: dir })),
-    async cleanup() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function postgresTarget(url: string): Target {
-  const name = `rel_kill_${randomBytes(5).toString('hex')}`;
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  return {
-    name: 'postgres',
-    env: { DATABASE_URL: dbUrl.toString() },
-    open: () => openDatabase(loadConfig({ DATABASE_URL: dbUrl.toString() })),
-    async cleanup() {
-      const admin = new Client({ connectionString: url });
-      await admin.connect();
-      await admin.query(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
-  };
-}
-
-async function createDatabase(url: string, target: Target): Promise<void> {
-  const admin = new Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`create database "${new URL(target.env.DATABASE_URL).pathname.slice(1)}"`);
-  await admin.end();
-}
-
-async function call(api: ApiProcess, method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await request(`${api.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headersTimeout: 20_000,
-    bodyTimeout: 20_000,
-  });
-  const text = await res.body.text();
-  return {
-    status: res.statusCode,
-    body: text ? JSON.parse(text) : null,
-    etag: res.headers.etag as string | undefined,
-    position: res.headers['x-global-position'] as string | undefined,
-    consistency: res.headers['x-consistency'] as string | undefined,
-  };
-}
+const call = (api: ApiProcess, method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  callApi(api, ADMIN, method, path, body, headers);
 
 /** One client: create a deal, move it forward a random number of stages, sometimes win it. */
 async function client(api: ApiProcess, index: number, sent: Sent[], stop: { now: boolean }): Promise<void> {
@@ -136,10 +72,7 @@ async function client(api: ApiProcess, index: number, sent: Sent[], stop: { now:
   }
 }
 
-const targets: [string, () => Target][] = [['pglite', pgliteTarget]];
-const pgUrl = postgresUrl();
-if (pgUrl) targets.push(['postgres', () => postgresTarget(pgUrl)]);
-else console.warn('kill-restart: PostgreSQL server run skipped (TEST_DATABASE_URL is not set); PGlite runs.');
+const targets = processTargets('reliability-kill');
 
 describe('kill -9 mid-load and restart', () => {
   beforeAll(() => {
@@ -150,7 +83,7 @@ describe('kill -9 mid-load and restart', () => {
   it.each(targets)('%s: acknowledged commands survive and the read models converge', async (_name, make) => {
     const started = Date.now();
     const target = make();
-    if (target.name === 'postgres') await createDatabase(pgUrl!, target);
+    await target.prepare();
     const env = { ...target.env, ADMIN_TOKEN: ADMIN, RUN_WEBHOOK_DISPATCHER: 'false', PROJECTION_POLL_MS: '100' };
     let api: ApiProcess | null = null;
     try {

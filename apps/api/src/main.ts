@@ -9,7 +9,10 @@ async function main(): Promise<void> {
   reserveDatabase(config);
   const app = await createApp({ config });
   const logger = new Logger('Bootstrap');
-  const minted = await app.get(TokenService).bootstrapAdmin(config.adminToken);
+  const { minted, revoked } = await app.get(TokenService).bootstrapAdmin(config.adminToken);
+  if (revoked) {
+    logger.warn('ADMIN_TOKEN names a token that was revoked; it stays revoked. Unset ADMIN_TOKEN, or set it to a new value.');
+  }
   if (minted) {
     // Printed once, on the start that created it: the token is stored only as a hash.
     process.stdout.write(

@@ -57,6 +57,8 @@ export interface ApiProcess {
   child: ChildProcess;
   /** The last lines the process wrote (for failure messages). */
   tail(): string;
+  /** Every line kept (the last 200). */
+  output(): string;
   kill9(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -80,6 +82,7 @@ export async function startApi(env: Record<string, string>, timeoutMs = 45_000):
     base: `http://127.0.0.1:${port}/api/v1/crm`,
     child,
     tail: () => lines.slice(-30).join('\n'),
+    output: () => lines.join('\n'),
     async kill9() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;

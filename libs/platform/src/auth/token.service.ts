@@ -64,15 +64,24 @@ export class TokenService {
 
   /**
    * First start: create the default org and an admin token (the given value, or a new one).
-   * Returns the token when one was created now, null when an admin already existed.
+   * `minted` carries the token when one was created now. A configured ADMIN_TOKEN that an admin
+   * revoked stays revoked (`revoked`): restarting with it must not undo the revocation.
    */
-  async bootstrapAdmin(fixedToken: string | null): Promise<MintedToken | null> {
+  async bootstrapAdmin(fixedToken: string | null): Promise<{ minted: MintedToken | null; revoked: boolean }> {
     if (fixedToken) {
-      if (await this.resolve(fixedToken)) return null;
-      return this.mint({ orgId: 'default', userId: 'admin', role: 'admin', label: 'ADMIN_TOKEN', token: fixedToken });
+      const row = await this.db
+        .selectFrom('api_tokens')
+        .select(['revoked_at'])
+        .where('token_hash', '=', hashToken(fixedToken))
+        .executeTakeFirst();
+      if (row) return { minted: null, revoked: row.revoked_at !== null };
+      return {
+        minted: await this.mint({ orgId: 'default', userId: 'admin', role: 'admin', label: 'ADMIN_TOKEN', token: fixedToken }),
+        revoked: false,
+      };
     }
     const any = await this.db.selectFrom('api_tokens').select('id').limit(1).executeTakeFirst();
-    if (any) return null;
-    return this.mint({ orgId: 'default', userId: 'admin', role: 'admin', label: 'first start' });
+    if (any) return { minted: null, revoked: false };
+    return { minted: await this.mint({ orgId: 'default', userId: 'admin', role: 'admin', label: 'first start' }), revoked: false };
   }
 }
