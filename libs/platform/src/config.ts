@@ -33,6 +33,10 @@ export interface AppConfig {
   webhookPollMs: number;
   /** Days without activity after which an open deal is stale, for stages without rotting_days. */
   staleAfterDays: number;
+  /** How long an Idempotency-Key and its stored response are kept. */
+  idempotencyKeyTtlSeconds: number;
+  /** How long a request holds its key; a key whose request died is run again after that. */
+  idempotencyLeaseSeconds: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -59,6 +63,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     webhookSecretOverlapSeconds: intFrom(env.WEBHOOK_SECRET_OVERLAP_SECONDS, 86_400, 'WEBHOOK_SECRET_OVERLAP_SECONDS'),
     webhookPollMs: Math.max(10, intFrom(env.WEBHOOK_POLL_MS, 500, 'WEBHOOK_POLL_MS')),
     staleAfterDays: Math.max(1, intFrom(env.STALE_AFTER_DAYS, 30, 'STALE_AFTER_DAYS')),
+    idempotencyKeyTtlSeconds: Math.max(1, intFrom(env.IDEMPOTENCY_KEY_TTL_SECONDS, 86_400, 'IDEMPOTENCY_KEY_TTL_SECONDS')),
+    idempotencyLeaseSeconds: Math.max(1, intFrom(env.IDEMPOTENCY_LEASE_SECONDS, 60, 'IDEMPOTENCY_LEASE_SECONDS')),
   };
 }
 

@@ -18,7 +18,7 @@ export function commandMeta(req: Request, actor: Actor): CommandMeta {
     correlationId: req.context.correlationId,
     commandId: req.context.requestId ?? randomUUID(),
     expectedVersion: parseIfMatch(req.header('if-match')),
-    idempotencyKey: req.method === 'POST' ? req.header('idempotency-key') : undefined,
+    idempotencyKey: req.context.idempotencyScope,
   };
 }
 

@@ -11,11 +11,11 @@ import {
   OpportunityState,
   Pipeline,
 } from '@app/domain';
-import { ConcurrencyError, EventStore, NewEvent } from '@app/event-store';
-import { Actor, APP_CONFIG, AppConfig, nameBasedUuid } from '@app/platform';
+import { ConcurrencyError, EventStore, NewEvent, RecordedEvent } from '@app/event-store';
+import { Actor, APP_CONFIG, AppConfig, DATABASE, Database, nameBasedUuid } from '@app/platform';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
 import { authorizeCommand } from './opportunity-access';
-import { foldRecorded, opportunityStreamId } from './opportunity-stream';
+import { foldRecorded, opportunityStreamId, toDomainEvent } from './opportunity-stream';
 
 export interface CommandMeta {
   actor: Actor;
@@ -44,7 +44,24 @@ export class OpportunityRepository {
     private readonly store: EventStore,
     private readonly pipelines: PipelineRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DATABASE) private readonly database: Database,
   ) {}
+
+  /** A deal's category is one of its org's categories (GET /categories), named by its id. */
+  private async assertCategory(orgId: string, command: OpportunityCommand): Promise<void> {
+    const id =
+      command.type === 'CreateOpportunity'
+        ? command.input.category_id
+        : command.type === 'UpdateOpportunity'
+          ? command.changes.category_id
+          : undefined;
+    if (id === undefined || id === null) return;
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+    const found =
+      uuid &&
+      (await this.database.db.selectFrom('categories').select('id').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst());
+    if (!found) throw DomainError.validation({ category_id: [`category ${id} does not exist (GET /categories lists them)`] });
+  }
 
   async load(orgId: string, opportunityId: string): Promise<OpportunityState> {
     return foldRecorded(await this.store.readStream(opportunityStreamId(orgId, opportunityId)));
@@ -62,7 +79,10 @@ export class OpportunityRepository {
   async execute(opportunityId: string, command: OpportunityCommand, meta: CommandMeta): Promise<CommandOutcome> {
     const streamId = opportunityStreamId(meta.actor.orgId, opportunityId);
     for (let attempt = 0; ; attempt++) {
-      const state = await this.load(meta.actor.orgId, opportunityId);
+      const recorded = await this.store.readStream(streamId);
+      const already = this.alreadyApplied(recorded, meta);
+      if (already) return already;
+      const state = foldRecorded(recorded);
       if (command.type !== 'CreateOpportunity' && (!state.exists || state.deleted)) {
         throw DomainError.notFound('Opportunity');
       }
@@ -70,6 +90,7 @@ export class OpportunityRepository {
         throw preconditionFailed(meta.expectedVersion, state.version);
       }
       authorizeCommand(meta.actor, command, state);
+      if (attempt === 0) await this.assertCategory(meta.actor.orgId, command);
       const now = new Date().toISOString();
       const pipeline = await this.pipelineFor(
         meta.actor.orgId,
@@ -97,9 +118,33 @@ export class OpportunityRepository {
     }
   }
 
+  /**
+   * A keyed request whose first attempt appended and then died (no stored response): its events are
+   * in the stream under the ids derived from the key, so the outcome is those events, not a second
+   * decision on today's state.
+   */
+  private alreadyApplied(recorded: RecordedEvent[], meta: CommandMeta): CommandOutcome | null {
+    if (!meta.idempotencyKey) return null;
+    const first = recorded.findIndex((e) => e.eventId === this.eventId(meta, 0));
+    if (first < 0) return null;
+    let last = first;
+    while (last + 1 < recorded.length && recorded[last + 1].eventId === this.eventId(meta, last + 1 - first)) last++;
+    const mine = recorded.slice(first, last + 1);
+    return {
+      state: foldRecorded(recorded.slice(0, last + 1)),
+      events: mine.map(toDomainEvent),
+      version: recorded[last].streamVersion,
+      position: recorded[last].position,
+    };
+  }
+
+  private eventId(meta: CommandMeta, index: number): string {
+    return meta.idempotencyKey ? nameBasedUuid(`${meta.actor.orgId}:${meta.idempotencyKey}:${index}`) : randomUUID();
+  }
+
   private toNewEvent(event: OpportunityEvent, index: number, meta: CommandMeta, now: string): NewEvent {
     return {
-      eventId: meta.idempotencyKey ? nameBasedUuid(`${meta.actor.orgId}:${meta.idempotencyKey}:${index}`) : randomUUID(),
+      eventId: this.eventId(meta, index),
       type: event.type,
       data: event.data,
       metadata: {

@@ -6,6 +6,12 @@ export interface RequestContext {
   correlationId: string;
   requestId: string;
   actor?: Actor;
+  /**
+   * Set for a POST with an Idempotency-Key: the key and a digest of the request. Ids derived from it
+   * (events, new opportunities) are the same on every retry of that request and differ for any
+   * other request under the same key.
+   */
+  idempotencyScope?: string;
 }
 
 declare module 'express-serve-static-core' {

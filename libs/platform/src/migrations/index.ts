@@ -8,6 +8,7 @@ import * as webhooks from './2026_11_21_0006_webhooks';
 import * as activitiesPipelines from './2026_11_21_0007_activities_pipelines';
 import * as forecastAtRisk from './2026_11_21_0008_forecast_at_risk';
 import * as projectionHalts from './2026_12_03_0009_projection_halts';
+import * as idempotencyLeases from './2026_12_03_0010_idempotency_leases';
 
 // Static list: bundlers and `nest build` cannot follow a folder scan. Never edit a landed entry.
 const MIGRATIONS: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0007_activities_pipelines': activitiesPipelines,
   '2026_11_21_0008_forecast_at_risk': forecastAtRisk,
   '2026_12_03_0009_projection_halts': projectionHalts,
+  '2026_12_03_0010_idempotency_leases': idempotencyLeases,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
