@@ -8,6 +8,7 @@ import {
   ErrorFilter,
   httpLogger,
   inputGuardMiddleware,
+  jsonBodyOnlyMiddleware,
   PinoNestLogger,
   requestContextMiddleware,
 } from '@app/platform';
@@ -24,6 +25,7 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
   });
   app.use(requestContextMiddleware);
   if (logger) app.use(httpLogger(logger));
+  app.use(jsonBodyOnlyMiddleware);
   app.useBodyParser('json', { limit: options.config.bodyLimit });
   app.use(inputGuardMiddleware);
   app.setGlobalPrefix(API_PREFIX);

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -12,7 +12,7 @@ import {
   MaxLength,
   validateSync,
 } from 'class-validator';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityCommand } from '@app/domain';
 import { ConcurrencyError } from '@app/event-store';
@@ -117,7 +117,7 @@ export class BulkActionsController {
   @Post('bulk-actions')
   @HttpCode(200)
   @Roles('admin', 'manager', 'rep')
-  async run(@Body() dto: BulkActionDto, @CurrentActor() actor: Actor, @Req() req: Request) {
+  async run(@Body() dto: BulkActionDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const params = parametersFor(PARAMETERS[dto.action], dto.parameters ?? {});
     const command = toCommand(dto.action, params);
     const base = commandMeta(req, actor);
@@ -144,6 +144,8 @@ export class BulkActionsController {
     });
     await Promise.all(workers);
     const succeeded = results.filter((r) => r.status === 'success').length;
+    // 200 when at least one deal took the action (the results say which); 422 when none did.
+    if (succeeded === 0) res.status(422);
     return {
       message:
         succeeded === ids.length
@@ -151,6 +153,7 @@ export class BulkActionsController {
           : succeeded === 0
             ? 'Bulk action failed for every opportunity'
             : 'Bulk action partially completed',
+      ...(succeeded === 0 ? { code: 'bulk_action_failed' } : {}),
       data: { action: dto.action, total: ids.length, succeeded, failed: ids.length - succeeded, results },
     };
   }

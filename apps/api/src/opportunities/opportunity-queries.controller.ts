@@ -196,7 +196,8 @@ function withoutConsistency(raw: Record<string, unknown>): Record<string, unknow
 
 function splitCustomFields(raw: Record<string, unknown>) {
   const rest: Record<string, unknown> = {};
-  const customFields: Record<string, string> = {};
+  // No prototype: cf___proto__ is a key like any other (it matches no deal), not a prototype assignment.
+  const customFields: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(raw)) {
     const match = CUSTOM_FIELD_PARAM.exec(key);
     if (match && typeof value === 'string') customFields[match[1]] = value;

@@ -496,6 +496,7 @@ function collectDetailErrors(input: DetailChanges, errors: FieldErrors): void {
     const value = input[field];
     if (value != null && !isValidDate(value)) addError(errors, field, invalidDateMessage(field));
   }
+  if (input.tags?.some((tag) => tag.trim() === '')) addError(errors, 'tags', 'tags must not contain an empty tag');
   if (input.currency !== undefined && !/^[A-Z]{3}$/.test(input.currency)) {
     addError(errors, 'currency', 'currency must be a 3-letter ISO 4217 code');
   }

@@ -9,6 +9,19 @@ const RESERVED_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 
 const BAD_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
+ * A request body is JSON or nothing: a form or text body would otherwise reach validation as an
+ * empty object and come back as misleading field errors.
+ */
+export function jsonBodyOnlyMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!hasBody || req.is(['application/json', 'application/*+json'])) return next();
+  res.status(415).json({
+    message: `Content-Type must be application/json (got ${req.headers['content-type'] ?? 'none'})`,
+    code: 'unsupported_media_type',
+  });
+}
+
+/**
  * Checks every request's JSON body and query string before validation: nesting depth, field
  * names, characters. A problem is a field-level 400, so no malformed input reaches a handler.
  */

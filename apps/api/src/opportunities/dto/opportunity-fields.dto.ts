@@ -54,6 +54,7 @@ export class OpportunityFieldsDto {
   @IsArray({ message: 'tags must be an array of strings' })
   @ArrayMaxSize(50)
   @IsString({ each: true })
+  @Matches(/\S/, { each: true, message: 'tags must not contain an empty tag' })
   @MaxLength(50, { each: true })
   tags?: string[];
   @IsOptionalNotNull() @IsObject({ message: 'custom_fields must be an object' }) custom_fields?: Record<string, unknown>;

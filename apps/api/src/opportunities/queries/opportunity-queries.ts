@@ -126,8 +126,9 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
         per_page: query.per_page,
         total,
         last_page: Math.max(1, Math.ceil(total / query.per_page)),
-        from: total === 0 ? null : (query.page - 1) * query.per_page + 1,
-        to: total === 0 ? null : (query.page - 1) * query.per_page + data.length,
+        // Past the last page there is nothing to number: null, as for an empty result.
+        from: data.length === 0 ? null : (query.page - 1) * query.per_page + 1,
+        to: data.length === 0 ? null : (query.page - 1) * query.per_page + data.length,
       },
       summary: {
         total_opportunities: total,
