@@ -125,8 +125,13 @@ describe('decide: CreateOpportunity', () => {
 
   it('trims the name and de-duplicates / trims tags', () => {
     given()
-      .when(create({ name: '  Acme deal  ', tags: ['a', ' a ', 'b', '', '  '] }))
+      .when(create({ name: '  Acme deal  ', tags: ['a', ' a ', 'b'] }))
       .then(createdNow({ name: 'Acme deal', tags: ['a', 'b'] }));
+  });
+
+  it.each([[['a', '']], [['  ']]])('rejects an empty tag: %j', (tags) => {
+    const error = given().when(create({ tags })).thenThrows(VALIDATION);
+    expect(fieldsOf(error)).toEqual(['tags']);
   });
 
   it('assigns the deal to the creating user when no owner is given', () => {
@@ -403,7 +408,7 @@ describe('decide: UpdateOpportunity', () => {
 
   it('de-duplicates and trims tags', () => {
     given(created({ tags: ['enterprise'] }))
-      .when({ type: 'UpdateOpportunity', changes: { tags: ['enterprise', ' integration ', 'enterprise', 'integration', ''] } })
+      .when({ type: 'UpdateOpportunity', changes: { tags: ['enterprise', ' integration ', 'enterprise', 'integration'] } })
       .then(updated({ changes: { tags: ['enterprise', 'integration'] } }));
   });
 
