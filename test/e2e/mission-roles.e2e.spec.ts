@@ -330,7 +330,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
         .post(`${OPPS}/bulk-actions`)
         .set(bearer(tok.rep))
         .send({ action: 'assign', opportunity_ids: [f.dealRep1b], parameters: { user_id: 'rep_2' } });
-      expect(res.status).toBe(200);
+      expect(res.status).toBe(422); // no deal took the action
       expect(res.body.data.results).toEqual([
         {
           id: f.dealRep1b,
