@@ -1,3 +1,4 @@
+import { opportunityStreamId } from '@app/domain';
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
 import { EventStore, type RecordedEvent } from '@app/event-store';
@@ -53,7 +54,7 @@ export async function getDeal(t: TestApp, token: string, id: string): Promise<Re
 }
 
 export function readStream(t: TestApp, orgId: string, id: string): Promise<RecordedEvent[]> {
-  return t.app.get(EventStore).readStream(`opportunity-${orgId}-${id}`);
+  return t.app.get(EventStore).readStream(opportunityStreamId(orgId, id));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { pipelineStreamId } from '@app/domain';
 import { EventStore, type RecordedEvent } from '@app/event-store';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { testBackends } from '../support/test-database';
@@ -66,7 +67,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     await t?.close();
   });
 
-  const pipelineStream = (id: string, o = org): Promise<RecordedEvent[]> => t.app.get(EventStore).readStream(`pipeline-${o}-${id}`);
+  const pipelineStream = (id: string, o = org): Promise<RecordedEvent[]> => t.app.get(EventStore).readStream(pipelineStreamId(o, id));
 
   async function createDeal(body: Record<string, unknown>, token = manager): Promise<string> {
     const res = await http()

@@ -1,3 +1,4 @@
+import { opportunityStreamId } from '@app/domain';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventStore, type NewEvent } from '@app/event-store';
 import type { TestApp } from '../support/test-app';
@@ -213,7 +214,7 @@ export async function appendDeal(t: TestApp, orgId: string, spec: DealSpec, late
     data: e.data,
     metadata: { org_id: orgId, actor_id: 'fixture_loader', correlation_id: correlation, causation_id: correlation, occurred_at: e.at },
   }));
-  const result = await store.append(`opportunity-${orgId}-${spec.id}`, events, 'no_stream');
+  const result = await store.append(opportunityStreamId(orgId, spec.id), events, 'no_stream');
   return result.position;
 }
 

@@ -1,3 +1,4 @@
+import { opportunityStreamId } from '@app/domain';
 import type { Response } from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -178,7 +179,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('an event the rea
     const [created] = await readStream(t, org, id);
     const poisonId = randomUUID();
     await t.app.get(EventStore).append(
-      `opportunity-${org}-${poisonId}`,
+      opportunityStreamId(org, poisonId),
       [
         {
           eventId: randomUUID(),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { decide, DEFAULT_PIPELINE, fold, type OpportunityCommand, type OpportunityEvent } from '@app/domain';
+import { decide, DEFAULT_PIPELINE, fold, type OpportunityCommand, type OpportunityEvent, opportunityStreamId } from '@app/domain';
 import type { EventStore, NewEvent } from '@app/event-store';
 
 /** Runs commands through the real decider and appends the events, like the API does. */
@@ -10,7 +10,7 @@ export class DealWriter {
   ) {}
 
   async run(id: string, commands: OpportunityCommand[], at: string[] = [], actor = 'rep_1'): Promise<OpportunityEvent[]> {
-    const stream = `opportunity-${this.orgId}-${id}`;
+    const stream = opportunityStreamId(this.orgId, id);
     const existing = await this.store.readStream(stream);
     let state = fold(existing.map((e) => ({ type: e.type, data: e.data }) as OpportunityEvent));
     const produced: OpportunityEvent[] = [];

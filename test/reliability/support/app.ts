@@ -1,3 +1,4 @@
+import { opportunityStreamId } from '@app/domain';
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
 import { EventStore, type RecordedEvent } from '@app/event-store';
@@ -35,7 +36,7 @@ export async function createDeal(t: TestApp, token: string, overrides: Record<st
 }
 
 export function streamIdOf(orgId: string, id: string): string {
-  return `opportunity-${orgId}-${id}`;
+  return opportunityStreamId(orgId, id);
 }
 
 export function readStream(t: TestApp, orgId: string, id: string): Promise<RecordedEvent[]> {

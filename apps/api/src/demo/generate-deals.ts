@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import {
   decide,
+  opportunityStreamId,
   DEFAULT_PIPELINE,
   evolve,
   INITIAL_STATE,
@@ -57,7 +58,7 @@ export interface GeneratedEventRow {
  */
 export function generateDeal(orgId: string, random: () => number, now: number, owners = 50, customers = 20000): GeneratedEventRow[] {
   const id = randomUUID();
-  const stream = `opportunity-${orgId}-${id}`;
+  const stream = opportunityStreamId(orgId, id);
   // About a third of deals are still open: younger, closing from a month ago to ten months ahead.
   // The rest closed over the last two years.
   const staysOpen = random() < 0.35;

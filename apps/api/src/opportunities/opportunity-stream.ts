@@ -1,10 +1,7 @@
 import { fold, INITIAL_STATE, type OpportunityEvent, type OpportunityState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
-/** One stream per opportunity, scoped by org so no id can reach another org's deal. */
-export function opportunityStreamId(orgId: string, opportunityId: string): string {
-  return `opportunity-${orgId}-${opportunityId}`;
-}
+export { opportunityStreamId } from '@app/domain';
 
 export function toDomainEvent(recorded: RecordedEvent): OpportunityEvent {
   // schema_version 1 is the only version so far; upcasters go here when a shape changes.

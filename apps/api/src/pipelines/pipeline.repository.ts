@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import {
   decidePipeline,
+  pipelineStreamId,
   DEFAULT_PIPELINE_ID,
   DomainError,
   ErrorCode,
@@ -15,10 +16,6 @@ import {
 import { ConcurrencyError, EventStore } from '@app/event-store';
 import { APP_CONFIG, AppConfig } from '@app/platform';
 import type { CommandMeta } from '../opportunities/opportunity.repository';
-
-export function pipelineStreamId(orgId: string, pipelineId: string): string {
-  return `pipeline-${orgId}-${pipelineId}`;
-}
 
 /** Pipelines are event-sourced too: read by folding their (short) stream, so rules are never stale. */
 @Injectable()

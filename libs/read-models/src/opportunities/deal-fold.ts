@@ -1,8 +1,8 @@
 import { type Kysely } from 'kysely';
-import { evolve, INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, type OpportunityEvent, type OpportunityState } from '@app/domain';
+import { evolve, INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, type OpportunityEvent, type OpportunityState, parseStreamName } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
-const STREAM = /^opportunity-(.+)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
 
 export interface FoldedDeal {
@@ -15,12 +15,14 @@ export interface FoldedDeal {
   lastPosition: string;
 }
 
+/** An event of an opportunity stream (whose ids are UUIDs) that the deal's fold knows. */
 export function isOpportunityEvent(e: RecordedEvent): boolean {
-  return HANDLED.has(e.type) && STREAM.test(e.streamId);
+  const name = HANDLED.has(e.type) ? parseStreamName(e.streamId) : null;
+  return name !== null && name.category === 'opportunity' && UUID.test(name.id);
 }
 
 export function dealOf(e: RecordedEvent): { orgId: string; id: string } {
-  const [, orgId, id] = STREAM.exec(e.streamId)!;
+  const { orgId, id } = parseStreamName(e.streamId)!;
   return { orgId, id };
 }
 

@@ -1,9 +1,15 @@
 import { type Kysely } from 'kysely';
-import { evolvePipeline, initialPipelineState, type PipelineEvent, PIPELINE_EVENT_TYPES, type PipelineState } from '@app/domain';
+import {
+  evolvePipeline,
+  initialPipelineState,
+  parseStreamName,
+  type PipelineEvent,
+  PIPELINE_EVENT_TYPES,
+  type PipelineState,
+} from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
 
-const STREAM = /^pipeline-([a-z0-9_]+)-([a-z0-9_]+)$/;
 const HANDLED = new Set<string>(PIPELINE_EVENT_TYPES);
 
 /** The org's pipelines for listing (a pipeline's rules are read from its stream when deciding). */
@@ -22,9 +28,9 @@ export class PipelinesProjection implements Projection {
 
   async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
     for (const e of events) {
-      const match = STREAM.exec(e.streamId);
-      if (!match || !HANDLED.has(e.type)) continue;
-      const [, orgId, id] = match;
+      const name = parseStreamName(e.streamId);
+      if (name?.category !== 'pipeline' || !HANDLED.has(e.type)) continue;
+      const { orgId, id } = name;
       const row = await trx
         .selectFrom(this.table)
         .select(['definition', 'version', 'deleted_at'])

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { type Kysely, sql } from 'kysely';
 import { EventEmitter } from 'node:events';
+import { parseStreamName } from '@app/domain';
 import { Waiter } from '@app/event-store';
 import type { EventStore, ReadAllResult, RecordedEvent } from '@app/event-store';
 import type { Projection } from './projection';
@@ -327,7 +328,7 @@ export class ProjectionRunner {
       .groupBy('projection');
     if (orgId !== undefined) dead = dead.where(sql`split_part(stream_id, '-', 2)`, '=', orgId);
     const deadBy = new Map((await dead.execute()).map((d) => [d.projection, Number(d.n)]));
-    const ownStream = (streamId: string | null) => orgId === undefined || (streamId !== null && streamId.split('-')[1] === orgId);
+    const ownStream = (streamId: string | null) => orgId === undefined || (streamId !== null && parseStreamName(streamId)?.orgId === orgId);
     return rows
       .filter((r) => this.projections.some((p) => p.name === r.projection))
       .map((r) => {
