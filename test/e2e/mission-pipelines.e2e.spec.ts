@@ -692,6 +692,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(held.status).toBe(409);
       expect(held.body.message).toMatch(/\b2 opportunities\b/);
       expect(held.body.deal_count).toBe(2);
+      expect(held.body.code).toBe('stage_in_use');
       const hold = await http().delete(`${PIPES}/field_sales/stages/on_hold`).set(bearer(madmin));
       expect(hold.status).toBe(409);
       expect(hold.body.deal_count).toBe(1);
@@ -720,6 +721,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(res.status).toBe(409);
       expect(res.body.message).toMatch(/\b8 opportunities\b/);
       expect(res.body.deal_count).toBe(8);
+      expect(res.body.code).toBe('pipeline_in_use');
 
       const empty = await http()
         .post(PIPES)
@@ -748,8 +750,8 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(Object.keys(deal.body.errors)).toEqual(['pipeline_id']);
       // The default pipeline cannot be deleted.
       const def = await http().delete(`${PIPES}/default`).set(bearer(madmin));
-      expect(def.status).toBeGreaterThanOrEqual(400);
-      expect(def.status).toBeLessThan(500);
+      expect(def.status).toBe(422);
+      expect(def.body.code).toBe('default_pipeline_protected');
       // Deals in field_sales are untouched by all this.
       expect((await getDeal(t, mgr, P.P1)).body.data).toMatchObject({ pipeline_id: 'field_sales', stage: 'lead' });
     });

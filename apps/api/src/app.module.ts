@@ -27,12 +27,13 @@ import { READ_SIDE_PROVIDERS } from './read-side';
 import { WebhooksController } from './webhooks/webhooks.controller';
 import { CategoriesController, TokensController } from './admin/admin.controller';
 import { BulkActionsController } from './bulk/bulk-actions.controller';
-import { CommandDispatcher } from './opportunities/command-dispatcher';
+import { CommandDispatcher } from './command-handling/command-dispatcher';
 import { PipelineRepository } from './pipelines/pipeline.repository';
 import { StaleRules } from './pipelines/stale-rules.service';
 import { PipelinesController } from './pipelines/pipelines.controller';
 import { TimelineController } from './timeline/timeline.controller';
-import { COMMAND_HANDLERS } from './opportunities/commands';
+import { OpportunityCommandHandler } from './opportunities/opportunity-commands';
+import { PipelineCommandHandler } from './pipelines/pipeline-commands';
 import { OpportunitiesController } from './opportunities/opportunities.controller';
 import { OpportunityRepository } from './opportunities/opportunity.repository';
 import { OpportunityViews } from './opportunities/opportunity-views.service';
@@ -91,7 +92,8 @@ export class AppModule implements NestModule {
       CommandDispatcher,
       AuditService,
       OpportunityViews,
-      ...COMMAND_HANDLERS,
+      OpportunityCommandHandler,
+      PipelineCommandHandler,
       ...QUERY_HANDLERS,
       ...READ_SIDE_PROVIDERS,
     ];

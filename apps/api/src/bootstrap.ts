@@ -5,7 +5,6 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import {
   createLogger,
   createValidationPipe,
-  ErrorFilter,
   httpLogger,
   inputGuardMiddleware,
   jsonBodyOnlyMiddleware,
@@ -31,7 +30,6 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalPipes(createValidationPipe());
   // Body-parser errors happen before routing; the same filter shapes them.
-  app.useGlobalFilters(new ErrorFilter());
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(
     app,

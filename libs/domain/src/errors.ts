@@ -1,14 +1,20 @@
-/** The one coded error type of the domain; the HTTP layer maps each code to a status. */
+/**
+ * The domain's rules, one code each; the HTTP layer maps every code to a status. Codes of the
+ * transport (authentication, idempotency keys, If-Match, write races) are the platform's.
+ */
 export enum ErrorCode {
   ValidationFailed = 'validation_failed',
-  Unauthenticated = 'unauthenticated',
   Forbidden = 'forbidden',
   NotFound = 'not_found',
   AlreadyExists = 'already_exists',
-  ConcurrencyConflict = 'concurrency_conflict',
-  PreconditionFailed = 'precondition_failed',
   InvalidStageTransition = 'invalid_stage_transition',
-  IdempotencyKeyReused = 'idempotency_key_reused',
+  /** A stage that still holds deals cannot be removed. */
+  StageInUse = 'stage_in_use',
+  /** A pipeline that still holds deals cannot be deleted. */
+  PipelineInUse = 'pipeline_in_use',
+  DefaultPipelineProtected = 'default_pipeline_protected',
+  /** The pipeline lacks the won, lost or on-hold stage the command needs. */
+  StageKindMissing = 'stage_kind_missing',
 }
 
 export type FieldErrors = Record<string, string[]>;

@@ -128,6 +128,8 @@ function checkLossReasons(reasons: string[], errors: FieldErrors): void {
   if (new Set(reasons).size !== reasons.length) add(errors, 'loss_reasons', 'loss reason codes must be unique');
 }
 
+export const defaultPipelineProtected = () => new DomainError(ErrorCode.DefaultPipelineProtected, 'The default pipeline cannot be deleted');
+
 export function decidePipeline(command: PipelineCommand, state: PipelineState, now: string): PipelineEvent[] {
   const errors: FieldErrors = {};
   if (command.type === 'CreatePipeline') {
@@ -211,7 +213,7 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
       return [{ type: 'LossReasonsSet', data: { loss_reasons: command.loss_reasons, set_at: now } }];
     case 'DeletePipeline':
       if (current.id === DEFAULT_PIPELINE_ID) {
-        throw new DomainError(ErrorCode.InvalidStageTransition, 'The default pipeline cannot be deleted');
+        throw defaultPipelineProtected();
       }
       return [{ type: 'PipelineDeleted', data: { deleted_at: now } }];
     default: {

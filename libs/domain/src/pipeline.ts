@@ -79,7 +79,7 @@ export function activeStages(pipeline: Pipeline): StageDefinition[] {
 
 export function stageOfKind(pipeline: Pipeline, kind: Exclude<StageKind, 'active'>): StageDefinition {
   const stage = pipeline.stages.find((s) => s.kind === kind);
-  if (!stage) throw new DomainError(ErrorCode.InvalidStageTransition, `Pipeline ${pipeline.id} has no ${kind} stage`);
+  if (!stage) throw new DomainError(ErrorCode.StageKindMissing, `Pipeline ${pipeline.id} has no ${kind} stage`, { missing: kind });
   return stage;
 }
 

@@ -14,3 +14,4 @@ export * from './ids';
 export * from './logging';
 export * from './metrics';
 export * from './http/input-guard';
+export * from './errors';

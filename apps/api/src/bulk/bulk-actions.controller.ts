@@ -1,3 +1,4 @@
+import { OpportunityCommandMessage } from '../opportunities/opportunity-commands';
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import {
@@ -15,12 +16,9 @@ import {
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityCommand } from '@app/domain';
-import { ConcurrencyError } from '@app/event-store';
-import { Actor, CurrentActor, errorBody, Roles, statusOf } from '@app/platform';
-import { AssignOpportunity, ChangeStage, LoseOpportunity, UpdateOpportunity } from '../opportunities/commands';
-import { OpportunityCommandMessage } from '../opportunities/commands/opportunity-command';
-import { commandMeta } from '../opportunities/command-context';
-import { CommandDispatcher } from '../opportunities/command-dispatcher';
+import { Actor, CurrentActor, errorBody, isCodedError, Roles, statusOf } from '@app/platform';
+import { commandMeta } from '../command-handling/command-context';
+import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { ChangeStageDto, AssignOpportunityDto } from '../opportunities/dto/stage.dto';
 import { IsDateOnly } from '../opportunities/dto/validators';
 
@@ -94,13 +92,13 @@ function toCommand(action: BulkAction, p: any): OpportunityCommand {
 function messageFor(id: string, command: OpportunityCommand, meta: OpportunityCommandMessage['meta']): OpportunityCommandMessage {
   switch (command.type) {
     case 'UpdateOpportunity':
-      return new UpdateOpportunity(id, command, meta);
+      return new OpportunityCommandMessage(id, command, meta);
     case 'Lose':
-      return new LoseOpportunity(id, command, meta);
+      return new OpportunityCommandMessage(id, command, meta);
     case 'ChangeStage':
-      return new ChangeStage(id, command, meta);
+      return new OpportunityCommandMessage(id, command, meta);
     case 'Assign':
-      return new AssignOpportunity(id, command, meta);
+      return new OpportunityCommandMessage(id, command, meta);
     default:
       throw new Error(`Bulk actions do not send ${command.type}`);
   }
@@ -160,8 +158,6 @@ export class BulkActionsController {
 }
 
 function failure(id: string, error: unknown) {
-  if (error instanceof DomainError) return { id, status: 'error', http_status: statusOf(error), ...errorBody(error) };
-  if (error instanceof ConcurrencyError)
-    return { id, status: 'error', http_status: 409, code: 'concurrency_conflict', message: 'changed concurrently; retry' };
+  if (isCodedError(error)) return { id, status: 'error', http_status: statusOf(error), ...errorBody(error) };
   throw error;
 }

@@ -1,3 +1,4 @@
+import { OpportunityCommandMessage } from './opportunity-commands';
 import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
 import type { Request, Response } from 'express';
@@ -5,20 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityState } from '@app/domain';
 import { Actor, CurrentActor, nameBasedUuid } from '@app/platform';
 import { OpportunityViews } from './opportunity-views.service';
-import {
-  AdvanceStage,
-  AssignOpportunity,
-  ChangeStage,
-  CreateOpportunity,
-  DeleteOpportunity,
-  LoseOpportunity,
-  MoveToPreviousStage,
-  UpdateOpportunity,
-  WinOpportunity,
-} from './commands';
-import { OpportunityCommandMessage } from './commands/opportunity-command';
-import { commandMeta } from './command-context';
-import { CommandDispatcher } from './command-dispatcher';
+import { commandMeta } from '../command-handling/command-context';
+import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { CreateOpportunityDto } from './dto/create-opportunity.dto';
 import {
   AdvanceStageDto,
@@ -56,7 +45,7 @@ export class OpportunitiesController {
     const id = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:${meta.idempotencyKey}`) : randomUUID();
     const outcome = await this.dispatch(
       res,
-      new CreateOpportunity(
+      new OpportunityCommandMessage(
         id,
         {
           type: 'CreateOpportunity',
@@ -107,7 +96,11 @@ export class OpportunitiesController {
     };
     const outcome = await this.dispatch(
       res,
-      new UpdateOpportunity(id, { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes }, commandMeta(req, actor)),
+      new OpportunityCommandMessage(
+        id,
+        { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes },
+        commandMeta(req, actor),
+      ),
     );
     return { message: 'Opportunity updated successfully', data: await this.detail(actor, outcome.state) };
   }
@@ -121,7 +114,7 @@ export class OpportunitiesController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    await this.dispatch(res, new DeleteOpportunity(id, { type: 'Delete', reason: query.reason }, commandMeta(req, actor)));
+    await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'Delete', reason: query.reason }, commandMeta(req, actor)));
   }
 
   @Patch(':id/stage')
@@ -132,7 +125,7 @@ export class OpportunitiesController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const outcome = await this.dispatch(res, new ChangeStage(id, { type: 'ChangeStage', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'ChangeStage', ...dto }, commandMeta(req, actor)));
     return { message: 'Opportunity stage updated successfully', data: stageView(outcome.state) };
   }
 
@@ -145,7 +138,10 @@ export class OpportunitiesController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const outcome = await this.dispatch(res, new AdvanceStage(id, { type: 'AdvanceStage', notes: dto.notes }, commandMeta(req, actor)));
+    const outcome = await this.dispatch(
+      res,
+      new OpportunityCommandMessage(id, { type: 'AdvanceStage', notes: dto.notes }, commandMeta(req, actor)),
+    );
     return { message: 'Opportunity advanced to next stage successfully', data: stageView(outcome.state) };
   }
 
@@ -158,7 +154,10 @@ export class OpportunitiesController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const outcome = await this.dispatch(res, new MoveToPreviousStage(id, { type: 'MoveToPreviousStage', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.dispatch(
+      res,
+      new OpportunityCommandMessage(id, { type: 'MoveToPreviousStage', ...dto }, commandMeta(req, actor)),
+    );
     return { message: 'Opportunity moved to previous stage successfully', data: stageView(outcome.state) };
   }
 
@@ -173,7 +172,7 @@ export class OpportunitiesController {
   ) {
     const outcome = await this.dispatch(
       res,
-      new WinOpportunity(
+      new OpportunityCommandMessage(
         id,
         { type: 'Win', close_reason: dto.close_reason, close_date: dto.close_date, actual_value_minor: amountToMinor(dto.actual_value) },
         commandMeta(req, actor),
@@ -199,7 +198,7 @@ export class OpportunitiesController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const outcome = await this.dispatch(res, new LoseOpportunity(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
     return {
       message: 'Opportunity marked as lost',
       data: lostView(
@@ -220,7 +219,7 @@ export class OpportunitiesController {
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ) {
-    const outcome = await this.dispatch(res, new AssignOpportunity(id, { type: 'Assign', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'Assign', ...dto }, commandMeta(req, actor)));
     return {
       message: 'Opportunity assigned successfully',
       data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)),

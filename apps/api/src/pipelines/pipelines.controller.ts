@@ -1,9 +1,11 @@
+import { CommandDispatcher } from '../command-handling/command-dispatcher';
+import { PipelineCommandMessage } from './pipeline-commands';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DEFAULT_PIPELINE_ID, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
+import { DEFAULT_PIPELINE_ID, defaultPipelineProtected, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, Roles } from '@app/platform';
 import { ConsistencyService, READ_MODEL_NAMES } from '@app/read-models';
-import { commandMeta, setVersionHeaders } from '../opportunities/command-context';
+import { commandMeta } from '../command-handling/command-context';
 import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateStageDto } from './pipelines.dto';
 import { PipelineRepository } from './pipeline.repository';
 
@@ -43,6 +45,7 @@ function pipelineView(p: Pipeline, version: number, counts: Map<string, number>)
 export class PipelinesController {
   constructor(
     private readonly pipelines: PipelineRepository,
+    private readonly commands: CommandDispatcher,
     private readonly consistency: ConsistencyService,
     @Inject(DATABASE) private readonly database: Database,
   ) {}
@@ -117,10 +120,11 @@ export class PipelinesController {
   @Roles('admin')
   @HttpCode(204)
   async remove(@Param('id') id: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    if (checkId(id) === DEFAULT_PIPELINE_ID) throw defaultPipelineProtected();
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const total = [...(await this.dealCounts(actor.orgId, checkId(id))).values()].reduce((a, b) => a + b, 0);
     if (total > 0) {
-      throw new DomainError(ErrorCode.AlreadyExists, `Pipeline ${id} holds ${total} opportunities; move or delete them first`, {
+      throw new DomainError(ErrorCode.PipelineInUse, `Pipeline ${id} holds ${total} opportunities; move or delete them first`, {
         deal_count: total,
       });
     }
@@ -168,7 +172,7 @@ export class PipelinesController {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const held = (await this.dealCounts(actor.orgId, checkId(id))).get(checkId(key, 'key')) ?? 0;
     if (held > 0) {
-      throw new DomainError(ErrorCode.AlreadyExists, `Stage ${key} holds ${held} opportunities; move them to another stage first`, {
+      throw new DomainError(ErrorCode.StageInUse, `Stage ${key} holds ${held} opportunities; move them to another stage first`, {
         deal_count: held,
       });
     }
@@ -191,9 +195,7 @@ export class PipelinesController {
   }
 
   private async run(actor: Actor, id: string, command: PipelineCommand, req: Request, res: Response) {
-    const result = await this.pipelines.execute(actor.orgId, checkId(id), command, commandMeta(req, actor));
-    setVersionHeaders(res, result);
-    this.consistency.remember(actor.orgId, result.position);
+    const result = await this.commands.dispatch(res, new PipelineCommandMessage(checkId(id), command, commandMeta(req, actor)));
     return result.state.pipeline ? pipelineView(result.state.pipeline, result.version, await this.dealCounts(actor.orgId, id)) : null;
   }
 

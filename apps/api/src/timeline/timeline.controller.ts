@@ -1,3 +1,4 @@
+import { OpportunityCommandMessage } from '../opportunities/opportunity-commands';
 import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
@@ -5,10 +6,8 @@ import { ActivityLogged, DomainError, OpportunityEvent } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid, validateQuery } from '@app/platform';
 import { ConsistencyService, customerNumberFor, findActivity, listActivities, listNotes, READ_MODEL_NAMES } from '@app/read-models';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
-import { AddNote, CompleteActivity, ConvertProspect, LogActivity } from '../opportunities/commands';
-import { OpportunityCommandMessage } from '../opportunities/commands/opportunity-command';
-import { commandMeta } from '../opportunities/command-context';
-import { CommandDispatcher } from '../opportunities/command-dispatcher';
+import { commandMeta } from '../command-handling/command-context';
+import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { ParseOpportunityIdPipe } from '../opportunities/opportunity-id.pipe';
 import { CommandOutcome, OpportunityRepository } from '../opportunities/opportunity.repository';
 import { ActivitiesQueryDto, AddNoteDto, CreateActivityDto, UpdateActivityDto } from './timeline.dto';
@@ -56,7 +55,7 @@ export class TimelineController {
     const activityId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:activity:${meta.idempotencyKey}`) : randomUUID();
     const outcome = await this.run(
       res,
-      new LogActivity(
+      new OpportunityCommandMessage(
         dto.opportunity_id,
         {
           type: 'LogActivity',
@@ -88,7 +87,7 @@ export class TimelineController {
     if (!activity) throw DomainError.notFound('Activity');
     await this.run(
       res,
-      new CompleteActivity(
+      new OpportunityCommandMessage(
         activity.opportunity_id,
         { type: 'CompleteActivity', activity_id: activityId, outcome: dto.outcome, completed_at: dto.completed_at },
         commandMeta(req, actor),
@@ -119,7 +118,10 @@ export class TimelineController {
   ) {
     const meta = commandMeta(req, actor);
     const noteId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:note:${meta.idempotencyKey}`) : randomUUID();
-    const outcome = await this.run(res, new AddNote(id, { type: 'AddNote', note_id: noteId, content: dto.content }, meta));
+    const outcome = await this.run(
+      res,
+      new OpportunityCommandMessage(id, { type: 'AddNote', note_id: noteId, content: dto.content }, meta),
+    );
     const note = outcome.events.find((e) => e.type === 'NoteAdded');
     return {
       message: 'Note added successfully',
@@ -159,7 +161,7 @@ export class TimelineController {
     const customerId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:customer:${meta.idempotencyKey}`) : randomUUID();
     const outcome = await this.run(
       res,
-      new ConvertProspect(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta),
+      new OpportunityCommandMessage(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta),
     );
     const customer = await this.database.db
       .insertInto('customers')

@@ -1,4 +1,5 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { PlatformError, PlatformErrorCode } from '../errors';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { DomainError, ErrorCode } from '@app/domain';
@@ -15,7 +16,7 @@ export const Roles = (...roles: Role[]) => SetMetadata(ROLES, roles);
 
 export const CurrentActor = createParamDecorator((_: unknown, ctx: ExecutionContext): Actor => {
   const actor = ctx.switchToHttp().getRequest<Request>().context?.actor;
-  if (!actor) throw new DomainError(ErrorCode.Unauthenticated, 'Unauthenticated');
+  if (!actor) throw new PlatformError(PlatformErrorCode.Unauthenticated, 'Unauthenticated');
   return actor;
 });
 
@@ -31,9 +32,9 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<Request>();
     const match = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '');
-    if (!match) throw new DomainError(ErrorCode.Unauthenticated, 'Missing bearer token');
+    if (!match) throw new PlatformError(PlatformErrorCode.Unauthenticated, 'Missing bearer token');
     const actor = await this.tokens.resolve(match[1]);
-    if (!actor) throw new DomainError(ErrorCode.Unauthenticated, 'Invalid or revoked token');
+    if (!actor) throw new PlatformError(PlatformErrorCode.Unauthenticated, 'Invalid or revoked token');
     request.context.actor = actor;
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES, targets);
     if (roles && !roles.includes(actor.role)) {

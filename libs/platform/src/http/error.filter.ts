@@ -1,26 +1,38 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, ErrorCode } from '@app/domain';
-import { ConcurrencyError } from '@app/event-store';
+import { PlatformError, PlatformErrorCode } from '../errors';
 
-/** Every domain error code has exactly one HTTP status (a Record over the enum is exhaustive). */
-const STATUS_BY_CODE: Record<ErrorCode, number> = {
+/** The one error map: every domain and platform code has exactly one status (Records over the enums are exhaustive). */
+const DOMAIN_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ValidationFailed]: HttpStatus.BAD_REQUEST,
-  [ErrorCode.Unauthenticated]: HttpStatus.UNAUTHORIZED,
   [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
   [ErrorCode.NotFound]: HttpStatus.NOT_FOUND,
   [ErrorCode.AlreadyExists]: HttpStatus.CONFLICT,
-  [ErrorCode.ConcurrencyConflict]: HttpStatus.CONFLICT,
-  [ErrorCode.PreconditionFailed]: HttpStatus.PRECONDITION_FAILED,
   [ErrorCode.InvalidStageTransition]: HttpStatus.UNPROCESSABLE_ENTITY,
-  [ErrorCode.IdempotencyKeyReused]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.StageInUse]: HttpStatus.CONFLICT,
+  [ErrorCode.PipelineInUse]: HttpStatus.CONFLICT,
+  [ErrorCode.DefaultPipelineProtected]: HttpStatus.UNPROCESSABLE_ENTITY,
+  [ErrorCode.StageKindMissing]: HttpStatus.UNPROCESSABLE_ENTITY,
+};
+const PLATFORM_STATUS: Record<PlatformErrorCode, number> = {
+  [PlatformErrorCode.Unauthenticated]: HttpStatus.UNAUTHORIZED,
+  [PlatformErrorCode.PreconditionFailed]: HttpStatus.PRECONDITION_FAILED,
+  [PlatformErrorCode.ConcurrencyConflict]: HttpStatus.CONFLICT,
+  [PlatformErrorCode.IdempotencyKeyReused]: HttpStatus.UNPROCESSABLE_ENTITY,
 };
 
-export function statusOf(error: DomainError): number {
-  return STATUS_BY_CODE[error.code];
+export type CodedError = DomainError | PlatformError;
+
+export function isCodedError(error: unknown): error is CodedError {
+  return error instanceof DomainError || error instanceof PlatformError;
 }
 
-export function errorBody(error: DomainError): Record<string, unknown> {
+export function statusOf(error: CodedError): number {
+  return error instanceof DomainError ? DOMAIN_STATUS[error.code] : PLATFORM_STATUS[error.code];
+}
+
+export function errorBody(error: CodedError): Record<string, unknown> {
   return { message: error.message, code: error.code, ...error.details };
 }
 
@@ -44,13 +56,7 @@ export class ErrorFilter implements ExceptionFilter {
   }
 
   private describe(exception: unknown): { status: number; body: Record<string, unknown> } {
-    if (exception instanceof DomainError) return { status: statusOf(exception), body: errorBody(exception) };
-    if (exception instanceof ConcurrencyError) {
-      return {
-        status: HttpStatus.CONFLICT,
-        body: { message: 'The opportunity was changed concurrently; retry the request', code: ErrorCode.ConcurrencyConflict },
-      };
-    }
+    if (isCodedError(exception)) return { status: statusOf(exception), body: errorBody(exception) };
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const cause = exception.cause as StatusError | undefined;
@@ -94,7 +100,7 @@ function codeFor(status: number): string {
     case 400:
       return ErrorCode.ValidationFailed;
     case 401:
-      return ErrorCode.Unauthenticated;
+      return PlatformErrorCode.Unauthenticated;
     case 403:
       return ErrorCode.Forbidden;
     case 404:

@@ -1,9 +1,10 @@
 import { CallHandler, ExecutionContext, Inject, Injectable, NestInterceptor } from '@nestjs/common';
+import { PlatformError, PlatformErrorCode } from '../errors';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import { from, Observable, of } from 'rxjs';
 import { catchError, mergeMap } from 'rxjs/operators';
-import { DomainError, ErrorCode } from '@app/domain';
+import { DomainError } from '@app/domain';
 import { sql } from 'kysely';
 import type { AppConfig } from '../config';
 import { APP_CONFIG, DATABASE } from '../tokens';
@@ -147,14 +148,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
       .where('org_id', '=', orgId)
       .where('key', '=', key)
       .executeTakeFirst();
-    if (!row) throw new DomainError(ErrorCode.ConcurrencyConflict, 'A request with this Idempotency-Key just failed; retry it');
+    if (!row) throw new PlatformError(PlatformErrorCode.ConcurrencyConflict, 'A request with this Idempotency-Key just failed; retry it');
     if (row.request_hash !== hash) {
-      throw new DomainError(ErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was already used for a different request');
+      throw new PlatformError(PlatformErrorCode.IdempotencyKeyReused, 'This Idempotency-Key was already used for a different request');
     }
     if (row.status_code === null) {
       res.setHeader('Retry-After', String(row.retry_after ?? 1));
-      throw new DomainError(
-        ErrorCode.ConcurrencyConflict,
+      throw new PlatformError(
+        PlatformErrorCode.ConcurrencyConflict,
         'A request with this Idempotency-Key is still in progress; retry after Retry-After seconds',
       );
     }

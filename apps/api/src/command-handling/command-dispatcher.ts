@@ -4,11 +4,13 @@ import type { Response } from 'express';
 import { DomainError } from '@app/domain';
 import { Metrics } from '@app/platform';
 import { ConsistencyService } from '@app/read-models';
-import { OpportunityCommandMessage } from './commands/opportunity-command';
+import type { OpportunityCommandMessage, OpportunityOutcome } from '../opportunities/opportunity-commands';
+import type { PipelineCommandMessage, PipelineOutcome } from '../pipelines/pipeline-commands';
 import { setVersionHeaders } from './command-context';
-import type { CommandOutcome } from './opportunity.repository';
 
-/** Sends a deal command through the bus, sets ETag / X-Global-Position, remembers the write for reads. */
+type Outcome<M> = M extends OpportunityCommandMessage ? OpportunityOutcome : PipelineOutcome;
+
+/** Sends a command through the bus, counts it, remembers the write for read-your-writes, sets ETag / X-Global-Position. */
 @Injectable()
 export class CommandDispatcher {
   constructor(
@@ -17,10 +19,10 @@ export class CommandDispatcher {
     private readonly metrics: Metrics,
   ) {}
 
-  async execute(message: OpportunityCommandMessage): Promise<CommandOutcome> {
+  async execute<M extends OpportunityCommandMessage | PipelineCommandMessage>(message: M): Promise<Outcome<M>> {
     const command = message.command.type;
     try {
-      const outcome = await this.commands.execute<OpportunityCommandMessage, CommandOutcome>(message);
+      const outcome = await this.commands.execute<M, Outcome<M>>(message);
       if (outcome.position !== null) this.consistency.remember(message.meta.actor.orgId, outcome.position);
       this.metrics.commands.inc({ command, outcome: 'ok' });
       return outcome;
@@ -30,7 +32,7 @@ export class CommandDispatcher {
     }
   }
 
-  async dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
+  async dispatch<M extends OpportunityCommandMessage | PipelineCommandMessage>(res: Response, message: M): Promise<Outcome<M>> {
     const outcome = await this.execute(message);
     setVersionHeaders(res, outcome);
     return outcome;

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@app/domain';
 import type { Actor } from '@app/platform';
-import type { CommandMeta, CommandOutcome } from './opportunity.repository';
+import type { CommandMeta, CommandOutcome } from './handle-command';
 
 /** If-Match: "3", 3 or W/"3" → 3. */
 export function parseIfMatch(header: string | undefined): number | undefined {
@@ -23,7 +23,7 @@ export function commandMeta(req: Request, actor: Actor): CommandMeta {
 }
 
 /** ETag = stream version; X-Global-Position = consistency token for read-your-writes queries. */
-export function setVersionHeaders(res: Response, outcome: Pick<CommandOutcome, 'version' | 'position'>): void {
+export function setVersionHeaders(res: Response, outcome: Pick<CommandOutcome<unknown, unknown>, 'version' | 'position'>): void {
   res.setHeader('ETag', `"${outcome.version}"`);
   res.setHeader('X-Stream-Version', String(outcome.version));
   if (outcome.position !== null) res.setHeader('X-Global-Position', outcome.position);

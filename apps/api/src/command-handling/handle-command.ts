@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { DomainError, ErrorCode } from '@app/domain';
+import { ConcurrencyError, type EventStore, type NewEvent, type RecordedEvent } from '@app/event-store';
+import { type Actor, nameBasedUuid, PlatformError, PlatformErrorCode } from '@app/platform';
+
+export interface CommandMeta {
+  actor: Actor;
+  correlationId: string;
+  /** Id of this command; recorded as the causation id of the events it produces. */
+  commandId: string;
+  /** If-Match: the stream version the client last saw. */
+  expectedVersion?: number;
+  /** Idempotency-Key scope: makes event ids deterministic, so a retried request cannot append twice. */
+  idempotencyKey?: string;
+}
+
+export interface CommandOutcome<S, E> {
+  state: S;
+  events: E[];
+  /** Stream version after the command (the ETag). */
+  version: number;
+  /** Global position of the last event appended; null when nothing was appended. */
+  position: string | null;
+}
+
+interface DomainEvent {
+  type: string;
+  data: unknown;
+}
+
+/** One command against one stream, in the terms of its aggregate. */
+export interface StreamCommand<S, E extends DomainEvent> {
+  streamId: string;
+  /** The aggregate's name in messages: 'opportunity', 'pipeline'. */
+  noun: string;
+  /** A create: losing the race for a new stream means it exists already. */
+  creates?: boolean;
+  fold(recorded: RecordedEvent[]): S;
+  evolve(state: S, events: E[]): S;
+  /** Refusals that come before If-Match is compared (the thing must exist: 404, not 412). */
+  guard?(state: S): void;
+  /**
+   * Everything the decision needs besides the stream (access, reference data, the pipeline), then
+   * the pure decide. Throws a DomainError to refuse; [] when nothing changes.
+   */
+  decide(state: S, now: string): Promise<E[]>;
+}
+
+/**
+ * The one command loop, for every aggregate: load → decide → append at the loaded version; a lost
+ * race is decided again on fresh state (If-Match: 412 instead), up to `retries` times.
+ */
+export async function handleCommand<S, E extends DomainEvent>(
+  store: EventStore,
+  retries: number,
+  command: StreamCommand<S, E>,
+  meta: CommandMeta,
+): Promise<CommandOutcome<S, E>> {
+  for (let attempt = 0; ; attempt++) {
+    const recorded = await store.readStream(command.streamId);
+    const already = alreadyApplied(command, recorded, meta);
+    if (already) return already;
+    const state = command.fold(recorded);
+    command.guard?.(state);
+    const version = recorded.at(-1)?.streamVersion ?? 0;
+    if (meta.expectedVersion !== undefined && meta.expectedVersion !== version) {
+      throw preconditionFailed(command.noun, meta.expectedVersion, version);
+    }
+    const now = new Date().toISOString();
+    const events = await command.decide(state, now);
+    if (events.length === 0) return { state, events, version, position: null };
+    try {
+      const result = await store.append(
+        command.streamId,
+        events.map((e, i) => toNewEvent(e, i, meta, now)),
+        version === 0 ? 'no_stream' : version,
+      );
+      const applied = result.duplicate ? command.fold(await store.readStream(command.streamId)) : command.evolve(state, events);
+      return { state: applied, events, version: result.streamVersion, position: result.position };
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      if (meta.expectedVersion !== undefined) throw preconditionFailed(command.noun, meta.expectedVersion, error.actual);
+      if (command.creates) throw new DomainError(ErrorCode.AlreadyExists, `${capitalised(command.noun)} already exists`);
+      if (attempt >= retries) {
+        throw new PlatformError(
+          PlatformErrorCode.ConcurrencyConflict,
+          `The ${command.noun} is being changed concurrently; retry the request`,
+        );
+      }
+      await jitter(attempt);
+    }
+  }
+}
+
+/**
+ * A keyed request whose first attempt appended and then died (no stored response): its events are
+ * in the stream under the ids derived from the key, so the outcome is those events, not a second
+ * decision on today's state.
+ */
+function alreadyApplied<S, E extends DomainEvent>(
+  command: StreamCommand<S, E>,
+  recorded: RecordedEvent[],
+  meta: CommandMeta,
+): CommandOutcome<S, E> | null {
+  if (!meta.idempotencyKey) return null;
+  const first = recorded.findIndex((e) => e.eventId === eventId(meta, 0));
+  if (first < 0) return null;
+  let last = first;
+  while (last + 1 < recorded.length && recorded[last + 1].eventId === eventId(meta, last + 1 - first)) last++;
+  return {
+    state: command.fold(recorded.slice(0, last + 1)),
+    events: recorded.slice(first, last + 1).map((e) => ({ type: e.type, data: e.data }) as E),
+    version: recorded[last].streamVersion,
+    position: recorded[last].position,
+  };
+}
+
+function eventId(meta: CommandMeta, index: number): string {
+  return meta.idempotencyKey ? nameBasedUuid(`${meta.actor.orgId}:${meta.idempotencyKey}:${index}`) : randomUUID();
+}
+
+function toNewEvent(event: DomainEvent, index: number, meta: CommandMeta, now: string): NewEvent {
+  return {
+    eventId: eventId(meta, index),
+    type: event.type,
+    data: event.data,
+    metadata: {
+      org_id: meta.actor.orgId,
+      actor_id: meta.actor.userId,
+      actor_role: meta.actor.role,
+      correlation_id: meta.correlationId,
+      causation_id: meta.commandId,
+      occurred_at: now,
+    },
+  };
+}
+
+function preconditionFailed(noun: string, expected: number, actual: number): PlatformError {
+  return new PlatformError(PlatformErrorCode.PreconditionFailed, `The ${noun} has changed since the version given in If-Match`, {
+    expected_version: expected,
+    current_version: actual,
+  });
+}
+
+const capitalised = (noun: string) => noun.charAt(0).toUpperCase() + noun.slice(1);
+
+function jitter(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

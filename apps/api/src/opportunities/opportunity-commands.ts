@@ -1,0 +1,86 @@
+import { Inject } from '@nestjs/common';
+import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import {
+  decide,
+  DomainError,
+  fold,
+  type OpportunityCommand,
+  type OpportunityEvent,
+  type OpportunityState,
+  opportunityStreamId,
+} from '@app/domain';
+import { EventStore } from '@app/event-store';
+import { APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
+import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
+import { PipelineRepository } from '../pipelines/pipeline.repository';
+import { authorizeCommand } from './opportunity-access';
+import { foldRecorded } from './opportunity-stream';
+
+export type OpportunityOutcome = CommandOutcome<OpportunityState, OpportunityEvent>;
+
+/** Every deal command travels the command bus as this one message: which deal, what to decide, who and why. */
+export class OpportunityCommandMessage<T extends OpportunityCommand = OpportunityCommand> {
+  constructor(
+    readonly opportunityId: string,
+    readonly command: T,
+    readonly meta: CommandMeta,
+  ) {}
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Deal commands: the deal's stream, its pipeline, access and reference checks, then the pure decide. */
+@CommandHandler(OpportunityCommandMessage)
+export class OpportunityCommandHandler implements ICommandHandler<OpportunityCommandMessage, OpportunityOutcome> {
+  constructor(
+    private readonly store: EventStore,
+    private readonly pipelines: PipelineRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DATABASE) private readonly database: Database,
+  ) {}
+
+  execute({ opportunityId, command, meta }: OpportunityCommandMessage): Promise<OpportunityOutcome> {
+    const { orgId } = meta.actor;
+    let referencesChecked = false;
+    return handleCommand<OpportunityState, OpportunityEvent>(
+      this.store,
+      this.config.commandRetries,
+      {
+        streamId: opportunityStreamId(orgId, opportunityId),
+        noun: 'opportunity',
+        creates: command.type === 'CreateOpportunity',
+        fold: foldRecorded,
+        evolve: (state, events) => fold(events, state),
+        guard: (state) => {
+          if (command.type !== 'CreateOpportunity' && (!state.exists || state.deleted)) throw DomainError.notFound('Opportunity');
+        },
+        decide: async (state, now) => {
+          authorizeCommand(meta.actor, command, state);
+          if (!referencesChecked) await this.assertCategory(orgId, command);
+          referencesChecked = true;
+          const pipeline = await this.pipelines.get(
+            orgId,
+            command.type === 'CreateOpportunity' ? command.input.pipeline_id : state.pipeline_id,
+          );
+          return decide(command, state, { now, actor_id: meta.actor.userId, pipeline });
+        },
+      },
+      meta,
+    );
+  }
+
+  /** A deal's category is one of its org's categories (GET /categories), named by its id. */
+  private async assertCategory(orgId: string, command: OpportunityCommand): Promise<void> {
+    const id =
+      command.type === 'CreateOpportunity'
+        ? command.input.category_id
+        : command.type === 'UpdateOpportunity'
+          ? command.changes.category_id
+          : undefined;
+    if (id === undefined || id === null) return;
+    const found =
+      UUID.test(id) &&
+      (await this.database.db.selectFrom('categories').select('id').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst());
+    if (!found) throw DomainError.validation({ category_id: [`category ${id} does not exist (GET /categories lists them)`] });
+  }
+}
