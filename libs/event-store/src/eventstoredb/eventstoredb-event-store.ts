@@ -1,107 +1,141 @@
+import { EventEmitter } from 'node:events';
 import { Logger } from '@nestjs/common';
 import {
-  ANY,
   BACKWARDS,
+  CancelledError,
+  convertToCommandError,
+  DeadlineExceededError,
   END,
   EventStoreDBClient,
   FORWARDS,
-  NO_STREAM,
+  MaxAppendSizeExceededError,
+  NotLeaderError,
   START,
-  STREAM_EXISTS,
+  StreamDeletedError as EsdbStreamDeletedError,
   StreamNotFoundError,
-  WrongExpectedVersionError,
-  jsonEvent,
   streamNameFilter,
+  TimeoutError,
+  UnavailableError,
+  WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import type {
+  AllStreamResolvedEvent,
   AllStreamSubscription,
   AppendExpectedRevision,
-  CurrentRevision,
-  EventData,
-  Filter,
-  JSONType,
+  AppendResult as EsdbAppendResult,
   Position,
-  ReadPosition,
-  RecordedEvent as EsdbRecordedEvent,
   StreamingRead,
 } from '@eventstore/db-client';
 import {
+  AppendTooLargeError,
   type AppendResult,
+  type BehindByOptions,
   ConcurrencyError,
-  type EventMetadata,
   EventStore,
+  type EventStoreHealth,
+  EventStoreUnavailableError,
   type ExpectedVersion,
   type NewEvent,
   type ReadAllFilter,
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  StreamDeletedError,
 } from '../event-store.port';
 import { WakeUp } from '../wake-up';
+import {
+  type AnyRecorded,
+  checkpointString,
+  comparePositions,
+  defaultStreamPrefixes,
+  isAfter,
+  knownPosition,
+  matchBatch,
+  orgPrefixes,
+  parseCheckpoint,
+  parsePosition,
+  revisionAfter,
+  startsWithAny,
+  toEventData,
+  toExpectedRevision,
+  toRecorded,
+  versionOf,
+} from './mapping';
 
 export interface EventStoreDBEventStoreOptions {
-  /** Shorthand for a single entry of `streamPrefixes`. */
-  streamPrefix?: string;
   /**
-   * Stream-name prefixes that belong to this application: readAll and the wake-up
-   * subscription only deliver events of streams starting with one of them.
-   * Default ['opportunity-']. An empty list means every non-system ($-prefixed) stream.
+   * Stream-name prefixes that belong to this application: readAll, the lag, checkpointAt and the
+   * wake-up subscription only see events of streams starting with one of them. Default: one per
+   * stream category of libs/domain/src/streams.ts ('opportunity-', 'pipeline-'). Tests narrow it
+   * to one org ('opportunity-<org>-', …) to share a server.
    */
   streamPrefixes?: string[];
+  /** How often an append the server did not confirm (unavailable, deadline) is sent again. Default 3. */
+  appendRetries?: number;
+  /** First wait before sending an append again or re-subscribing; doubled each time. Default 200 ms. */
+  retryDelayMs?: number;
   /**
-   * How far append() looks for already-stored event ids before writing:
-   * - 'stream' (default): the whole target stream, newest first (stops at the first id found).
-   * - 'tail': for a numeric/no_stream expected version only the events after that version
-   *   (the usual retry of the same append); 'any'/'stream_exists' still scan the whole stream.
+   * Longest silence of the server while a read catches up (no event, checkpoint or caught-up
+   * signal) before the read gives back what it has, or fails if it has nothing. Default 10 s.
    */
-  duplicateCheck?: 'stream' | 'tail';
+  readIdleTimeoutMs?: number;
 }
 
-const DEFAULT_PREFIXES = ['opportunity-'];
-/** Metadata key that carries NewEvent.schemaVersion; stripped again on read. */
-const SCHEMA_VERSION_KEY = 'schema_version';
-const MIN_PAGE = 256;
-const MAX_PAGE = 4096;
-const MAX_SCAN_HINTS = 256;
-const RESUBSCRIBE_MIN_MS = 500;
 const RESUBSCRIBE_MAX_MS = 30_000;
 const SUBSCRIBE_CONFIRM_TIMEOUT_MS = 10_000;
-/** Servers before 22.6 report "no position" for stream reads as 0 or as ulong max. */
-const UNKNOWN_POSITION_FLOOR = 2n ** 63n;
-
-type AnyRecorded = EsdbRecordedEvent & { position?: Position };
+/** 'any' / 'stream_exists' appends that lost a race are re-read and sent again this often. */
+const ANY_RETRIES = 10;
+/** Filtered reads: a checkpoint every CHECKPOINT_INTERVAL search windows keeps a long scan from looking idle. */
+const CHECKPOINT_INTERVAL = 4;
+const DEFAULT_MAX_BEHIND = 100_000;
 
 /**
- * EventStoreDB / KurrentDB adapter (gRPC client @eventstore/db-client 6.x).
+ * EventStoreDB / KurrentDB adapter (gRPC client @eventstore/db-client 6.x, server 23.10 or later:
+ * catch-up reads end on the server's caught-up signal).
  *
- * Versions: ours are 1-based, ESDB revisions 0-based (version = revision + 1).
- * Positions: `position` is the $all commit position, `checkpoint` is `${commit}:${prepare}`.
- * readAll filters by stream-name prefix on the client side, because readAll in
- * @eventstore/db-client 6.2.1 has no `filter` option (it always sends NoFilter).
+ * - Appends are one round trip. Exact and `no_stream` expected versions rely on the server's own
+ *   idempotency (the same ids at the revisions after the expected one are recognised as written);
+ *   `any` and `stream_exists`, which the server only checks against an in-memory cache, read the
+ *   stream once and append at the exact revision they found.
+ * - readAll, behindBy and the wake-up use `$all` subscriptions with a server-side stream-prefix
+ *   filter (the 6.2.1 readAll sends no filter): a read subscribes from the checkpoint (exclusive)
+ *   and stops at the limit or when the server says it caught up.
+ * - Nothing here needs the server at boot: start() returns at once, the wake-up subscription is
+ *   retried in the background and health() reports whether it is up.
  */
 export class EventStoreDBEventStore extends EventStore {
   readonly name = 'eventstoredb';
   private readonly logger = new Logger(EventStoreDBEventStore.name);
   private readonly wake = new WakeUp();
+  private readonly state = new EventEmitter().setMaxListeners(0);
   private readonly prefixes: string[];
-  private readonly duplicateCheck: 'stream' | 'tail';
-  /**
-   * readAll resume hints: returned checkpoint → last $all position already scanned after it
-   * (trailing events of other streams), so idle polling does not rescan them every time.
-   */
-  private readonly scanHints = new Map<string, Position>();
+  private readonly appendRetries: number;
+  private readonly retryDelayMs: number;
+  private readonly readIdleTimeoutMs: number;
   private subscription: AllStreamSubscription | null = null;
   private resubscribeTimer: NodeJS.Timeout | null = null;
-  private resubscribeDelay = RESUBSCRIBE_MIN_MS;
+  private resubscribeDelay: number;
+  private failedSubscriptions = 0;
+  private connected = false;
+  private lastError: string | null = null;
+  private started = false;
   private closed = false;
+  /** Highest commit position of our events seen so far (appends, reads, the wake-up): tells a re-sent append. */
+  private highestSeen = -1n;
 
   constructor(
     private readonly client: EventStoreDBClient,
     options: EventStoreDBEventStoreOptions = {},
   ) {
     super();
-    this.prefixes = options.streamPrefixes ?? (options.streamPrefix !== undefined ? [options.streamPrefix] : DEFAULT_PREFIXES);
-    this.duplicateCheck = options.duplicateCheck ?? 'stream';
+    this.prefixes = options.streamPrefixes ?? defaultStreamPrefixes();
+    if (this.prefixes.length === 0 || this.prefixes.some((p) => p === '' || p.startsWith('$'))) {
+      throw new RangeError('streamPrefixes must name non-system stream prefixes');
+    }
+    this.appendRetries = options.appendRetries ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 200;
+    this.readIdleTimeoutMs = options.readIdleTimeoutMs ?? 10_000;
+    this.resubscribeDelay = this.retryDelayMs;
   }
 
   /** e.g. `esdb://localhost:2113?tls=false`. The store owns (and disposes) the client. */
@@ -110,50 +144,166 @@ export class EventStoreDBEventStore extends EventStore {
   }
 
   /**
-   * Cross-process wake-ups: a filtered live subscription to $all from END signals on every
-   * event of our streams. Resolves once the server confirmed the subscription; afterwards a
-   * dropped subscription is re-opened in the background (polling stays the fallback).
+   * Opens the wake-up subscription (a filtered live subscription to $all from END) in the
+   * background and returns at once: an absent server is retried with backoff (up to 30 s apart)
+   * until it answers, and health() is down until then.
    */
   async start(): Promise<void> {
-    if (this.closed || this.subscription) return;
-    await this.subscribe(true);
+    if (this.closed || this.started) return;
+    this.started = true;
+    this.subscribeLive();
   }
+
+  /** Resolves true once the wake-up subscription is confirmed, false after `timeoutMs` (tests, tools). */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.state.off('connected', onConnected);
+        resolve(value);
+      };
+      const onConnected = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.state.on('connected', onConnected);
+    });
+  }
+
+  async health(): Promise<EventStoreHealth> {
+    if (this.connected) return { up: true };
+    if (this.closed) return { up: false, reason: 'closed' };
+    return { up: false, reason: this.lastError ?? (this.started ? 'connecting to EventStoreDB' : 'not started') };
+  }
+
+  // ---- appends ---------------------------------------------------------------------------
 
   async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError('append needs at least one event');
-    const expectedRevision = toExpectedRevision(expected);
-    const ids = events.map((e) => e.eventId.toLowerCase());
-
-    const known = await this.findDuplicate(streamId, ids, expected);
-    if (known) return known;
-
-    let result;
-    try {
-      result = await this.client.appendToStream(streamId, events.map(toEventData), { expectedRevision });
-    } catch (error) {
-      if (error instanceof WrongExpectedVersionError) {
-        // Same ids already stored (e.g. a retry that raced the first attempt) → duplicate, not conflict.
-        const duplicate = await this.scanForDuplicate(streamId, ids);
-        if (duplicate) return duplicate;
-        throw new ConcurrencyError(streamId, expected, versionOf(error.actualVersion));
-      }
-      throw error;
-    }
-    if (!result.success) {
-      // Only when the client was built with throwOnAppendFailure=false; its revision is unreliable then.
-      const duplicate = await this.scanForDuplicate(streamId, ids);
-      if (duplicate) return duplicate;
-      throw new ConcurrencyError(streamId, expected, await this.currentVersion(streamId));
-    }
-    this.wake.signal();
-    return {
-      streamVersion: Number(result.nextExpectedRevision) + 1,
-      position: result.position ? positionString(result.position) : '0',
-      duplicate: false,
-    };
+    if (expected === 'any' || expected === 'stream_exists') return this.appendChecked(streamId, events, expected);
+    return this.appendAt(streamId, events, expected, toExpectedRevision(expected));
   }
 
+  /**
+   * One append at an exact revision (or no_stream). Sent again with the same ids when the answer
+   * is lost (unavailable, deadline): the server recognises a batch it already wrote at these
+   * revisions and answers with the first result.
+   */
+  private async appendAt(
+    streamId: string,
+    events: NewEvent[],
+    expected: ExpectedVersion,
+    revision: AppendExpectedRevision,
+  ): Promise<AppendResult> {
+    const data = events.map(toEventData);
+    const seenBefore = this.highestSeen;
+    let unconfirmed = false;
+    for (let attempt = 0; ; attempt++) {
+      let result: EsdbAppendResult;
+      try {
+        result = await this.client.appendToStream(streamId, data, { expectedRevision: revision });
+      } catch (raw) {
+        // The client leaves some failures unconverted (its server-features probe), so convert here.
+        const error = commandError(raw);
+        if (isTransient(error) && attempt < this.appendRetries) {
+          unconfirmed = true;
+          await delay(this.retryDelayMs * 2 ** attempt);
+          continue;
+        }
+        throw this.appendError(streamId, expected, error, attempt + 1);
+      }
+      // Only with throwOnAppendFailure=false (not ours) does a conflict come back as a result.
+      if (!result.success) throw new ConcurrencyError(streamId, expected, versionOf(result.nextExpectedRevision));
+      return this.appended(streamId, events, expected, result, seenBefore, unconfirmed);
+    }
+  }
+
+  /**
+   * The server answers a new write and a recognised re-send alike (the revision after the batch
+   * and the last event's position), except that a re-send may come without a position. So:
+   * no position → stored before (its position is read: one event); a position this store had
+   * already seen before sending → stored before; else appended now. (An earlier attempt of this
+   * same call that was not confirmed counts as this call's append.)
+   */
+  private async appended(
+    streamId: string,
+    events: NewEvent[],
+    expected: ExpectedVersion,
+    result: EsdbAppendResult,
+    seenBefore: bigint,
+    unconfirmed: boolean,
+  ): Promise<AppendResult> {
+    const streamVersion = Number(result.nextExpectedRevision) + 1;
+    let position = knownPosition(result.position);
+    let stored = false;
+    if (!position) {
+      const last = await this.eventAt(streamId, result.nextExpectedRevision);
+      if (!last || last.id.toLowerCase() !== events[events.length - 1].eventId.toLowerCase()) {
+        throw new ConcurrencyError(streamId, expected, last ? Number(last.revision) + 1 : 0);
+      }
+      position = knownPosition(last.position);
+      if (!position)
+        throw new Error(`EventStoreDB reported no position for ${streamId}@${streamVersion}: version 23.10 or later is required`);
+      stored = true;
+    } else {
+      stored = position.commit <= seenBefore;
+    }
+    const duplicate = stored && !unconfirmed;
+    this.see(position);
+    if (!duplicate) this.wake.signal();
+    return { streamVersion, position: position.commit.toString(), duplicate };
+  }
+
+  /**
+   * `any` / `stream_exists`: the server checks re-sent ids only against an in-memory cache (lost
+   * on restart), so read the stream, answer a re-sent batch from it, and append at the exact
+   * revision found: a concurrent append makes that a conflict, and the stream is read again.
+   */
+  private async appendChecked(streamId: string, events: NewEvent[], expected: 'any' | 'stream_exists'): Promise<AppendResult> {
+    const ids = events.map((e) => e.eventId);
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.readEvents(streamId, {}, false);
+      const version = stored.length ? stored[stored.length - 1].streamVersion : 0;
+      const match = matchBatch(
+        stored.map((e) => e.eventId),
+        ids,
+      );
+      if (match.kind === 'all') {
+        const last = stored[match.index + ids.length - 1];
+        return { streamVersion: last.streamVersion, position: last.position, duplicate: true };
+      }
+      if (match.kind === 'partial') throw new ConcurrencyError(streamId, expected, version);
+      if (expected === 'stream_exists' && version === 0) throw new ConcurrencyError(streamId, expected, 0);
+      try {
+        return await this.appendAt(streamId, events, expected, revisionAfter(version));
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= ANY_RETRIES) throw error;
+      }
+    }
+  }
+
+  private appendError(streamId: string, expected: ExpectedVersion, error: unknown, attempts: number): unknown {
+    if (error instanceof WrongExpectedVersionError) return new ConcurrencyError(streamId, expected, versionOf(error.actualVersion));
+    if (error instanceof EsdbStreamDeletedError) return new StreamDeletedError(streamId);
+    if (error instanceof MaxAppendSizeExceededError) return new AppendTooLargeError(streamId, error.maxAppendSize ?? null);
+    if (isTransient(error)) {
+      return new EventStoreUnavailableError(
+        `EventStoreDB did not confirm the append to ${streamId} (${attempts} attempts): ${describe(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return error;
+  }
+
+  // ---- stream reads ----------------------------------------------------------------------
+
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    return this.readEvents(streamId, options, true);
+  }
+
+  /** A deleted (tombstoned) stream reads as empty for readStream, and is an error for an append. */
+  private async readEvents(streamId: string, options: ReadStreamOptions, deletedAsEmpty: boolean): Promise<RecordedEvent[]> {
     const after = Math.max(0, options.afterVersion ?? 0);
     const to = options.toVersion;
     if (to !== undefined && to <= after) return [];
@@ -166,359 +316,330 @@ export class EventStoreDBEventStore extends EventStore {
     const events: RecordedEvent[] = [];
     try {
       for await (const resolved of drain(read)) {
-        if (resolved.event) events.push(toRecorded(resolved.event));
+        if (!resolved.event) continue;
+        this.see(resolved.event.position);
+        events.push(toRecorded(resolved.event));
       }
-    } catch (error) {
+    } catch (raw) {
+      const error = commandError(raw);
       if (error instanceof StreamNotFoundError) return [];
-      throw error;
+      if (error instanceof EsdbStreamDeletedError) {
+        if (deletedAsEmpty) return [];
+        throw new StreamDeletedError(streamId);
+      }
+      throw readError(error);
     }
     return events;
   }
 
+  /** The event at a revision (one event read), or null. */
+  private async eventAt(streamId: string, revision: bigint): Promise<AnyRecorded | null> {
+    try {
+      for await (const resolved of drain(this.client.readStream(streamId, { fromRevision: revision, direction: FORWARDS, maxCount: 1 }))) {
+        if (resolved.event && resolved.event.revision === revision) return resolved.event;
+      }
+    } catch (raw) {
+      const error = commandError(raw);
+      if (error instanceof StreamNotFoundError) return null;
+      throw readError(error);
+    }
+    return null;
+  }
+
+  // ---- the global log --------------------------------------------------------------------
+
   async readAll(after: string | null, limit: number, filter: ReadAllFilter = {}): Promise<ReadAllResult> {
-    if (filter.orgId !== undefined) return this.readAllForOrg(after, limit, filter.orgId);
+    const from = parseCheckpoint(after);
     if (!Number.isInteger(limit) || limit <= 0) return { events: [], checkpoint: after };
-    const start = after === null ? null : parseCheckpoint(after);
-    // Scan from the hint when we already know the events between `after` and it are not ours.
-    let from: Position | null = this.scanHints.get(after ?? '') ?? start;
-    const pageSize = Math.min(Math.max(limit + 1, MIN_PAGE), MAX_PAGE);
+    const orgId = filter.orgId;
+    // The audit feed: the org's streams only, filtered by the server ('<category>-<org>-').
+    const prefixes = orgId === undefined ? this.prefixes : orgPrefixes(this.prefixes, orgId);
     const events: RecordedEvent[] = [];
-    let lastScanned: Position | null = from;
-    let reachedEnd = false;
-
-    while (events.length < limit) {
-      const fromPosition: ReadPosition = from ?? START;
-      let count = 0;
-      for await (const resolved of drain(this.client.readAll({ fromPosition, direction: FORWARDS, maxCount: pageSize }))) {
-        count++;
-        const event = resolved.event;
-        if (!event) continue;
-        // Reads of $all start *at* fromPosition: the event there was returned (or skipped) before.
-        if (from && samePosition(event.position, from)) continue;
-        lastScanned = event.position;
-        if (!this.isOurs(event.streamId) || event.type.startsWith('$')) continue;
-        events.push(toRecorded(event));
-        if (events.length >= limit) break;
-      }
-      if (events.length >= limit) break;
-      if (count < pageSize) {
-        reachedEnd = true;
-        break;
-      }
-      from = lastScanned;
-    }
-
-    const checkpoint = events.length ? events[events.length - 1].checkpoint : after;
-    if (reachedEnd && lastScanned) {
-      const returned = checkpoint === null ? null : parseCheckpoint(checkpoint);
-      // Trailing events of other streams after the returned checkpoint: skip them next time.
-      if (!returned || isAfter(lastScanned, returned)) this.rememberScan(checkpoint ?? '', lastScanned);
-    }
-    return { events, checkpoint };
+    await this.scan(from, prefixes, (event) => {
+      const recorded = toRecorded(event);
+      if (orgId !== undefined && recorded.metadata?.org_id !== orgId) return true;
+      events.push(recorded);
+      return events.length < limit;
+    });
+    return { events, checkpoint: events.length ? events[events.length - 1].checkpoint : after };
   }
 
   onAppended(listener: () => void): () => void {
     return this.wake.subscribe(listener);
   }
 
-  /** $all has no metadata filter: page through our streams and keep the org's events. */
-  private async readAllForOrg(after: string | null, limit: number, orgId: string): Promise<ReadAllResult> {
-    const events: RecordedEvent[] = [];
-    let checkpoint = after;
-    while (events.length < limit) {
-      const page = await this.readAll(checkpoint, Math.max(limit, 256));
-      for (const event of page.events) {
-        if (event.metadata?.org_id !== orgId) continue;
-        events.push(event);
-        if (events.length === limit) break;
-      }
-      if (page.events.length === 0) break;
-      checkpoint = page.checkpoint;
-      if (events.length === limit) break;
-    }
-    return { events, checkpoint: events.length ? events[events.length - 1].checkpoint : after };
-  }
-
-  /** An append reports its commit position; every event of that commit shares it. */
+  /**
+   * The event whose commit position this is (positions are what commands return): read $all at
+   * exactly that position. Anything else (a position inside a record, past the end, of another
+   * application's or a system event) is no position of ours: null.
+   */
   async checkpointAt(position: string): Promise<string | null> {
-    return /^\d{1,20}$/.test(position) ? `${position}:0` : null;
+    const commit = parsePosition(position);
+    if (commit === null) return null;
+    let found: AnyRecorded | null = null;
+    try {
+      const read = this.client.readAll({ fromPosition: { commit, prepare: commit }, direction: FORWARDS, maxCount: 1 });
+      for await (const resolved of drain(read)) if (resolved.event) found = resolved.event;
+    } catch (raw) {
+      const error = commandError(raw);
+      if (isTransient(error)) throw readError(error);
+      return null; // e.g. the server's "invalid position" for a position inside a record
+    }
+    if (!found?.position || found.position.commit !== commit || found.position.prepare !== commit) return null;
+    if (found.type.startsWith('$') || !startsWithAny(found.streamId, this.prefixes)) return null;
+    this.see(found.position);
+    return checkpointString(found.position);
   }
 
   /** Commit order is the commit position; the prepare position only breaks ties. */
   compareCheckpoints(a: string | null, b: string | null): number {
-    const pa = a ? parseCheckpoint(a) : { commit: -1n, prepare: -1n };
-    const pb = b ? parseCheckpoint(b) : { commit: -1n, prepare: -1n };
-    if (pa.commit !== pb.commit) return pa.commit < pb.commit ? -1 : 1;
-    return pa.prepare === pb.prepare ? 0 : pa.prepare < pb.prepare ? -1 : 1;
+    return comparePositions(parseCheckpoint(a), parseCheckpoint(b));
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
-    this.resubscribeTimer = null;
-    const subscription = this.subscription;
-    this.subscription = null;
-    if (subscription) {
-      subscription.removeAllListeners('data');
-      await subscription.unsubscribe().catch(() => undefined);
-      subscription.destroy();
-    }
-    await this.client.dispose();
-  }
-
-  // ---- duplicates ------------------------------------------------------------------------
-
-  /** Before appending: is the first event id of this batch already in the stream? */
-  private async findDuplicate(streamId: string, ids: string[], expected: ExpectedVersion): Promise<AppendResult | null> {
-    if (this.duplicateCheck === 'tail' && typeof expected === 'number') return this.scanTail(streamId, ids, expected);
-    if (this.duplicateCheck === 'tail' && expected === 'no_stream') return this.scanTail(streamId, ids, 0);
-    return this.scanForDuplicate(streamId, ids);
-  }
-
-  /** The events after `version` (normally none): a retry of the same append finds its batch there. */
-  private async scanTail(streamId: string, ids: string[], version: number): Promise<AppendResult | null> {
-    const found: AnyRecorded[] = [];
-    const wanted = new Set(ids);
-    let first = false;
+  /** The last record of $all, of any stream: every event appended later comes after it. */
+  async head(): Promise<string | null> {
     try {
-      const read = this.client.readStream(streamId, { fromRevision: BigInt(version), direction: FORWARDS });
-      for await (const resolved of drain(read)) {
-        const event = resolved.event;
-        if (!event) continue;
-        const id = event.id.toLowerCase();
-        if (id === ids[0]) first = true;
-        if (wanted.has(id)) found.push(event);
+      for await (const resolved of drain(this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1 }))) {
+        const position = knownPosition(resolved.event?.position);
+        if (position) return checkpointString(position);
       }
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return null;
-      throw error;
-    }
-    return first ? duplicateResult(found) : null;
-  }
-
-  /** Whole stream, newest first, until the batch's first id shows up. */
-  private async scanForDuplicate(streamId: string, ids: string[]): Promise<AppendResult | null> {
-    const found: AnyRecorded[] = [];
-    const wanted = new Set(ids);
-    try {
-      const read = this.client.readStream(streamId, { fromRevision: END, direction: BACKWARDS });
-      for await (const resolved of drain(read)) {
-        const event = resolved.event;
-        if (!event) continue;
-        const id = event.id.toLowerCase();
-        if (!wanted.has(id)) continue;
-        found.push(event);
-        if (id === ids[0]) return duplicateResult(found);
-      }
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return null;
-      throw error;
+      throw readError(error);
     }
     return null;
   }
 
-  private async currentVersion(streamId: string): Promise<number> {
-    try {
-      const read = this.client.readStream(streamId, { fromRevision: END, direction: BACKWARDS, maxCount: 1 });
-      for await (const resolved of drain(read)) {
-        if (resolved.event) return Number(resolved.event.revision) + 1;
-      }
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return 0;
-      throw error;
-    }
-    return 0;
+  /**
+   * Our events after the checkpoint (up to `upTo`), counted through the same filtered
+   * subscription as readAll: it transfers each counted event, so `max` bounds the cost
+   * (readiness asks for READINESS_MAX_LAG + 1 at most).
+   */
+  async behindBy(checkpoint: string | null, options: BehindByOptions = {}): Promise<number> {
+    const from = parseCheckpoint(checkpoint);
+    const upTo = options.upTo === undefined || options.upTo === null ? null : parseCheckpoint(options.upTo);
+    const max = Math.max(0, Math.floor(options.max ?? DEFAULT_MAX_BEHIND));
+    if (max === 0 || (upTo && from && !isAfter(upTo, from))) return 0;
+    let count = 0;
+    await this.scan(from, this.prefixes, (event) => {
+      if (upTo && event.position && isAfter(event.position, upTo)) return false;
+      count++;
+      return count < max;
+    });
+    return count;
   }
 
-  // ---- readAll helpers -------------------------------------------------------------------
-
-  private isOurs(streamId: string): boolean {
-    if (this.prefixes.length === 0) return !streamId.startsWith('$');
-    return this.prefixes.some((prefix) => streamId.startsWith(prefix));
+  assertOwnCheckpoint(checkpoint: string | null): void {
+    parseCheckpoint(checkpoint);
   }
 
-  private filter(): Filter {
-    return this.prefixes.length ? streamNameFilter({ prefixes: this.prefixes }) : streamNameFilter({ regex: '^[^\\$]' });
+  async close(): Promise<void> {
+    this.closed = true;
+    this.setConnected(false, 'closed');
+    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = null;
+    const subscription = this.subscription;
+    this.subscription = null;
+    if (subscription) await discard(subscription);
+    await this.client.dispose();
   }
 
-  private rememberScan(key: string, scanned: Position): void {
-    this.scanHints.delete(key);
-    this.scanHints.set(key, scanned);
-    if (this.scanHints.size > MAX_SCAN_HINTS) {
-      const oldest = this.scanHints.keys().next().value;
-      if (oldest !== undefined) this.scanHints.delete(oldest);
-    }
+  // ---- filtered catch-up reads -----------------------------------------------------------
+
+  /**
+   * Our events after `from` (exclusive; null = the start), in commit order, through a $all
+   * subscription filtered on the server by stream prefix: `onEvent` returns false to stop.
+   * Ends when the server reports it caught up (everything up to the live end was delivered), or
+   * after a silence of readIdleTimeoutMs with what was delivered so far (an error if nothing was).
+   */
+  private scan(from: Position | null, prefixes: string[], onEvent: (event: AnyRecorded) => boolean): Promise<void> {
+    if (prefixes.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let delivered = 0;
+      let idle: NodeJS.Timeout | undefined;
+      const armIdle = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          take();
+          if (delivered > 0) return settle();
+          settle(
+            new EventStoreUnavailableError(
+              `EventStoreDB sent nothing for ${this.readIdleTimeoutMs} ms while catching up on $all (the caught-up signal needs EventStoreDB 23.10 or later)`,
+            ),
+          );
+        }, this.readIdleTimeoutMs);
+      };
+      const filter = streamNameFilter({ prefixes, checkpointInterval: CHECKPOINT_INTERVAL, checkpointReached: () => armIdle() });
+      const subscription = this.client.subscribeToAll({ fromPosition: from ?? START, filter });
+      const settle = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        void discard(subscription);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      // Paused mode: every event the client pushed before it emitted 'caughtUp' is in the buffer
+      // then, so draining it there delivers all of them before the read ends.
+      const take = () => {
+        let resolved: AllStreamResolvedEvent | null;
+        while (!settled && (resolved = subscription.read() as AllStreamResolvedEvent | null) !== null) {
+          armIdle();
+          const event = resolved.event;
+          if (!event?.position) continue;
+          // Subscriptions start after their position; the check costs nothing and keeps reads exclusive.
+          if (from && !isAfter(event.position, from)) continue;
+          if (event.type.startsWith('$') || !startsWithAny(event.streamId, prefixes)) continue;
+          this.see(event.position);
+          delivered++;
+          let more: boolean;
+          try {
+            more = onEvent(event);
+          } catch (error) {
+            settle(error);
+            return;
+          }
+          if (!more) settle();
+        }
+      };
+      subscription.on('readable', take);
+      subscription.on('confirmation', armIdle);
+      subscription.on('caughtUp', () => {
+        take();
+        settle();
+      });
+      subscription.on('error', (error: Error) => settle(readError(error)));
+      subscription.on('end', () => {
+        take();
+        settle(delivered > 0 ? undefined : new EventStoreUnavailableError('the $all read ended before catching up'));
+      });
+      subscription.on('close', () =>
+        settle(delivered > 0 ? undefined : new EventStoreUnavailableError('the $all read closed before catching up')),
+      );
+      armIdle();
+    });
   }
 
   // ---- wake-up subscription --------------------------------------------------------------
 
-  private subscribe(initial: boolean): Promise<void> {
-    const subscription = this.client.subscribeToAll({ fromPosition: END, filter: this.filter() });
+  private subscribeLive(): void {
+    if (this.closed || this.subscription) return;
+    const subscription = this.client.subscribeToAll({ fromPosition: END, filter: streamNameFilter({ prefixes: this.prefixes }) });
     this.subscription = subscription;
-    return new Promise<void>((resolve, reject) => {
-      let confirmed = false;
-      const timer = setTimeout(
-        () => onFailure(new Error('EventStoreDB subscription was not confirmed in time')),
-        SUBSCRIBE_CONFIRM_TIMEOUT_MS,
-      );
-      timer.unref();
+    let failed = false;
+    const confirm = setTimeout(
+      () => fail(new Error('EventStoreDB did not confirm the $all subscription in time')),
+      SUBSCRIBE_CONFIRM_TIMEOUT_MS,
+    );
+    confirm.unref();
 
-      const onFailure = (error: unknown) => {
-        clearTimeout(timer);
-        if (this.closed) return resolve();
-        if (this.subscription !== subscription) return;
-        this.subscription = null;
-        subscription.removeAllListeners('data');
-        subscription.unsubscribe().catch(() => undefined);
-        if (initial && !confirmed) return reject(error);
-        this.logger.warn(`$all subscription dropped (${describe(error)}); re-subscribing in ${this.resubscribeDelay} ms`);
-        this.scheduleResubscribe();
-        resolve();
-      };
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      clearTimeout(confirm);
+      if (this.subscription === subscription) this.subscription = null;
+      // A dropped subscription is cancelled and destroyed, never left to hold its gRPC call.
+      void discard(subscription);
+      if (this.closed) return;
+      const wasConnected = this.connected;
+      this.setConnected(false, `EventStoreDB unreachable: ${describe(error)}`);
+      this.failedSubscriptions++;
+      if (wasConnected || this.failedSubscriptions === 1 || this.failedSubscriptions % 10 === 0) {
+        this.logger.warn(
+          `$all subscription ${wasConnected ? 'dropped' : 'failed'} (${describe(error)}); retrying in ${this.resubscribeDelay} ms, not ready until it is back`,
+        );
+      }
+      this.scheduleResubscribe();
+    };
 
-      subscription.on('confirmation', () => {
-        confirmed = true;
-        clearTimeout(timer);
-        this.resubscribeDelay = RESUBSCRIBE_MIN_MS;
-        // Anything appended while we were not subscribed: let followers poll once.
-        if (!initial) this.wake.signal();
-        resolve();
-      });
-      subscription.on('data', () => this.wake.signal());
-      subscription.on('error', (error: Error) => onFailure(error));
-      subscription.on('end', () => onFailure(new Error('subscription ended')));
-      subscription.on('close', () => onFailure(new Error('subscription closed')));
+    subscription.on('confirmation', () => {
+      clearTimeout(confirm);
+      if (failed) return;
+      this.resubscribeDelay = this.retryDelayMs;
+      if (this.failedSubscriptions > 0) this.logger.log('$all subscription is back');
+      this.failedSubscriptions = 0;
+      this.setConnected(true);
+      // Anything appended while we were not subscribed (or before the first connection): poll now.
+      this.wake.signal();
     });
+    subscription.on('data', (resolved: AllStreamResolvedEvent) => {
+      this.see(resolved.event?.position);
+      this.wake.signal();
+    });
+    subscription.on('error', (error: Error) => fail(error));
+    subscription.on('end', () => fail(new Error('subscription ended')));
+    subscription.on('close', () => fail(new Error('subscription closed')));
   }
 
   private scheduleResubscribe(): void {
     if (this.closed || this.resubscribeTimer) return;
-    const delay = this.resubscribeDelay;
-    this.resubscribeDelay = Math.min(delay * 2, RESUBSCRIBE_MAX_MS);
+    const wait = this.resubscribeDelay;
+    this.resubscribeDelay = Math.min(wait * 2, RESUBSCRIBE_MAX_MS);
     this.resubscribeTimer = setTimeout(() => {
       this.resubscribeTimer = null;
-      if (this.closed || this.subscription) return;
-      this.subscribe(false).catch((error) => {
-        this.logger.warn(`$all re-subscription failed (${describe(error)})`);
-        this.scheduleResubscribe();
-      });
-    }, delay);
+      this.subscribeLive();
+    }, wait);
     this.resubscribeTimer.unref();
   }
-}
 
-// ---- mapping -------------------------------------------------------------------------------
+  private setConnected(connected: boolean, reason?: string): void {
+    this.connected = connected;
+    this.lastError = connected ? null : (reason ?? this.lastError);
+    if (connected) this.state.emit('connected');
+  }
 
-function toExpectedRevision(expected: ExpectedVersion): AppendExpectedRevision {
-  switch (expected) {
-    case 'no_stream':
-      return NO_STREAM;
-    case 'any':
-      return ANY;
-    case 'stream_exists':
-      return STREAM_EXISTS;
-    default:
-      if (!Number.isInteger(expected) || expected < 0) throw new RangeError(`Bad expected version ${expected}`);
-      return expected === 0 ? NO_STREAM : BigInt(expected - 1);
+  private see(position: Position | undefined | null): void {
+    const known = knownPosition(position);
+    if (known && known.commit > this.highestSeen) this.highestSeen = known.commit;
   }
 }
 
-/** ESDB current revision (bigint, -1n or 'no_stream' when the stream does not exist) → our 1-based version. */
-function versionOf(current: CurrentRevision): number {
-  return typeof current === 'bigint' ? Math.max(0, Number(current) + 1) : 0;
+// ---- helpers -------------------------------------------------------------------------------
+
+/** The server is down, unreachable, not the leader, or did not answer in time: worth trying again. */
+function isTransient(error: unknown): boolean {
+  return (
+    error instanceof UnavailableError ||
+    error instanceof DeadlineExceededError ||
+    error instanceof TimeoutError ||
+    error instanceof CancelledError ||
+    error instanceof NotLeaderError
+  );
 }
 
-function toEventData(event: NewEvent): EventData {
-  return jsonEvent({
-    id: event.eventId,
-    type: event.type,
-    // JSON.stringify(undefined) would fail inside the client; store null instead.
-    data: (event.data ?? null) as JSONType,
-    metadata: { ...event.metadata, [SCHEMA_VERSION_KEY]: event.schemaVersion ?? 1 },
-  });
+/** The client's typed error for a raw gRPC error (some paths of client 6.2.1 reject with the raw one). */
+function commandError(error: unknown): unknown {
+  return error instanceof Error ? convertToCommandError(error) : error;
 }
 
-function toRecorded(event: AnyRecorded): RecordedEvent {
-  const raw = isPlainObject(event.metadata) ? { ...event.metadata } : {};
-  const schemaVersion = Number(raw[SCHEMA_VERSION_KEY] ?? 1);
-  delete raw[SCHEMA_VERSION_KEY];
-  const position = knownPosition(event.position);
-  return {
-    streamId: event.streamId,
-    streamVersion: Number(event.revision) + 1,
-    eventId: event.id.toLowerCase(),
-    type: event.type,
-    schemaVersion: Number.isInteger(schemaVersion) ? schemaVersion : 1,
-    data: event.isJson ? event.data : parseBinary(event.data),
-    metadata: raw as EventMetadata,
-    position: position ? positionString(position) : '0',
-    checkpoint: position ? checkpointString(position) : '0:0',
-    recordedAt: toDate(event.created),
-  };
-}
-
-function duplicateResult(found: AnyRecorded[]): AppendResult {
-  let revision = -1n;
-  let commit: bigint | null = null;
-  for (const event of found) {
-    if (event.revision > revision) revision = event.revision;
-    const position = knownPosition(event.position);
-    if (position && (commit === null || position.commit > commit)) commit = position.commit;
-  }
-  return { streamVersion: Number(revision) + 1, position: commit === null ? '0' : commit.toString(), duplicate: true };
-}
-
-function knownPosition(position: Position | undefined): Position | null {
-  if (!position) return null;
-  if (position.commit < 0n || position.commit >= UNKNOWN_POSITION_FLOOR) return null;
-  return position;
-}
-
-function positionString(position: Position): string {
-  return position.commit.toString();
-}
-
-function checkpointString(position: Position): string {
-  return `${position.commit}:${position.prepare}`;
-}
-
-function parseCheckpoint(checkpoint: string): Position {
-  const match = /^(\d+):(\d+)$/.exec(checkpoint);
-  if (!match) throw new RangeError(`Bad checkpoint ${checkpoint}`);
-  return { commit: BigInt(match[1]), prepare: BigInt(match[2]) };
-}
-
-function samePosition(a: Position, b: Position): boolean {
-  return a.commit === b.commit && a.prepare === b.prepare;
-}
-
-function isAfter(a: Position, b: Position): boolean {
-  return a.commit > b.commit || (a.commit === b.commit && a.prepare > b.prepare);
-}
-
-/** v6 already converts the server's "created" (.NET ticks since the Unix epoch) to a Date. */
-function toDate(created: unknown): Date {
-  if (created instanceof Date) return created;
-  if (typeof created === 'bigint') return new Date(Number(created / 10_000n));
-  if (typeof created === 'number') return new Date(created > 1e14 ? Math.floor(created / 10_000) : created);
-  return new Date(String(created));
-}
-
-function parseBinary(data: unknown): unknown {
-  if (!(data instanceof Uint8Array)) return data;
-  try {
-    return JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch {
-    return data;
-  }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+function readError(raw: unknown): unknown {
+  if (raw instanceof EventStoreUnavailableError) return raw;
+  const error = commandError(raw);
+  if (isTransient(error)) return new EventStoreUnavailableError(`EventStoreDB read failed: ${describe(error)}`, { cause: error });
+  return error;
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return error instanceof Error ? error.message || error.name : String(error);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Cancels a subscription's gRPC call and destroys it; errors after that are ignored. */
+async function discard(subscription: AllStreamSubscription): Promise<void> {
+  subscription.removeAllListeners('data');
+  subscription.removeAllListeners('readable');
+  subscription.removeAllListeners('caughtUp');
+  subscription.on('error', () => undefined);
+  try {
+    await subscription.unsubscribe();
+  } catch {
+    // the call never started (no server): nothing to cancel
+  } finally {
+    subscription.destroy();
+  }
 }
 
 /**

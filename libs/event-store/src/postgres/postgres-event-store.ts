@@ -2,9 +2,13 @@ import { sql } from 'kysely';
 import type { Database } from '@app/platform/database/database';
 import {
   type AppendResult,
+  type BehindByOptions,
+  checkpointStore,
   ConcurrencyError,
   EventStore,
+  type EventStoreHealth,
   type ExpectedVersion,
+  ForeignCheckpointError,
   type NewEvent,
   type ReadAllFilter,
   type ReadAllResult,
@@ -16,7 +20,10 @@ import { WakeUp } from '../wake-up';
 const NOTIFY_CHANNEL = 'events_appended';
 const MAX_BIGINT = 9223372036854775807n;
 const NOTIFY_DEBOUNCE_MS = 10;
-const START = '0:0';
+/** Checkpoints are `pg:<transaction id>:<global position>`; the unprefixed `<xid>:<position>` of older releases is read too. */
+const PREFIX = 'pg';
+const START: [string, string] = ['0', '0'];
+const DEFAULT_MAX_BEHIND = 100_000;
 
 /** One event at version $2 + 1, written only if version $2 exists (or $2 = 0): see appendOne. */
 const APPEND_ONE = `
@@ -100,14 +107,11 @@ export class PostgresEventStore extends EventStore {
         const { rows } = await sql<AppendRow>`
           select status, stream_version::text, global_position::text
           from append_events(${streamId}, ${expectedCode(expected)}, ${payload}::jsonb)`.execute(this.database.db);
-        return this.toResult(streamId, expected, rows[0]);
+        return await this.toResult(streamId, events, expected, rows[0]);
       } catch (error: any) {
         if (error?.code !== '23505') throw error;
-        if (error.constraint === 'events_event_id_key') {
-          const { rows } = await sql<AppendRow>`
-            select status, stream_version::text, global_position::text from appended_result(${payload}::jsonb)`.execute(this.database.db);
-          return this.toResult(streamId, expected, rows[0]);
-        }
+        // An event id of the batch is stored already: a re-sent batch, or a conflict if it only partly matches.
+        if (error.constraint === 'events_event_id_key') return await this.duplicateOf(streamId, events, expected);
         // Same version taken by a concurrent append: with 'any' take the next one, else it is a conflict.
         if (expected === 'any' && attempt < 10) continue;
         throw new ConcurrencyError(streamId, expected, await this.currentVersion(streamId));
@@ -141,14 +145,36 @@ export class PostgresEventStore extends EventStore {
     }
   }
 
-  private toResult(streamId: string, expected: ExpectedVersion, row: AppendRow): AppendResult {
+  private async toResult(streamId: string, events: NewEvent[], expected: ExpectedVersion, row: AppendRow): Promise<AppendResult> {
     if (row.status === 'conflict') throw new ConcurrencyError(streamId, expected, Number(row.stream_version));
-    if (row.status === 'appended') this.announce();
-    return {
-      streamVersion: Number(row.stream_version),
-      position: row.global_position ?? '0',
-      duplicate: row.status === 'duplicate',
-    };
+    // append_events() calls it a duplicate as soon as the first id is stored: check the whole batch.
+    if (row.status === 'duplicate') return this.duplicateOf(streamId, events, expected);
+    this.announce();
+    return { streamVersion: Number(row.stream_version), position: row.global_position ?? '0', duplicate: false };
+  }
+
+  /**
+   * The first result of a re-sent batch: every id stored, in this stream, at consecutive versions
+   * in the batch's order. Anything less (some ids new, or stored elsewhere) is a conflict: the
+   * rest of the batch is never dropped silently.
+   */
+  private async duplicateOf(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    const ids = events.map((e) => e.eventId.toLowerCase());
+    const { rows } = await sql<{ event_id: string; stream_id: string; stream_version: string; global_position: string }>`
+      select event_id::text as event_id, stream_id, stream_version::text as stream_version, global_position::text as global_position
+      from events
+      where event_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`.execute(this.database.db);
+    const byId = new Map(rows.map((r) => [r.event_id.toLowerCase(), r]));
+    const first = byId.get(ids[0]);
+    const whole =
+      first !== undefined &&
+      ids.every((id, i) => {
+        const row = byId.get(id);
+        return row !== undefined && row.stream_id === streamId && Number(row.stream_version) === Number(first.stream_version) + i;
+      });
+    if (!whole) throw new ConcurrencyError(streamId, expected, await this.currentVersion(streamId));
+    const last = byId.get(ids[ids.length - 1])!;
+    return { streamVersion: Number(last.stream_version), position: last.global_position, duplicate: true };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -162,7 +188,7 @@ export class PostgresEventStore extends EventStore {
   }
 
   async readAll(after: string | null, limit: number, filter: ReadAllFilter = {}): Promise<ReadAllResult> {
-    const [xid, position] = parseCheckpoint(after ?? START);
+    const [xid, position] = parseCheckpoint(after);
     const org = filter.orgId === undefined ? sql`` : sql`and metadata->>'org_id' = ${filter.orgId}`;
     const { rows } = await sql<EventRow>`
       select ${sql.raw(COLUMNS)} from events
@@ -179,13 +205,59 @@ export class PostgresEventStore extends EventStore {
     if (!/^\d{1,19}$/.test(position) || BigInt(position) > MAX_BIGINT) return null;
     const { rows } = await sql<{ x: string }>`
       select transaction_id::text as x from events where global_position = ${position}::bigint`.execute(this.database.db);
-    return rows[0] ? `${rows[0].x}:${position}` : null;
+    return rows[0] ? checkpointOf(rows[0].x, position) : null;
   }
 
   compareCheckpoints(a: string | null, b: string | null): number {
-    const [ax, ap] = parseCheckpoint(a ?? START).map(BigInt);
-    const [bx, bp] = parseCheckpoint(b ?? START).map(BigInt);
+    const [ax, ap] = parseCheckpoint(a).map(BigInt);
+    const [bx, bp] = parseCheckpoint(b).map(BigInt);
     return ax !== bx ? (ax < bx ? -1 : 1) : ap === bp ? 0 : ap < bp ? -1 : 1;
+  }
+
+  /** The last event readers can see: everything appended later (or still in flight) comes after it. */
+  async head(): Promise<string | null> {
+    const { rows } = await sql<{ x: string; p: string }>`
+      select transaction_id::text as x, global_position::text as p from events
+      where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by transaction_id desc, global_position desc
+      limit 1`.execute(this.database.db);
+    return rows[0] ? checkpointOf(rows[0].x, rows[0].p) : null;
+  }
+
+  /**
+   * Committed events after the checkpoint (up to `upTo`), counted on the (transaction_id,
+   * global_position) index and at most `max`. Events of a transaction readers cannot see yet count
+   * too: they are appended, not yet applied.
+   */
+  async behindBy(checkpoint: string | null, options: BehindByOptions = {}): Promise<number> {
+    const [xid, position] = parseCheckpoint(checkpoint);
+    const max = Math.max(0, Math.floor(options.max ?? DEFAULT_MAX_BEHIND));
+    if (max === 0) return 0;
+    let upTo = sql``;
+    if (options.upTo !== undefined && options.upTo !== null) {
+      const [ux, up] = parseCheckpoint(options.upTo);
+      upTo = sql`and (transaction_id, global_position) <= (${ux}::text::xid8, ${up}::bigint)`;
+    }
+    const { rows } = await sql<{ n: string }>`
+      select count(*)::text as n from (
+        select 1 from events
+        where (transaction_id, global_position) > (${xid}::text::xid8, ${position}::bigint) ${upTo}
+        limit ${max}
+      ) behind`.execute(this.database.db);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async health(): Promise<EventStoreHealth> {
+    try {
+      await sql`select 1`.execute(this.database.db);
+      return { up: true };
+    } catch (error) {
+      return { up: false, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  assertOwnCheckpoint(checkpoint: string | null): void {
+    parseCheckpoint(checkpoint);
   }
 
   onAppended(listener: () => void): () => void {
@@ -232,13 +304,21 @@ function toRecorded(row: EventRow): RecordedEvent {
     data: row.data,
     metadata: row.metadata,
     position: row.global_position,
-    checkpoint: `${row.transaction_id}:${row.global_position}`,
+    checkpoint: checkpointOf(row.transaction_id, row.global_position),
     recordedAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
   };
 }
 
-function parseCheckpoint(checkpoint: string): [string, string] {
-  const match = /^(\d+):(\d+)$/.exec(checkpoint);
+function checkpointOf(transactionId: string, position: string): string {
+  return `${PREFIX}:${transactionId}:${position}`;
+}
+
+/** [transaction id, global position] of one of our checkpoints (null = the start); refuses another store's. */
+function parseCheckpoint(checkpoint: string | null): [string, string] {
+  if (checkpoint === null) return START;
+  const store = checkpointStore(checkpoint);
+  if (store !== null && store !== PREFIX) throw new ForeignCheckpointError(checkpoint, store, PREFIX);
+  const match = /^(?:pg:)?(\d{1,20}):(\d{1,19})$/.exec(checkpoint);
   if (!match) throw new RangeError(`Bad checkpoint ${checkpoint}`);
   return [match[1], match[2]];
 }
