@@ -12,6 +12,7 @@ import {
   DATABASE,
   ErrorFilter,
   IdempotencyInterceptor,
+  ResponseHeadersInterceptor,
   Metrics,
   openDatabase,
   TokenService,
@@ -82,6 +83,8 @@ export class AppModule implements NestModule {
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_FILTER, useClass: ErrorFilter },
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      // Inside the idempotency interceptor, so the stored response has the headers and status.
+      { provide: APP_INTERCEPTOR, useClass: ResponseHeadersInterceptor },
       { provide: OWNS_DATABASE, useValue: !options.database },
       { provide: Metrics, useFactory: () => new Metrics() },
       ProjectionLag,

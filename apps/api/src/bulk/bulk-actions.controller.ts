@@ -1,5 +1,5 @@
 import { OpportunityCommandMessage } from '../opportunities/opportunity-commands';
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -13,11 +13,11 @@ import {
   MaxLength,
   validateSync,
 } from 'class-validator';
-import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityCommand } from '@app/domain';
-import { Actor, CurrentActor, errorBody, isCodedError, Roles, statusOf } from '@app/platform';
-import { commandMeta } from '../command-handling/command-context';
+import { errorBody, isCodedError, ResponseStatus, Roles, statusOf } from '@app/platform';
+import { CommandMetadata } from '../command-handling/command-context';
+import type { CommandMeta } from '../command-handling/handle-command';
 import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { ChangeStageDto, AssignOpportunityDto } from '../opportunities/dto/stage.dto';
 import { IsDateOnly } from '../opportunities/dto/validators';
@@ -115,10 +115,11 @@ export class BulkActionsController {
   @Post('bulk-actions')
   @HttpCode(200)
   @Roles('admin', 'manager', 'rep')
-  async run(@Body() dto: BulkActionDto, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async run(@Body() dto: BulkActionDto, @CommandMetadata() meta: CommandMeta, @ResponseStatus() status: { set(code: number): void }) {
     const params = parametersFor(PARAMETERS[dto.action], dto.parameters ?? {});
     const command = toCommand(dto.action, params);
-    const base = commandMeta(req, actor);
+    // One result per id, no ETag: each deal's command reports to its own result instead.
+    const base = { ...meta, onApplied: undefined };
     if (base.expectedVersion !== undefined) throw DomainError.validation({ 'If-Match': ['If-Match does not apply to bulk actions'] });
     const ids = [...new Set(dto.opportunity_ids.map((v) => (typeof v === 'string' ? v.toLowerCase() : JSON.stringify(v))))];
     const results = new Array(ids.length);
@@ -143,7 +144,7 @@ export class BulkActionsController {
     await Promise.all(workers);
     const succeeded = results.filter((r) => r.status === 'success').length;
     // 200 when at least one deal took the action (the results say which); 422 when none did.
-    if (succeeded === 0) res.status(422);
+    if (succeeded === 0) status.set(422);
     return {
       message:
         succeeded === ids.length

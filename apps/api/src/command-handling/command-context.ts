@@ -1,7 +1,8 @@
-import type { Request, Response } from 'express';
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@app/domain';
-import type { Actor } from '@app/platform';
+import { type Actor, PlatformError, PlatformErrorCode } from '@app/platform';
 import type { CommandMeta, CommandOutcome } from './handle-command';
 
 /** If-Match: "3", 3 or W/"3" → 3. */
@@ -12,6 +13,7 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
+/** Who sends the command and under which conditions; the outcome's version goes into the response headers. */
 export function commandMeta(req: Request, actor: Actor): CommandMeta {
   return {
     actor,
@@ -19,12 +21,22 @@ export function commandMeta(req: Request, actor: Actor): CommandMeta {
     commandId: req.context.requestId ?? randomUUID(),
     expectedVersion: parseIfMatch(req.header('if-match')),
     idempotencyKey: req.context.idempotencyScope,
+    onApplied: (outcome) => Object.assign(req.context.responseHeaders, versionHeaders(outcome)),
   };
 }
 
+/** `@CommandMetadata() meta: CommandMeta` in a command route: actor, correlation, If-Match, Idempotency-Key. */
+export const CommandMetadata = createParamDecorator((_: unknown, ctx: ExecutionContext): CommandMeta => {
+  const req = ctx.switchToHttp().getRequest<Request>();
+  if (!req.context.actor) throw new PlatformError(PlatformErrorCode.Unauthenticated, 'Unauthenticated');
+  return commandMeta(req, req.context.actor);
+});
+
 /** ETag = stream version; X-Global-Position = consistency token for read-your-writes queries. */
-export function setVersionHeaders(res: Response, outcome: Pick<CommandOutcome<unknown, unknown>, 'version' | 'position'>): void {
-  res.setHeader('ETag', `"${outcome.version}"`);
-  res.setHeader('X-Stream-Version', String(outcome.version));
-  if (outcome.position !== null) res.setHeader('X-Global-Position', outcome.position);
+export function versionHeaders(outcome: Pick<CommandOutcome<unknown, unknown>, 'version' | 'position'>): Record<string, string> {
+  return {
+    ETag: `"${outcome.version}"`,
+    'X-Stream-Version': String(outcome.version),
+    ...(outcome.position !== null ? { 'X-Global-Position': outcome.position } : {}),
+  };
 }

@@ -1,16 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import type { Response } from 'express';
 import { DomainError } from '@app/domain';
 import { Metrics } from '@app/platform';
 import { ConsistencyService } from '@app/read-models';
 import type { OpportunityCommandMessage, OpportunityOutcome } from '../opportunities/opportunity-commands';
 import type { PipelineCommandMessage, PipelineOutcome } from '../pipelines/pipeline-commands';
-import { setVersionHeaders } from './command-context';
 
 type Outcome<M> = M extends OpportunityCommandMessage ? OpportunityOutcome : PipelineOutcome;
 
-/** Sends a command through the bus, counts it, remembers the write for read-your-writes, sets ETag / X-Global-Position. */
+/** Sends a command through the bus, counts it, remembers the write for read-your-writes and reports the outcome (ETag, X-Global-Position). */
 @Injectable()
 export class CommandDispatcher {
   constructor(
@@ -24,17 +22,12 @@ export class CommandDispatcher {
     try {
       const outcome = await this.commands.execute<M, Outcome<M>>(message);
       if (outcome.position !== null) this.consistency.remember(message.meta.actor.orgId, outcome.position);
+      message.meta.onApplied?.(outcome);
       this.metrics.commands.inc({ command, outcome: 'ok' });
       return outcome;
     } catch (error) {
       this.metrics.commands.inc({ command, outcome: error instanceof DomainError ? error.code : 'error' });
       throw error;
     }
-  }
-
-  async dispatch<M extends OpportunityCommandMessage | PipelineCommandMessage>(res: Response, message: M): Promise<Outcome<M>> {
-    const outcome = await this.execute(message);
-    setVersionHeaders(res, outcome);
-    return outcome;
   }
 }

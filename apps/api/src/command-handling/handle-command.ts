@@ -12,6 +12,8 @@ export interface CommandMeta {
   expectedVersion?: number;
   /** Idempotency-Key scope: makes event ids deterministic, so a retried request cannot append twice. */
   idempotencyKey?: string;
+  /** Told the outcome of a command that succeeded (the HTTP layer puts its version in headers). */
+  onApplied?: (outcome: { version: number; position: string | null }) => void;
 }
 
 export interface CommandOutcome<S, E> {

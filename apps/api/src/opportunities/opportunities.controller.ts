@@ -1,12 +1,12 @@
 import { OpportunityCommandMessage } from './opportunity-commands';
-import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
-import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityState } from '@app/domain';
-import { Actor, CurrentActor, nameBasedUuid } from '@app/platform';
+import { Actor, CurrentActor, nameBasedUuid, ResponseHeaders } from '@app/platform';
 import { OpportunityViews } from './opportunity-views.service';
-import { commandMeta } from '../command-handling/command-context';
+import { CommandMetadata } from '../command-handling/command-context';
+import type { CommandMeta } from '../command-handling/handle-command';
 import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { CreateOpportunityDto } from './dto/create-opportunity.dto';
 import {
@@ -20,7 +20,6 @@ import {
 } from './dto/stage.dto';
 import { UpdateOpportunityDto } from './dto/update-opportunity.dto';
 import { amountToMinor } from './dto/validators';
-import type { CommandOutcome } from './opportunity.repository';
 import { assignedView, lostView, stageView, wonView } from './opportunity.view';
 
 /** UUIDs are case-insensitive: ids are validated and lower-cased before they name a stream. */
@@ -37,14 +36,12 @@ export class OpportunitiesController {
   async create(
     @Body() dto: CreateOpportunityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
+    @ResponseHeaders() headers: Record<string, string>,
   ) {
-    const meta = commandMeta(req, actor);
     const { value, expected_revenue, probability, ...fields } = dto;
     const id = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:${meta.idempotencyKey}`) : randomUUID();
-    const outcome = await this.dispatch(
-      res,
+    const outcome = await this.commands.execute(
       new OpportunityCommandMessage(
         id,
         {
@@ -60,7 +57,7 @@ export class OpportunitiesController {
         meta,
       ),
     );
-    res.setHeader('Location', `${req.baseUrl ?? ''}/api/v1/crm/opportunities/${id}`);
+    headers.Location = `/api/v1/crm/opportunities/${id}`;
     return { message: 'Opportunity created successfully', data: await this.detail(actor, outcome.state) };
   }
 
@@ -69,10 +66,9 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: UpdateOpportunityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    return this.update(id, dto, actor, req, res);
+    return this.update(id, dto, actor, meta);
   }
 
   @Patch(':id')
@@ -80,8 +76,7 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: UpdateOpportunityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
     if (dto.stage !== undefined) {
       throw DomainError.validation({
@@ -94,13 +89,8 @@ export class OpportunitiesController {
       ...(value !== undefined ? { value_minor: amountToMinor(value) } : {}),
       ...(expected_revenue !== undefined ? { expected_revenue_minor: amountToMinor(expected_revenue) ?? null } : {}),
     };
-    const outcome = await this.dispatch(
-      res,
-      new OpportunityCommandMessage(
-        id,
-        { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes },
-        commandMeta(req, actor),
-      ),
+    const outcome = await this.commands.execute(
+      new OpportunityCommandMessage(id, { type: 'UpdateOpportunity', changes, probability, assigned_user_id, notes }, meta),
     );
     return { message: 'Opportunity updated successfully', data: await this.detail(actor, outcome.state) };
   }
@@ -111,10 +101,9 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Query() query: DeleteOpportunityQuery,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'Delete', reason: query.reason }, commandMeta(req, actor)));
+    await this.commands.execute(new OpportunityCommandMessage(id, { type: 'Delete', reason: query.reason }, meta));
   }
 
   @Patch(':id/stage')
@@ -122,10 +111,9 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: ChangeStageDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const outcome = await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'ChangeStage', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.commands.execute(new OpportunityCommandMessage(id, { type: 'ChangeStage', ...dto }, meta));
     return { message: 'Opportunity stage updated successfully', data: stageView(outcome.state) };
   }
 
@@ -135,13 +123,9 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: AdvanceStageDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const outcome = await this.dispatch(
-      res,
-      new OpportunityCommandMessage(id, { type: 'AdvanceStage', notes: dto.notes }, commandMeta(req, actor)),
-    );
+    const outcome = await this.commands.execute(new OpportunityCommandMessage(id, { type: 'AdvanceStage', notes: dto.notes }, meta));
     return { message: 'Opportunity advanced to next stage successfully', data: stageView(outcome.state) };
   }
 
@@ -151,13 +135,9 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: MoveToPreviousStageDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const outcome = await this.dispatch(
-      res,
-      new OpportunityCommandMessage(id, { type: 'MoveToPreviousStage', ...dto }, commandMeta(req, actor)),
-    );
+    const outcome = await this.commands.execute(new OpportunityCommandMessage(id, { type: 'MoveToPreviousStage', ...dto }, meta));
     return { message: 'Opportunity moved to previous stage successfully', data: stageView(outcome.state) };
   }
 
@@ -167,15 +147,13 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: WinOpportunityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const outcome = await this.dispatch(
-      res,
+    const outcome = await this.commands.execute(
       new OpportunityCommandMessage(
         id,
         { type: 'Win', close_reason: dto.close_reason, close_date: dto.close_date, actual_value_minor: amountToMinor(dto.actual_value) },
-        commandMeta(req, actor),
+        meta,
       ),
     );
     return {
@@ -195,10 +173,9 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: LoseOpportunityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const outcome = await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'Lose', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.commands.execute(new OpportunityCommandMessage(id, { type: 'Lose', ...dto }, meta));
     return {
       message: 'Opportunity marked as lost',
       data: lostView(
@@ -216,18 +193,13 @@ export class OpportunitiesController {
     @Param('id', uuid) id: string,
     @Body() dto: AssignOpportunityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const outcome = await this.dispatch(res, new OpportunityCommandMessage(id, { type: 'Assign', ...dto }, commandMeta(req, actor)));
+    const outcome = await this.commands.execute(new OpportunityCommandMessage(id, { type: 'Assign', ...dto }, meta));
     return {
       message: 'Opportunity assigned successfully',
       data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)),
     };
-  }
-
-  private dispatch(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
-    return this.commands.dispatch(res, message);
   }
 
   private pipeline(actor: Actor, state: OpportunityState) {

@@ -1,11 +1,12 @@
 import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { PipelineCommandMessage } from './pipeline-commands';
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { DEFAULT_PIPELINE_ID, defaultPipelineProtected, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, Roles } from '@app/platform';
 import { ConsistencyService, READ_MODEL_NAMES } from '@app/read-models';
-import { commandMeta } from '../command-handling/command-context';
+import { CommandMetadata } from '../command-handling/command-context';
+import type { CommandMeta } from '../command-handling/handle-command';
 import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateStageDto } from './pipelines.dto';
 import { PipelineRepository } from './pipeline.repository';
 
@@ -84,19 +85,13 @@ export class PipelinesController {
 
   @Post()
   @Roles('admin')
-  async create(
-    @Body() dto: CreatePipelineDto,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
+  async create(@Body() dto: CreatePipelineDto, @CurrentActor() actor: Actor, @CommandMetadata() meta: CommandMeta) {
     const id = dto.id ?? slugOf(dto.name);
     const message = await this.run(
       actor,
       id,
       { type: 'CreatePipeline', pipeline_id: id, name: dto.name, stages: dto.stages, loss_reasons: dto.loss_reasons, policy: dto.policy },
-      req,
-      res,
+      meta,
     );
     return { message: 'Pipeline created successfully', data: message };
   }
@@ -107,19 +102,18 @@ export class PipelinesController {
     @Param('id') id: string,
     @Body() dto: UpdatePipelineDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
     return {
       message: 'Pipeline updated successfully',
-      data: await this.run(actor, checkId(id), { type: 'UpdatePipeline', ...dto }, req, res),
+      data: await this.run(actor, checkId(id), { type: 'UpdatePipeline', ...dto }, meta),
     };
   }
 
   @Delete(':id')
   @Roles('admin')
   @HttpCode(204)
-  async remove(@Param('id') id: string, @CurrentActor() actor: Actor, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async remove(@Param('id') id: string, @CurrentActor() actor: Actor, @CommandMetadata() meta: CommandMeta) {
     if (checkId(id) === DEFAULT_PIPELINE_ID) throw defaultPipelineProtected();
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const total = [...(await this.dealCounts(actor.orgId, checkId(id))).values()].reduce((a, b) => a + b, 0);
@@ -128,19 +122,13 @@ export class PipelinesController {
         deal_count: total,
       });
     }
-    await this.run(actor, id, { type: 'DeletePipeline' }, req, res);
+    await this.run(actor, id, { type: 'DeletePipeline' }, meta);
   }
 
   @Post(':id/stages')
   @Roles('admin')
-  async addStage(
-    @Param('id') id: string,
-    @Body() dto: StageDto,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    return { message: 'Stage added successfully', data: await this.run(actor, checkId(id), { type: 'AddStage', stage: dto }, req, res) };
+  async addStage(@Param('id') id: string, @Body() dto: StageDto, @CurrentActor() actor: Actor, @CommandMetadata() meta: CommandMeta) {
+    return { message: 'Stage added successfully', data: await this.run(actor, checkId(id), { type: 'AddStage', stage: dto }, meta) };
   }
 
   @Patch(':id/stages/:key')
@@ -150,12 +138,11 @@ export class PipelinesController {
     @Param('key') key: string,
     @Body() dto: UpdateStageDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
     return {
       message: 'Stage updated successfully',
-      data: await this.run(actor, checkId(id), { type: 'UpdateStage', key: checkId(key, 'key'), changes: dto }, req, res),
+      data: await this.run(actor, checkId(id), { type: 'UpdateStage', key: checkId(key, 'key'), changes: dto }, meta),
     };
   }
 
@@ -166,8 +153,7 @@ export class PipelinesController {
     @Param('id') id: string,
     @Param('key') key: string,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const held = (await this.dealCounts(actor.orgId, checkId(id))).get(checkId(key, 'key')) ?? 0;
@@ -176,7 +162,7 @@ export class PipelinesController {
         deal_count: held,
       });
     }
-    return { message: 'Stage removed successfully', data: await this.run(actor, id, { type: 'RemoveStage', key }, req, res) };
+    return { message: 'Stage removed successfully', data: await this.run(actor, id, { type: 'RemoveStage', key }, meta) };
   }
 
   @Put(':id/loss-reasons')
@@ -185,17 +171,16 @@ export class PipelinesController {
     @Param('id') id: string,
     @Body() dto: LossReasonsDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
     return {
       message: 'Loss reasons updated successfully',
-      data: await this.run(actor, checkId(id), { type: 'SetLossReasons', loss_reasons: dto.loss_reasons }, req, res),
+      data: await this.run(actor, checkId(id), { type: 'SetLossReasons', loss_reasons: dto.loss_reasons }, meta),
     };
   }
 
-  private async run(actor: Actor, id: string, command: PipelineCommand, req: Request, res: Response) {
-    const result = await this.commands.dispatch(res, new PipelineCommandMessage(checkId(id), command, commandMeta(req, actor)));
+  private async run(actor: Actor, id: string, command: PipelineCommand, meta: CommandMeta) {
+    const result = await this.commands.execute(new PipelineCommandMessage(checkId(id), command, meta));
     return result.state.pipeline ? pipelineView(result.state.pipeline, result.version, await this.dealCounts(actor.orgId, id)) : null;
   }
 

@@ -1,15 +1,15 @@
 import { OpportunityCommandMessage } from '../opportunities/opportunity-commands';
-import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ActivityLogged, DomainError, OpportunityEvent } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid, validateQuery } from '@app/platform';
 import { ConsistencyService, customerNumberFor, findActivity, listActivities, listNotes, READ_MODEL_NAMES } from '@app/read-models';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
-import { commandMeta } from '../command-handling/command-context';
+import { CommandMetadata } from '../command-handling/command-context';
+import type { CommandMeta } from '../command-handling/handle-command';
 import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { ParseOpportunityIdPipe } from '../opportunities/opportunity-id.pipe';
-import { CommandOutcome, OpportunityRepository } from '../opportunities/opportunity.repository';
+import { OpportunityRepository } from '../opportunities/opportunity.repository';
 import { ActivitiesQueryDto, AddNoteDto, CreateActivityDto, UpdateActivityDto } from './timeline.dto';
 
 function activityView(opportunityId: string, e: ActivityLogged, actorId: string) {
@@ -43,18 +43,11 @@ export class TimelineController {
   ) {}
 
   @Post('activities')
-  async create(
-    @Body() dto: CreateActivityDto,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const meta = commandMeta(req, actor);
+  async create(@Body() dto: CreateActivityDto, @CurrentActor() actor: Actor, @CommandMetadata() meta: CommandMeta) {
     const type = dto.type ?? dto.activity_type;
     if (!type) throw DomainError.validation({ type: ['type (or activity_type) is required'] });
     const activityId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:activity:${meta.idempotencyKey}`) : randomUUID();
-    const outcome = await this.run(
-      res,
+    const outcome = await this.commands.execute(
       new OpportunityCommandMessage(
         dto.opportunity_id,
         {
@@ -79,21 +72,19 @@ export class TimelineController {
     @Param('activityId', ParseOpportunityIdPipe) activityId: string,
     @Body() dto: UpdateActivityDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const activity = await findActivity(this.database.db, actor.orgId, activityId);
     if (!activity) throw DomainError.notFound('Activity');
-    await this.run(
-      res,
+    const done = await this.commands.execute(
       new OpportunityCommandMessage(
         activity.opportunity_id,
         { type: 'CompleteActivity', activity_id: activityId, outcome: dto.outcome, completed_at: dto.completed_at },
-        commandMeta(req, actor),
+        meta,
       ),
     );
-    await this.consistency.waitFor(res.getHeader('x-global-position') as string | undefined, undefined, READ_MODEL_NAMES);
+    await this.consistency.waitFor(done.position ?? undefined, undefined, READ_MODEL_NAMES);
     return { message: 'Activity completed successfully', data: await findActivity(this.database.db, actor.orgId, activityId) };
   }
 
@@ -113,13 +104,10 @@ export class TimelineController {
     @Param('id', ParseOpportunityIdPipe) id: string,
     @Body() dto: AddNoteDto,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @CommandMetadata() meta: CommandMeta,
   ) {
-    const meta = commandMeta(req, actor);
     const noteId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:note:${meta.idempotencyKey}`) : randomUUID();
-    const outcome = await this.run(
-      res,
+    const outcome = await this.commands.execute(
       new OpportunityCommandMessage(id, { type: 'AddNote', note_id: noteId, content: dto.content }, meta),
     );
     const note = outcome.events.find((e) => e.type === 'NoteAdded');
@@ -149,18 +137,11 @@ export class TimelineController {
   /** Seed 003: a customer from the prospect's name, email and phone; the deal is linked and an activity logged. */
   @Post('opportunities/:id/convert-to-customer')
   @HttpCode(200)
-  async convert(
-    @Param('id', ParseOpportunityIdPipe) id: string,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const meta = commandMeta(req, actor);
+  async convert(@Param('id', ParseOpportunityIdPipe) id: string, @CurrentActor() actor: Actor, @CommandMetadata() meta: CommandMeta) {
     const state = await this.repository.load(actor.orgId, id);
     if (!state.exists || state.deleted) throw DomainError.notFound('Opportunity');
     const customerId = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:customer:${meta.idempotencyKey}`) : randomUUID();
-    const outcome = await this.run(
-      res,
+    const outcome = await this.commands.execute(
       new OpportunityCommandMessage(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta),
     );
     const customer = await this.database.db
@@ -197,9 +178,5 @@ export class TimelineController {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row) throw DomainError.notFound('Opportunity');
-  }
-
-  private run(res: Response, message: OpportunityCommandMessage): Promise<CommandOutcome> {
-    return this.commands.dispatch(res, message);
   }
 }
