@@ -2,36 +2,34 @@ import { Controller, Get, Header, Inject, Injectable, NestMiddleware, Res } from
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { NextFunction, Request, Response } from 'express';
 import { sql } from 'kysely';
-import { APP_CONFIG, AppConfig, Database, DATABASE, Metrics, Public } from '@app/platform';
+import { EventStore } from '@app/event-store';
+import { Database, DATABASE, Metrics, Public } from '@app/platform';
 import { ProjectionRunner } from '@app/read-models';
 
-/** Events appended but not applied, per projection (PostgreSQL log; 0 when the log is elsewhere). */
+const MAX_READY_LAG = Number(process.env.READINESS_MAX_LAG ?? 10_000);
+
+/** Events appended but not applied, per projection, counted by the event store (PostgreSQL or EventStoreDB). */
 @Injectable()
 export class ProjectionLag {
   constructor(
     @Inject(DATABASE) private readonly database: Database,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly store: EventStore,
     private readonly runner: ProjectionRunner,
   ) {}
 
   async measure(): Promise<{ projection: string; behind: number; halted: string | null }[]> {
-    const checkpoints = await this.database.db
-      .selectFrom('projection_checkpoints')
-      .select(['projection', 'position', 'halted_reason'])
-      .execute();
-    let head = 0n;
-    if (!this.config.eventstoreUrl) {
-      const { rows } = await sql<{ head: string | null }>`select max(global_position)::text as head from events`.execute(this.database.db);
-      head = BigInt(rows[0]?.head ?? 0);
-    }
     const names = new Set(this.runner.projections.map((p) => p.name));
-    return checkpoints
-      .filter((c) => names.has(c.projection))
-      .map((c) => ({
+    const checkpoints = (
+      await this.database.db.selectFrom('projection_checkpoints').select(['projection', 'checkpoint', 'halted_reason']).execute()
+    ).filter((c) => names.has(c.projection));
+    return Promise.all(
+      checkpoints.map(async (c) => ({
         projection: c.projection,
-        behind: Number(head > BigInt(c.position) ? head - BigInt(c.position) : 0n),
+        // Counted up to just past the readiness bound: beyond it the exact figure changes nothing.
+        behind: await this.store.behindBy(c.checkpoint as string | null, { max: MAX_READY_LAG + 1 }),
         halted: c.halted_reason as string | null,
-      }));
+      })),
+    );
   }
 }
 
@@ -50,8 +48,6 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   }
 }
 
-const MAX_READY_LAG = Number(process.env.READINESS_MAX_LAG ?? 10_000);
-
 @Controller()
 export class OperationsController {
   constructor(
@@ -60,6 +56,7 @@ export class OperationsController {
     private readonly metrics: Metrics,
     private readonly lag: ProjectionLag,
     @Inject(DATABASE) private readonly database: Database,
+    private readonly store: EventStore,
   ) {}
 
   /** Liveness: the process answers and its database does. */
@@ -77,6 +74,11 @@ export class OperationsController {
   ready() {
     return this.health.check([
       () => this.databaseUp(),
+      async () => {
+        const check = this.indicators.check('event_store');
+        const health = await this.store.health();
+        return health.up ? check.up({ store: this.store.name }) : check.down({ store: this.store.name, reason: health.reason });
+      },
       async () => {
         const check = this.indicators.check('projections');
         const lags = await this.lag.measure();

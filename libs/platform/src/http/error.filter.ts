@@ -52,11 +52,15 @@ export class ErrorFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse<Response>();
     const { status, body } = this.describe(exception);
     if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
-    if (!response.headersSent) response.status(status).json(body);
+    if (response.headersSent) return;
+    if (status === 503) response.setHeader('Retry-After', '5');
+    response.status(status).json(body);
   }
 
   private describe(exception: unknown): { status: number; body: Record<string, unknown> } {
     if (isCodedError(exception)) return { status: statusOf(exception), body: errorBody(exception) };
+    const store = storeFailure(exception);
+    if (store) return store;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const cause = exception.cause as StatusError | undefined;
@@ -78,6 +82,17 @@ export class ErrorFilter implements ExceptionFilter {
     }
     return { status: 500, body: { message: 'Internal server error', code: 'internal_error' } };
   }
+}
+
+/**
+ * Event-store failures carry the status they mean (`httpStatus`: 503 unavailable, 410 stream deleted,
+ * 413 append too large); read by shape, so the platform does not depend on the event-store library.
+ */
+function storeFailure(exception: unknown): { status: number; body: Record<string, unknown> } | null {
+  const e = exception as { httpStatus?: unknown; name?: unknown; message?: unknown };
+  if (!(exception instanceof Error) || typeof e.httpStatus !== 'number') return null;
+  const code: Record<number, string> = { 503: 'event_store_unavailable', 410: 'stream_deleted', 413: 'payload_too_large' };
+  return { status: e.httpStatus, body: { message: exception.message, code: code[e.httpStatus] ?? `http_${e.httpStatus}` } };
 }
 
 function describeParserError(e: StatusError): string {

@@ -77,6 +77,17 @@ export class ProjectionRunner {
 
   async start(): Promise<void> {
     await this.ensureCheckpoints();
+    // Read models built from another event store's log must be rebuilt, not continued: refuse loudly.
+    const rows = await this.db
+      .selectFrom('projection_checkpoints')
+      .select('checkpoint')
+      .where(
+        'projection',
+        'in',
+        this.projections.map((p) => p.name),
+      )
+      .execute();
+    for (const row of rows) this.store.assertOwnCheckpoint(row.checkpoint as string | null);
     // A halt is re-recorded if the poison event is still there.
     for (const projection of this.projections) await this.recordHalt(projection.name, null);
     this.stopping = false;
