@@ -7,16 +7,28 @@ import type { Database } from '@app/platform';
 import { testBackends } from '../support/test-database';
 import { type BackendProbe, eventStoreContract } from './event-store.contract';
 
+/** The counters both counting backends keep. */
+function newProbe(): BackendProbe & { roundTrips: number; eventsRead: number } {
+  const probe = {
+    roundTrips: 0,
+    eventsRead: 0,
+    reset() {
+      probe.roundTrips = 0;
+      probe.eventsRead = 0;
+    },
+  };
+  return probe;
+}
+
 /** Counts statements and the stored events (rows with an event_id) they return. */
 function countingDatabase(database: Database): { database: Database; probe: BackendProbe } {
-  let roundTrips = 0;
-  let eventsRead = 0;
+  const probe = newProbe();
   const countRows = (rows: readonly unknown[]) => {
-    eventsRead += rows.filter((r) => typeof r === 'object' && r !== null && 'event_id' in r).length;
+    probe.eventsRead += rows.filter((r) => typeof r === 'object' && r !== null && 'event_id' in r).length;
   };
   const plugin: KyselyPlugin = {
     transformQuery(args) {
-      roundTrips++;
+      probe.roundTrips++;
       return args.node;
     },
     async transformResult(args) {
@@ -29,31 +41,19 @@ function countingDatabase(database: Database): { database: Database; probe: Back
       ...database,
       db: database.db.withPlugin(plugin),
       async prepared<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
-        roundTrips++;
+        probe.roundTrips++;
         const rows = await database.prepared<R>(name, text, values);
         countRows(rows);
         return rows;
       },
     },
-    probe: {
-      reset() {
-        roundTrips = 0;
-        eventsRead = 0;
-      },
-      get roundTrips() {
-        return roundTrips;
-      },
-      get eventsRead() {
-        return eventsRead;
-      },
-    },
+    probe,
   };
 }
 
 /** Counts the client's calls and the events its stream and $all reads hand back (a proxy of the real client). */
 function countingClient(client: EventStoreDBClient): { client: EventStoreDBClient; probe: BackendProbe } {
-  let roundTrips = 0;
-  let eventsRead = 0;
+  const probe = newProbe();
   const counted = <T extends object>(read: T): T =>
     new Proxy(read, {
       get(target, property) {
@@ -63,7 +63,7 @@ function countingClient(client: EventStoreDBClient): { client: EventStoreDBClien
             return {
               async next() {
                 const step = await inner.next();
-                if (!step.done) eventsRead++;
+                if (!step.done) probe.eventsRead++;
                 return step;
               },
               return: inner.return?.bind(inner),
@@ -84,13 +84,13 @@ function countingClient(client: EventStoreDBClient): { client: EventStoreDBClien
       const fn = value as (...a: unknown[]) => unknown;
       if (property === 'readStream' || property === 'readAll') {
         return (...args: unknown[]) => {
-          roundTrips++;
+          probe.roundTrips++;
           return counted(fn.apply(target, args) as object);
         };
       }
       if (property === 'appendToStream' || property === 'subscribeToAll') {
         return (...args: unknown[]) => {
-          roundTrips++;
+          probe.roundTrips++;
           return fn.apply(target, args);
         };
       }
@@ -99,18 +99,7 @@ function countingClient(client: EventStoreDBClient): { client: EventStoreDBClien
   });
   return {
     client: proxy,
-    probe: {
-      reset() {
-        roundTrips = 0;
-        eventsRead = 0;
-      },
-      get roundTrips() {
-        return roundTrips;
-      },
-      get eventsRead() {
-        return eventsRead;
-      },
-    },
+    probe,
   };
 }
 

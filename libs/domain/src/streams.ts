@@ -32,3 +32,8 @@ export function parseStreamName(streamId: string): StreamName | null {
   if (!(STREAM_CATEGORIES as readonly string[]).includes(category) || !/^[a-z0-9_]+$/.test(orgId) || id === '') return null;
   return { category: category as StreamCategory, orgId, id };
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Opportunity, activity and category ids are UUIDs (any case; lower-cased before they name a stream). */
+export const isUuid = (value: string) => UUID.test(value);

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DATE_BOUNDS, DomainError, ErrorCode, isValidDate, type OpportunityState, parseInstant } from '@app/domain';
+import { DATE_BOUNDS, DomainError, ErrorCode, isValidDate, type OpportunityState, opportunityStreamId, parseInstant } from '@app/domain';
 import { EventStore, RecordedEvent } from '@app/event-store';
 import type { Actor } from '@app/platform';
-import { foldRecorded, opportunityStreamId } from '../opportunities/opportunity-stream';
+import { foldRecorded } from '../opportunities/opportunity-stream';
 
 /** A point in time from a query parameter: an ISO-8601 instant, or a date meaning the end of that day (UTC). */
 export function parseAsOf(value: string, field = 'as_of'): Date {

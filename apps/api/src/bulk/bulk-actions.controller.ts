@@ -14,7 +14,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { randomUUID } from 'node:crypto';
-import { DomainError, OpportunityCommand } from '@app/domain';
+import { DomainError, OpportunityCommand, isUuid } from '@app/domain';
 import { errorBody, isCodedError, ResponseStatus, Roles, statusOf } from '@app/platform';
 import { CommandMetadata } from '../command-handling/command-context';
 import type { CommandMeta } from '../command-handling/handle-command';
@@ -24,7 +24,6 @@ import { IsDateOnly } from '../opportunities/dto/validators';
 
 export const BULK_ACTIONS = ['update_close_date', 'mark_lost', 'update_stage', 'assign'] as const;
 type BulkAction = (typeof BULK_ACTIONS)[number];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONCURRENCY = 8;
 
 class BulkActionDto {
@@ -127,7 +126,7 @@ export class BulkActionsController {
     const workers = Array.from({ length: Math.min(CONCURRENCY, ids.length) }, async () => {
       for (let i = next++; i < ids.length; i = next++) {
         const id = ids[i];
-        if (!UUID.test(id)) {
+        if (!isUuid(id)) {
           results[i] = { id, status: 'error', http_status: 400, code: 'validation_failed', message: 'id must be a UUID' };
           continue;
         }

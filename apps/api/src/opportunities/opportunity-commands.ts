@@ -8,6 +8,7 @@ import {
   type OpportunityEvent,
   type OpportunityState,
   opportunityStreamId,
+  isUuid,
 } from '@app/domain';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
@@ -26,8 +27,6 @@ export class OpportunityCommandMessage<T extends OpportunityCommand = Opportunit
     readonly meta: CommandMeta,
   ) {}
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Deal commands: the deal's stream, its pipeline, access and reference checks, then the pure decide. */
 @CommandHandler(OpportunityCommandMessage)
@@ -79,7 +78,7 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
           : undefined;
     if (id === undefined || id === null) return;
     const found =
-      UUID.test(id) &&
+      isUuid(id) &&
       (await this.database.db.selectFrom('categories').select('id').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst());
     if (!found) throw DomainError.validation({ category_id: [`category ${id} does not exist (GET /categories lists them)`] });
   }

@@ -1,8 +1,6 @@
 import { fold, INITIAL_STATE, type OpportunityEvent, type OpportunityState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
-export { opportunityStreamId } from '@app/domain';
-
 export function toDomainEvent(recorded: RecordedEvent): OpportunityEvent {
   // schema_version 1 is the only version so far; upcasters go here when a shape changes.
   return { type: recorded.type, data: recorded.data } as OpportunityEvent;

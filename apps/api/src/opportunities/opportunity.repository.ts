@@ -1,11 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DEFAULT_PIPELINE, type OpportunityState, type Pipeline } from '@app/domain';
+import { DEFAULT_PIPELINE, type OpportunityState, opportunityStreamId, type Pipeline } from '@app/domain';
 import { EventStore } from '@app/event-store';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
-import { foldRecorded, opportunityStreamId } from './opportunity-stream';
-
-export type { CommandMeta } from '../command-handling/handle-command';
-export type { OpportunityOutcome as CommandOutcome } from './opportunity-commands';
+import { foldRecorded } from './opportunity-stream';
 
 /** Reads deals and their pipelines for views and queries (commands go through OpportunityCommandHandler). */
 @Injectable()

@@ -1,8 +1,15 @@
 import { type Kysely } from 'kysely';
-import { evolve, INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, type OpportunityEvent, type OpportunityState, parseStreamName } from '@app/domain';
+import {
+  evolve,
+  INITIAL_STATE,
+  OPPORTUNITY_EVENT_TYPES,
+  type OpportunityEvent,
+  type OpportunityState,
+  parseStreamName,
+  isUuid,
+} from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
 
 export interface FoldedDeal {
@@ -18,7 +25,7 @@ export interface FoldedDeal {
 /** An event of an opportunity stream (whose ids are UUIDs) that the deal's fold knows. */
 export function isOpportunityEvent(e: RecordedEvent): boolean {
   const name = HANDLED.has(e.type) ? parseStreamName(e.streamId) : null;
-  return name !== null && name.category === 'opportunity' && UUID.test(name.id);
+  return name !== null && name.category === 'opportunity' && isUuid(name.id);
 }
 
 export function dealOf(e: RecordedEvent): { orgId: string; id: string } {
