@@ -20,6 +20,10 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
   const logger = options.logger === false ? null : createLogger();
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bodyParser: false,
+    // Literal segments before parameters (/opportunities/stats before /opportunities/:id), whatever
+    // the order of modules and methods; a route that could still never be reached stops the start.
+    routeResolutionStrategy: 'specificity',
+    routeConflictPolicy: { duplicate: 'error', shadow: 'error' },
     logger: logger ? new PinoNestLogger(logger) : false,
   });
   app.use(requestContextMiddleware);

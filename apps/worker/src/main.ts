@@ -1,49 +1,47 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { openEventStore } from '@app/event-store';
-import { createLogger, DataDirectoryInUseError, loadConfig, openDatabase, PinoNestLogger } from '@app/platform';
+import { NestFactory } from '@nestjs/core';
+import { createServer } from 'node:http';
+import { createLogger, DataDirectoryInUseError, loadConfig, PinoNestLogger, reserveDatabase } from '@app/platform';
 import { ProjectionRunner } from '@app/read-models';
-import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
+import { ProjectionLag } from '../../api/src/read-side.module';
+import { WorkerModule } from './worker.module';
 
 /**
  * Projectors and the webhook dispatcher as their own process (scale-out). Several workers may
  * run: each projector batch takes the projection's advisory lock and compare-and-sets its
- * checkpoint, and webhook messages are claimed with FOR UPDATE SKIP LOCKED.
+ * checkpoint, and webhook messages are claimed with FOR UPDATE SKIP LOCKED. With
+ * WORKER_METRICS_PORT set, GET /metrics on that port serves this process's Prometheus metrics.
  */
 async function main(): Promise<void> {
-  Logger.overrideLogger(new PinoNestLogger(createLogger()));
   const logger = new Logger('Worker');
-  const config = loadConfig();
+  // A worker always works, whatever RUN_PROJECTORS / RUN_WEBHOOK_DISPATCHER tell the API.
+  const config = { ...loadConfig(), runProjectors: true, runWebhookDispatcher: true };
   if (!config.databaseUrl) {
     logger.warn('No DATABASE_URL: the embedded database belongs to one process; use `npm start` for the all-in-one setup');
   }
-  const database = await openDatabase(config);
-  const store = await openEventStore(config, database);
-  const runner = new ProjectionRunner(database.db, store, serviceProjections(), {
-    batchSize: config.projectionBatchSize,
-    pollMs: config.projectionPollMs,
-    maxAttempts: 3,
-    haltOnPoison: config.projectionHaltOnPoison,
+  reserveDatabase(config);
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot({ config }), {
+    logger: new PinoNestLogger(createLogger()),
   });
-  await runner.start();
-  const dispatcher = new WebhookDispatcher(database.db, new AddressPolicy(config.webhookAllowedHosts), dispatcherOptionsFrom(config));
-  runner.onProgress(() => dispatcher.wake());
-  dispatcher.start();
-  logger.log(`Running projections: ${runner.projections.map((p) => p.name).join(', ')}; webhook dispatcher on`);
+  app.enableShutdownHooks();
+  await app.init();
+  logger.log(`Running projections: ${app.get(ProjectionRunner).projections.map((p) => p.name).join(', ')}; webhook dispatcher on`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`${signal}: finishing the batch in flight`);
-    await runner.stop();
-    await dispatcher.stop();
-    await store.close();
-    await database.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  const metricsPort = process.env.WORKER_METRICS_PORT;
+  if (metricsPort) {
+    const lag = app.get(ProjectionLag);
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end();
+      lag.prometheus().then(
+        ({ contentType, body }) => res.writeHead(200, { 'Content-Type': contentType }).end(body),
+        () => res.writeHead(503).end(),
+      );
+    });
+    server.listen(Number(metricsPort), () => logger.log(`Metrics on http://localhost:${metricsPort}/metrics`));
+    process.once('SIGTERM', () => server.close());
+    process.once('SIGINT', () => server.close());
+  }
 }
 
 main().catch((error) => {

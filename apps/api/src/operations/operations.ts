@@ -1,37 +1,10 @@
-import { Controller, Get, Header, Inject, Injectable, NestMiddleware, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Injectable, NestMiddleware } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { NextFunction, Request, Response } from 'express';
 import { sql } from 'kysely';
 import { EventStore } from '@app/event-store';
-import { Database, DATABASE, Metrics, Public } from '@app/platform';
-import { ProjectionRunner } from '@app/read-models';
-
-const MAX_READY_LAG = Number(process.env.READINESS_MAX_LAG ?? 10_000);
-
-/** Events appended but not applied, per projection, counted by the event store (PostgreSQL or EventStoreDB). */
-@Injectable()
-export class ProjectionLag {
-  constructor(
-    @Inject(DATABASE) private readonly database: Database,
-    private readonly store: EventStore,
-    private readonly runner: ProjectionRunner,
-  ) {}
-
-  async measure(): Promise<{ projection: string; behind: number; halted: string | null }[]> {
-    const names = new Set(this.runner.projections.map((p) => p.name));
-    const checkpoints = (
-      await this.database.db.selectFrom('projection_checkpoints').select(['projection', 'checkpoint', 'halted_reason']).execute()
-    ).filter((c) => names.has(c.projection));
-    return Promise.all(
-      checkpoints.map(async (c) => ({
-        projection: c.projection,
-        // Counted up to just past the readiness bound: beyond it the exact figure changes nothing.
-        behind: await this.store.behindBy(c.checkpoint as string | null, { max: MAX_READY_LAG + 1 }),
-        halted: c.halted_reason as string | null,
-      })),
-    );
-  }
-}
+import { Database, DATABASE, Metrics, Public, ResponseHeaders } from '@app/platform';
+import { MAX_READY_LAG, ProjectionLag } from '../read-side.module';
 
 /** Latency per route for every request, labelled by the route pattern (not the raw URL). */
 @Injectable()
@@ -53,7 +26,6 @@ export class OperationsController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly metrics: Metrics,
     private readonly lag: ProjectionLag,
     @Inject(DATABASE) private readonly database: Database,
     private readonly store: EventStore,
@@ -96,10 +68,10 @@ export class OperationsController {
   @Get('metrics')
   @Public()
   @Header('Content-Type', 'text/plain; version=0.0.4')
-  async prometheus(@Res({ passthrough: true }) res: Response) {
-    for (const { projection, behind } of await this.lag.measure()) this.metrics.projectionLag.set({ projection }, behind);
-    res.setHeader('Content-Type', this.metrics.registry.contentType);
-    return this.metrics.registry.metrics();
+  async prometheus(@ResponseHeaders() headers: Record<string, string>) {
+    const { contentType, body } = await this.lag.prometheus();
+    headers['Content-Type'] = contentType;
+    return body;
   }
 
   private async databaseUp() {

@@ -1,8 +1,8 @@
-import { Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Param } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import type { Request, Response } from 'express';
-import { Actor, CurrentActor, validateQuery } from '@app/platform';
-import { ConsistencyReport, ConsistencyService, quarterOf, READ_MODEL_NAMES } from '@app/read-models';
+import { Actor, CurrentActor, ResponseHeaders, validateQuery } from '@app/platform';
+import { quarterOf } from '@app/read-models';
+import { ReadQuery, ReadYourWrites } from '../read-your-writes';
 import {
   DetailQueryDto,
   ForecastQueryDto,
@@ -28,29 +28,44 @@ import {
 } from './queries/opportunity-queries';
 
 const CUSTOM_FIELD_PARAM = /^cf_([A-Za-z0-9_]{1,64})$/;
-const READ_MODELS = READ_MODEL_NAMES;
 
-/** Queries read the projections; they first wait (bounded) for the caller's last write. */
+/** Queries read the projections; each first waits (bounded) for the caller's last write (@ReadYourWrites). */
 @Controller('opportunities')
 export class OpportunityQueriesController {
   constructor(
     private readonly queries: QueryBus,
-    private readonly consistency: ConsistencyService,
     private readonly audit: AuditService,
     private readonly views: OpportunityViews,
     private readonly staleRules: StaleRules,
   ) {}
 
-  @Get()
-  async list(
-    @Query() raw: Record<string, unknown>,
+  // Declared first on purpose: routes are registered most specific first, so /stats is never taken for an id.
+  @ReadYourWrites()
+  @Get(':id')
+  async get(
+    @Param('id', ParseOpportunityIdPipe) id: string,
+    @ReadQuery() raw: Record<string, unknown>,
     @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
+    @ResponseHeaders() headers: Record<string, string>,
   ) {
-    const { rest, customFields } = splitCustomFields(withoutConsistency(raw));
+    const q = validateQuery(DetailQueryDto, raw);
+    if (q.as_of !== undefined) {
+      // Time travel: folded from the event log, no read model involved.
+      const at = parseAsOf(q.as_of);
+      const state = await this.audit.asOf(actor, id, at);
+      headers.ETag = `"${state.version}"`;
+      return { data: await this.views.detail(actor, state, q.includes ?? []), meta: { as_of: at.toISOString() } };
+    }
+    const result = await this.queries.execute(new GetOpportunity(actor, id, q.includes ?? []));
+    headers.ETag = `"${result.version}"`;
+    return { data: result.data };
+  }
+
+  @ReadYourWrites()
+  @Get()
+  async list(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const { rest, customFields } = splitCustomFields(raw);
     const q = validateQuery(ListOpportunitiesQueryDto, rest);
-    const report = await this.waitForWrites(req, res, actor);
     const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, stale, ...filters } = q;
     const result = await this.queries.execute(
       new ListOpportunities(
@@ -66,35 +81,25 @@ export class OpportunityQueriesController {
         includes ?? [],
       ),
     );
-    return withConsistency(result, report);
+    return result;
   }
 
+  @ReadYourWrites()
   @Get('pipeline-data')
-  async pipelineData(
-    @Query() raw: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const q = validateQuery(PipelineDataQueryDto, withoutConsistency(raw));
+  async pipelineData(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(PipelineDataQueryDto, raw);
     const asOf = q.as_of === undefined ? undefined : parseAsOf(q.as_of);
-    const report = await this.waitForWrites(req, res, actor);
     const data = await this.queries.execute(
       new GetPipelineData(actor, { userId: q.user_id, dateRange: q.date_range, pipelineId: q.pipeline_id, currency: q.currency, asOf }),
     );
-    return withConsistency({ data }, report);
+    return { data };
   }
 
+  @ReadYourWrites()
   @Get('forecast')
-  async forecast(
-    @Query() raw: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const q = validateQuery(ForecastQueryDto, withoutConsistency(raw));
+  async forecast(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(ForecastQueryDto, raw);
     const asOf = q.as_of === undefined ? undefined : parseAsOf(q.as_of);
-    const report = await this.waitForWrites(req, res, actor);
     const current = quarterOf(asOf ?? new Date());
     const data = await this.queries.execute(
       new GetForecast(actor, {
@@ -105,18 +110,13 @@ export class OpportunityQueriesController {
         asOf,
       }),
     );
-    return withConsistency({ data }, report);
+    return { data };
   }
 
+  @ReadYourWrites()
   @Get('forecast/monthly')
-  async monthly(
-    @Query() raw: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const q = validateQuery(MonthlyForecastQueryDto, withoutConsistency(raw));
-    const report = await this.waitForWrites(req, res, actor);
+  async monthly(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(MonthlyForecastQueryDto, raw);
     const data = await this.queries.execute(
       new GetMonthlyForecast(actor, {
         from: q.close_date__gte ?? q.from,
@@ -125,73 +125,28 @@ export class OpportunityQueriesController {
         currency: q.currency,
       }),
     );
-    return withConsistency({ data }, report);
+    return { data };
   }
 
+  @ReadYourWrites()
   @Get('stats')
-  async stats(
-    @Query() raw: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const q = validateQuery(StatsQueryDto, withoutConsistency(raw));
-    const report = await this.waitForWrites(req, res, actor);
+  async stats(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(StatsQueryDto, raw);
     const data = await this.queries.execute(
       new GetStats(actor, { pipelineId: q.pipeline_id, staleDays: q.stale_days, currency: q.currency }),
     );
-    return withConsistency({ data }, report);
+    return { data };
   }
 
+  @ReadYourWrites()
   @Get('pipeline-summary')
-  async pipelineSummary(
-    @Query() raw: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const q = validateQuery(PipelineSummaryQueryDto, withoutConsistency(raw));
-    const report = await this.waitForWrites(req, res, actor);
+  async pipelineSummary(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(PipelineSummaryQueryDto, raw);
     const data = await this.queries.execute(
       new GetPipelineSummary(actor, { pipelineId: q.pipeline_id, period: q.period, currency: q.currency }),
     );
-    return withConsistency({ data }, report);
+    return { data };
   }
-
-  @Get(':id')
-  async get(
-    @Param('id', ParseOpportunityIdPipe) id: string,
-    @Query() raw: Record<string, unknown>,
-    @CurrentActor() actor: Actor,
-    @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    const q = validateQuery(DetailQueryDto, withoutConsistency(raw));
-    if (q.as_of !== undefined) {
-      // Time travel: folded from the event log, no read model involved.
-      const at = parseAsOf(q.as_of);
-      const state = await this.audit.asOf(actor, id, at);
-      res.setHeader('ETag', `"${state.version}"`);
-      return { data: await this.views.detail(actor, state, q.includes ?? []), meta: { as_of: at.toISOString() } };
-    }
-    const report = await this.waitForWrites(req, res, actor);
-    const result = await this.queries.execute(new GetOpportunity(actor, id, q.includes ?? []));
-    res.setHeader('ETag', `"${result.version}"`);
-    return withConsistency({ data: result.data }, report);
-  }
-
-  private async waitForWrites(req: Request, res: Response, actor: Actor): Promise<ConsistencyReport> {
-    const explicit = req.header('x-consistency-token') ?? (typeof req.query.consistency === 'string' ? req.query.consistency : undefined);
-    const report = await this.consistency.waitFor(explicit, actor.orgId, READ_MODELS);
-    res.setHeader('X-Consistency', report.reached ? 'reached' : 'behind');
-    res.setHeader('X-Projection-Position', report.projection_position);
-    return report;
-  }
-}
-
-function withoutConsistency(raw: Record<string, unknown>): Record<string, unknown> {
-  const { consistency: _ignored, ...rest } = raw;
-  return rest;
 }
 
 function splitCustomFields(raw: Record<string, unknown>) {
@@ -204,11 +159,4 @@ function splitCustomFields(raw: Record<string, unknown>) {
     else rest[key] = value;
   }
   return { rest, customFields };
-}
-
-/** When the read models could not catch up in time the body says how far behind they are. */
-function withConsistency<T extends object>(body: T, report: ConsistencyReport): T {
-  if (report.reached) return body;
-  const meta = (body as { meta?: object }).meta ?? {};
-  return { ...body, meta: { ...meta, consistency: report } };
 }

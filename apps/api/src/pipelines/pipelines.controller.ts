@@ -1,14 +1,14 @@
 import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { PipelineCommandMessage } from './pipeline-commands';
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
 import { DEFAULT_PIPELINE_ID, defaultPipelineProtected, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
-import { Actor, CurrentActor, Database, DATABASE, Roles } from '@app/platform';
+import { Actor, CurrentActor, Database, DATABASE, ResponseHeaders, Roles } from '@app/platform';
 import { ConsistencyService, READ_MODEL_NAMES } from '@app/read-models';
 import { CommandMetadata } from '../command-handling/command-context';
 import type { CommandMeta } from '../command-handling/handle-command';
 import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateStageDto } from './pipelines.dto';
 import { PipelineRepository } from './pipeline.repository';
+import { ReadYourWrites } from '../read-your-writes';
 
 const ID = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -17,7 +17,7 @@ function checkId(id: string, field = 'id'): string {
   return id;
 }
 
-/** Seed 004 shape: stages in display order with is_won / is_lost flags and their deal counts. */
+/** A pipeline as clients read it: stages in display order with is_won / is_lost flags and their deal counts. */
 function pipelineView(p: Pipeline, version: number, counts: Map<string, number>) {
   return {
     id: p.id,
@@ -51,9 +51,9 @@ export class PipelinesController {
     @Inject(DATABASE) private readonly database: Database,
   ) {}
 
+  @ReadYourWrites()
   @Get()
   async list(@CurrentActor() actor: Actor) {
-    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const rows = await this.database.db
       .selectFrom('pipelines')
       .select(['id', 'definition', 'version', 'deleted_at'])
@@ -74,12 +74,12 @@ export class PipelinesController {
     };
   }
 
+  @ReadYourWrites()
   @Get(':id')
-  async get(@Param('id') id: string, @CurrentActor() actor: Actor, @Res({ passthrough: true }) res: Response) {
+  async get(@Param('id') id: string, @CurrentActor() actor: Actor, @ResponseHeaders() headers: Record<string, string>) {
     const state = await this.pipelines.load(actor.orgId, checkId(id));
     if (!state.exists || state.deleted) throw DomainError.notFound('Pipeline');
-    res.setHeader('ETag', `"${state.version}"`);
-    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
+    headers.ETag = `"${state.version}"`;
     return { data: pipelineView(state.pipeline!, state.version, await this.dealCounts(actor.orgId, id)) };
   }
 

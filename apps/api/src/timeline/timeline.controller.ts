@@ -1,5 +1,5 @@
 import { OpportunityCommandMessage } from '../opportunities/opportunity-commands';
-import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ActivityLogged, DomainError, OpportunityEvent } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid, validateQuery } from '@app/platform';
@@ -10,6 +10,7 @@ import type { CommandMeta } from '../command-handling/handle-command';
 import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { ParseOpportunityIdPipe } from '../opportunities/opportunity-id.pipe';
 import { OpportunityRepository } from '../opportunities/opportunity.repository';
+import { ReadQuery, ReadYourWrites } from '../read-your-writes';
 import { ActivitiesQueryDto, AddNoteDto, CreateActivityDto, UpdateActivityDto } from './timeline.dto';
 
 function activityView(opportunityId: string, e: ActivityLogged, actorId: string) {
@@ -88,8 +89,13 @@ export class TimelineController {
     return { message: 'Activity completed successfully', data: await findActivity(this.database.db, actor.orgId, activityId) };
   }
 
+  @ReadYourWrites()
   @Get('opportunities/:id/activities')
-  async activities(@Param('id', ParseOpportunityIdPipe) id: string, @Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+  async activities(
+    @Param('id', ParseOpportunityIdPipe) id: string,
+    @ReadQuery() raw: Record<string, unknown>,
+    @CurrentActor() actor: Actor,
+  ) {
     const q = validateQuery(ActivitiesQueryDto, raw);
     await this.ensureDeal(actor, id);
     const { rows, total } = await listActivities(this.database.db, actor.orgId, id, q.page, q.per_page, q.type);
@@ -123,8 +129,9 @@ export class TimelineController {
     };
   }
 
+  @ReadYourWrites()
   @Get('opportunities/:id/notes')
-  async notes(@Param('id', ParseOpportunityIdPipe) id: string, @Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+  async notes(@Param('id', ParseOpportunityIdPipe) id: string, @ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(PageQueryDto, raw);
     await this.ensureDeal(actor, id);
     const { rows, total } = await listNotes(this.database.db, actor.orgId, id, q.page, q.per_page);
@@ -168,8 +175,8 @@ export class TimelineController {
     };
   }
 
+  /** The deal is in the read model (the route has waited for the caller's writes). */
   private async ensureDeal(actor: Actor, id: string): Promise<void> {
-    await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
     const row = await this.database.db
       .selectFrom('opportunity_list')
       .select('id')
