@@ -1,18 +1,21 @@
-import { opportunityStreamId } from '@app/domain';
-import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
-import { EventStore, type RecordedEvent } from '@app/event-store';
-import type { TestApp } from '../support/test-app';
+import { bearer, dealBody, OPPS, readStream, type TestApp } from '../support/test-app';
 
-export { API } from '../support/test-app';
-export const OPPS = '/api/v1/crm/opportunities';
+export {
+  API,
+  bearer,
+  dealBody,
+  describeEachBackend,
+  OPPS,
+  readStream,
+  type TestApp,
+  uniqueOrg,
+  useTestApp,
+  useTokens,
+} from '../support/test-app';
 
-/** A fresh org id (tokens accept a-z, 0-9 and _): tests that share an app never share an org. */
-export function uniqueOrg(prefix = 'org'): string {
-  return `${prefix}_${randomBytes(5).toString('hex')}`;
-}
-
-export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+/** An ISO 8601 instant in UTC, as the API writes timestamps. */
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 /** ETag header "n" → n. */
 export function etagVersion(res: Response): number {
@@ -25,18 +28,6 @@ export function globalPosition(res: Response): bigint {
   const raw = res.headers['x-global-position'];
   expect(raw).toMatch(/^\d+$/);
   return BigInt(raw);
-}
-
-/** A valid create body in the seed 000 style (customer_id as JSON integer). */
-export function dealBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name: 'BigCorp - Platform Deployment',
-    customer_id: 568,
-    value: 200000.0,
-    expected_close_date: '2026-04-30',
-    stage: 'prospecting',
-    ...overrides,
-  };
 }
 
 export async function createDeal(
@@ -53,8 +44,9 @@ export async function getDeal(t: TestApp, token: string, id: string): Promise<Re
   return t.http().get(`${OPPS}/${id}`).set(bearer(token));
 }
 
-export function readStream(t: TestApp, orgId: string, id: string): Promise<RecordedEvent[]> {
-  return t.app.get(EventStore).readStream(opportunityStreamId(orgId, id));
+/** How many events a deal's stream holds. */
+export async function streamLength(t: TestApp, orgId: string, id: string): Promise<number> {
+  return (await readStream(t, orgId, id)).length;
 }
 
 /**

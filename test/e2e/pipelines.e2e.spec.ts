@@ -1,11 +1,9 @@
 import { pipelineStreamId } from '@app/domain';
 import { EventStore, type RecordedEvent } from '@app/event-store';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
-import { API, bearer, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
+import { API, bearer, describeEachBackend, etagVersion, getDeal, OPPS, readStream, uniqueOrg, useTestApp, useTokens } from './helpers';
 
 /**
- * Configurable pipelines (seed 004 stages with is_won / is_lost; seed 002 loss reasons and policy):
+ * Configurable pipelines (stages with is_won / is_lost, loss reasons, a skip / backward policy):
  * CRUD, one audited event per change, validation, deals following their pipeline's probabilities
  * and policy, deletion guards, and pipeline-data / pipeline-summary per pipeline (figures by hand).
  */
@@ -22,8 +20,8 @@ const DEFAULT_LOSS_REASONS = [
   'other',
 ];
 
-/** Seed 004's six stages (given out of order: the API answers in display order), with probabilities. */
-const SEED_004_STAGES = [
+/** Six stages, won and lost among them (given out of order: the API answers in display order), with probabilities. */
+const SIX_STAGES = [
   { name: 'Closed Won', display_order: 5, is_won: true },
   { name: 'Lead', display_order: 1, probability: 10 },
   { name: 'Negotiation', display_order: 4, probability: 80 },
@@ -50,26 +48,15 @@ const stage = (
   deal_count,
 });
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configurable pipelines (%s)', (_name, backend) => {
-  let t: TestApp;
-  const org = uniqueOrg('mpipe');
-  let admin: string;
-  let manager: string;
+describeEachBackend('configurable pipelines (%s)', (backend) => {
+  const t = useTestApp(backend);
+  const org = uniqueOrg('pipe');
+  const tok = useTokens(t, { admin: [org, 'admin_p', 'admin'], manager: [org, 'mgr_p', 'manager'] });
   const http = () => t.http();
-
-  beforeAll(async () => {
-    t = await startTestApp(backend);
-    admin = await t.token(org, 'admin_p', 'admin');
-    manager = await t.token(org, 'mgr_p', 'manager');
-  }, 60_000);
-
-  afterAll(async () => {
-    await t?.close();
-  });
 
   const pipelineStream = (id: string, o = org): Promise<RecordedEvent[]> => t.app.get(EventStore).readStream(pipelineStreamId(o, id));
 
-  async function createDeal(body: Record<string, unknown>, token = manager): Promise<string> {
+  async function createDeal(body: Record<string, unknown>, token = tok.manager): Promise<string> {
     const res = await http()
       .post(OPPS)
       .set(bearer(token))
@@ -79,12 +66,12 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
   }
 
   describe('pipeline definitions', () => {
-    it('POST /pipelines (seed 004 stages) → 201: stages in display order with flags, default policy and loss reasons', async () => {
+    it('POST /pipelines (six stages, out of order) → 201: stages in display order with flags, default policy and loss reasons', async () => {
       const res = await http()
         .post(PIPES)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .set('X-Correlation-Id', 'pipe-create-1')
-        .send({ name: 'SMB Sales', stages: SEED_004_STAGES });
+        .send({ name: 'SMB Sales', stages: SIX_STAGES });
       expect(res.status).toBe(201);
       expect(res.body.message).toBe('Pipeline created successfully');
       expect(res.body.data).toEqual({
@@ -116,7 +103,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     });
 
     it('GET /pipelines lists the default pipeline first and ours, stages in display order with deal_count', async () => {
-      const res = await http().get(PIPES).set(bearer(manager));
+      const res = await http().get(PIPES).set(bearer(tok.manager));
       expect(res.status).toBe(200);
       expect(res.body.data.map((p: { id: string }) => p.id)).toEqual(['default', 'smb_sales']);
       const [def, smb] = res.body.data;
@@ -145,18 +132,18 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     });
 
     it('GET /pipelines/{id} → the pipeline with its ETag; unknown → 404; malformed → 400', async () => {
-      const res = await http().get(`${PIPES}/smb_sales`).set(bearer(manager));
+      const res = await http().get(`${PIPES}/smb_sales`).set(bearer(tok.manager));
       expect(res.status).toBe(200);
       expect(res.body.data).toMatchObject({ id: 'smb_sales', version: 1 });
       expect(etagVersion(res)).toBe(1);
-      expect((await http().get(`${PIPES}/nope`).set(bearer(manager))).status).toBe(404);
-      expect((await http().get(`${PIPES}/Not-A-Key`).set(bearer(manager))).status).toBe(400);
+      expect((await http().get(`${PIPES}/nope`).set(bearer(tok.manager))).status).toBe(404);
+      expect((await http().get(`${PIPES}/Not-A-Key`).set(bearer(tok.manager))).status).toBe(400);
     });
 
     it('adds a stage (StageAdded) and updates a stage (StageUpdated): one event per change, with actor metadata', async () => {
       const add = await http()
         .post(`${PIPES}/smb_sales/stages`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ key: 'on_hold', name: 'On Hold', display_order: 7, is_on_hold: true });
       expect(add.status).toBe(201);
       expect(add.body.data.version).toBe(2);
@@ -164,20 +151,20 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
 
       const update = await http()
         .patch(`${PIPES}/smb_sales/stages/qualified`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ name: 'Qualified Lead', probability: 35 });
       expect(update.status).toBe(200);
       expect(update.body.data.version).toBe(3);
       expect(update.body.data.stages[1]).toMatchObject(stage('qualified', 'Qualified Lead', 2, 35));
 
       // Rejected changes append nothing.
-      const wonAt90 = await http().patch(`${PIPES}/smb_sales/stages/closed_won`).set(bearer(admin)).send({ probability: 90 });
+      const wonAt90 = await http().patch(`${PIPES}/smb_sales/stages/closed_won`).set(bearer(tok.admin)).send({ probability: 90 });
       expect(wonAt90.status).toBe(400);
-      const missing = await http().patch(`${PIPES}/smb_sales/stages/demo`).set(bearer(admin)).send({ probability: 20 });
+      const missing = await http().patch(`${PIPES}/smb_sales/stages/demo`).set(bearer(tok.admin)).send({ probability: 20 });
       expect(missing.status).toBe(404);
       const secondHold = await http()
         .post(`${PIPES}/smb_sales/stages`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ name: 'Paused', display_order: 8, is_on_hold: true });
       expect(secondHold.status).toBe(400);
 
@@ -236,16 +223,16 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       ],
     ])('invalid pipeline (%s) → 400, nothing stored', async (_label, stages, message) => {
       const id = `bad_${Math.random().toString(36).slice(2, 8)}`;
-      const res = await http().post(PIPES).set(bearer(admin)).send({ id, name: 'Bad', stages });
+      const res = await http().post(PIPES).set(bearer(tok.admin)).send({ id, name: 'Bad', stages });
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('validation_failed');
       expect(res.body.errors.stages).toContain(message);
       expect(await pipelineStream(id)).toEqual([]);
-      expect((await http().get(`${PIPES}/${id}`).set(bearer(admin))).status).toBe(404);
+      expect((await http().get(`${PIPES}/${id}`).set(bearer(tok.admin))).status).toBe(404);
     });
 
     it('the same pipeline id twice → 409', async () => {
-      const res = await http().post(PIPES).set(bearer(admin)).send({ id: 'smb_sales', name: 'Again', stages: SEED_004_STAGES });
+      const res = await http().post(PIPES).set(bearer(tok.admin)).send({ id: 'smb_sales', name: 'Again', stages: SIX_STAGES });
       expect(res.status).toBe(409);
       expect(await pipelineStream('smb_sales')).toHaveLength(3);
     });
@@ -255,7 +242,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     beforeAll(async () => {
       const res = await http()
         .post(PIPES)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({
           id: 'fast_track',
           name: 'Fast Track',
@@ -276,7 +263,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     it("a deal created with pipeline_id starts in its first stage at that stage's probability", async () => {
       const res = await http()
         .post(OPPS)
-        .set(bearer(manager))
+        .set(bearer(tok.manager))
         .send({ name: 'SMB lead', customer_id: 568, value: 10000, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales' });
       expect(res.status).toBe(201);
       expect(res.body.data).toMatchObject({
@@ -287,7 +274,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
         weighted_value: 1000,
       });
       // The updated stage probability (30 → 35) applies: 40,000 × 35 % = 14,000.
-      const q = await http().post(OPPS).set(bearer(manager)).send({
+      const q = await http().post(OPPS).set(bearer(tok.manager)).send({
         name: 'SMB qualified',
         customer_id: 568,
         value: 40000,
@@ -299,7 +286,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect(q.body.data).toMatchObject({ stage: 'qualified', probability: 35, weighted_value: 14000 });
       const f = await http()
         .post(OPPS)
-        .set(bearer(manager))
+        .set(bearer(tok.manager))
         .send({ name: 'Fast', customer_id: 568, value: 1000, expected_close_date: '2027-03-31', pipeline_id: 'fast_track' });
       expect(f.body.data).toMatchObject({ stage: 'intake', probability: 20, weighted_value: 200 });
     });
@@ -308,7 +295,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       for (const s of ['prospecting', 'closed_won', 'on_hold']) {
         const res = await http()
           .post(OPPS)
-          .set(bearer(manager))
+          .set(bearer(tok.manager))
           .send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'smb_sales', stage: s });
         expect(res.status).toBe(400);
         expect(res.body.errors.stage).toEqual(['stage must be one of: lead, qualified, proposal_sent, negotiation']);
@@ -318,7 +305,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     it('unknown pipeline_id → 400 on pipeline_id', async () => {
       const res = await http()
         .post(OPPS)
-        .set(bearer(manager))
+        .set(bearer(tok.manager))
         .send({ name: 'x', customer_id: 568, value: 1, expected_close_date: '2027-03-31', pipeline_id: 'nope' });
       expect(res.status).toBe(400);
       expect(Object.keys(res.body.errors)).toEqual(['pipeline_id']);
@@ -326,7 +313,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
 
     it('forward-only (allow_skip false): no skipping; backward only with a reason', async () => {
       const id = await createDeal({ name: 'Forward only', value: 5000, pipeline_id: 'smb_sales' });
-      const skip = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'proposal_sent' });
+      const skip = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tok.manager)).send({ stage: 'proposal_sent' });
       expect(skip.status).toBe(422);
       expect(skip.body).toMatchObject({
         message: 'Invalid stage transition',
@@ -337,17 +324,17 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
         allowed_stages: ['qualified', 'closed_lost', 'on_hold'],
         allowed_with_reason: [],
       });
-      const win = await http().post(`${OPPS}/${id}/win`).set(bearer(manager)).send({});
+      const win = await http().post(`${OPPS}/${id}/win`).set(bearer(tok.manager)).send({});
       expect(win.status).toBe(422);
-      const next = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(manager)).send({});
+      const next = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tok.manager)).send({});
       expect(next.status).toBe(200);
       expect(next.body.data).toMatchObject({ stage: 'qualified', probability: 35, previous_stage: 'lead' });
-      const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'lead' });
+      const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tok.manager)).send({ stage: 'lead' });
       expect(back.status).toBe(422);
       expect(back.body.reason).toBe('moving backward requires a reason');
       const withReason = await http()
         .patch(`${OPPS}/${id}/stage`)
-        .set(bearer(manager))
+        .set(bearer(tok.manager))
         .send({ stage: 'lead', reason: 'Budget owner left' });
       expect(withReason.status).toBe(200);
       expect(withReason.body.data).toMatchObject({ stage: 'lead', probability: 10 });
@@ -360,23 +347,26 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
 
     it('allow_skip true: jumps forward and wins from any active stage; allow_backward false refuses backward even with a reason', async () => {
       const id = await createDeal({ name: 'Skipper', value: 2000, pipeline_id: 'fast_track' });
-      const jump = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'signature' });
+      const jump = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tok.manager)).send({ stage: 'signature' });
       expect(jump.status).toBe(200);
       expect(jump.body.data).toMatchObject({ stage: 'signature', probability: 90, previous_stage: 'intake' });
-      const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'intake', reason: 'Contract questions' });
+      const back = await http()
+        .patch(`${OPPS}/${id}/stage`)
+        .set(bearer(tok.manager))
+        .send({ stage: 'intake', reason: 'Contract questions' });
       expect(back.status).toBe(422);
       expect(back.body).toMatchObject({
         message: 'Invalid stage transition',
         reason: 'this pipeline does not allow backward moves',
         allowed_with_reason: [],
       });
-      const previous = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(manager)).send({ reason: 'Contract questions' });
+      const previous = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(tok.manager)).send({ reason: 'Contract questions' });
       expect(previous.status).toBe(422);
       expect(previous.body.reason).toBe('this pipeline does not allow backward moves');
       expect((await readStream(t, org, id)).length).toBe(2);
 
       const direct = await createDeal({ name: 'Direct win', value: 3000, pipeline_id: 'fast_track' });
-      const win = await http().post(`${OPPS}/${direct}/win`).set(bearer(manager)).send({});
+      const win = await http().post(`${OPPS}/${direct}/win`).set(bearer(tok.manager)).send({});
       expect(win.status).toBe(200);
       expect(win.body.data).toMatchObject({ stage: 'done', probability: 100, value: 3000 });
     });
@@ -386,12 +376,12 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       const skipper = await createDeal({ name: 'Policy change skipper', value: 2000, pipeline_id: 'fast_track' });
       const patch = await http()
         .patch(`${PIPES}/fast_track`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ policy: { allow_backward: true } });
       expect(patch.status).toBe(200);
-      const read = await http().get(`${PIPES}/fast_track`).set(bearer(manager));
-      const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(manager)).send({ stage: 'intake', reason: 'Scope reset' });
-      const skip = await http().patch(`${OPPS}/${skipper}/stage`).set(bearer(manager)).send({ stage: 'signature' });
+      const read = await http().get(`${PIPES}/fast_track`).set(bearer(tok.manager));
+      const back = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tok.manager)).send({ stage: 'intake', reason: 'Scope reset' });
+      const skip = await http().patch(`${OPPS}/${skipper}/stage`).set(bearer(tok.manager)).send({ stage: 'signature' });
       const event = (await pipelineStream('fast_track')).at(-1)!;
       expect({
         response_policy: patch.body.data.policy,
@@ -410,25 +400,25 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
 
     it("lose with a reason outside the pipeline's loss_reasons → 400; accepted after PUT /loss-reasons", async () => {
       const id = await createDeal({ name: 'Lost to competitor', value: 4000, pipeline_id: 'fast_track' });
-      const res = await http().post(`${OPPS}/${id}/lose`).set(bearer(manager)).send({ loss_reason: 'competitor', competitor: 'Rival' });
+      const res = await http().post(`${OPPS}/${id}/lose`).set(bearer(tok.manager)).send({ loss_reason: 'competitor', competitor: 'Rival' });
       expect(res.status).toBe(400);
       expect(res.body.errors).toEqual({ loss_reason: ['loss_reason must be one of: budget, no_response'] });
       expect((await readStream(t, org, id)).length).toBe(1);
 
       const bad = await http()
         .put(`${PIPES}/fast_track/loss-reasons`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ loss_reasons: ['Bad Code'] });
       expect(bad.status).toBe(400);
       const dup = await http()
         .put(`${PIPES}/fast_track/loss-reasons`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ loss_reasons: ['budget', 'budget'] });
       expect(dup.status).toBe(400);
       const before = (await pipelineStream('fast_track')).length;
       const put = await http()
         .put(`${PIPES}/fast_track/loss-reasons`)
-        .set(bearer(admin))
+        .set(bearer(tok.admin))
         .send({ loss_reasons: ['budget', 'no_response', 'competitor'] });
       expect(put.status).toBe(200);
       expect(put.body.data.loss_reasons).toEqual(['budget', 'no_response', 'competitor']);
@@ -440,33 +430,34 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
         metadata: { actor_id: 'admin_p' },
       });
 
-      const ok = await http().post(`${OPPS}/${id}/lose`).set(bearer(manager)).send({ loss_reason: 'competitor', competitor: 'Rival' });
+      const ok = await http().post(`${OPPS}/${id}/lose`).set(bearer(tok.manager)).send({ loss_reason: 'competitor', competitor: 'Rival' });
       expect(ok.status).toBe(200);
       expect(ok.body.data).toMatchObject({ stage: 'dropped', loss_reason: 'competitor', probability: 0 });
       // The default pipeline's reasons are untouched: 'budget' is not one of them.
       const other = await createDeal({ name: 'Default deal', value: 10 });
-      const refused = await http().post(`${OPPS}/${other}/lose`).set(bearer(manager)).send({ loss_reason: 'budget' });
+      const refused = await http().post(`${OPPS}/${other}/lose`).set(bearer(tok.manager)).send({ loss_reason: 'budget' });
       expect(refused.status).toBe(400);
     });
   });
 
   /**
-   * A pipeline without an on_hold stage (exactly seed 004's six stages) is valid, so its deals must
+   * A pipeline without an on_hold stage (the six stages above) is valid, so its deals must
    * still win from the last active stage and answer refused moves with "Invalid stage transition".
    */
-  describe('a pipeline without an on_hold stage (seed 004 exactly)', () => {
+  describe('a pipeline without an on_hold stage', () => {
     let id: string;
 
     beforeAll(async () => {
-      const res = await http().post(PIPES).set(bearer(admin)).send({ id: 'no_hold', name: 'No Hold', stages: SEED_004_STAGES });
+      const res = await http().post(PIPES).set(bearer(tok.admin)).send({ id: 'no_hold', name: 'No Hold', stages: SIX_STAGES });
       expect(res.status).toBe(201);
       id = await createDeal({ name: 'No hold deal', value: 10000, pipeline_id: 'no_hold' });
-      for (let i = 0; i < 3; i++) expect((await http().post(`${OPPS}/${id}/stage/next`).set(bearer(manager)).send({})).status).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tok.manager)).send({})).status).toBe(200);
     }, 60_000);
 
     it('a refused skip answers 422 "Invalid stage transition" with the allowed stages', async () => {
       const other = await createDeal({ name: 'No hold skipper', value: 100, pipeline_id: 'no_hold' });
-      const res = await http().patch(`${OPPS}/${other}/stage`).set(bearer(manager)).send({ stage: 'negotiation' });
+      const res = await http().patch(`${OPPS}/${other}/stage`).set(bearer(tok.manager)).send({ stage: 'negotiation' });
       expect(res.status).toBe(422);
       expect(res.body).toMatchObject({
         message: 'Invalid stage transition',
@@ -476,7 +467,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
     });
 
     it('wins from the last active stage (negotiation) → 200', async () => {
-      const res = await http().post(`${OPPS}/${id}/win`).set(bearer(manager)).send({ actual_value: 9500 });
+      const res = await http().post(`${OPPS}/${id}/win`).set(bearer(tok.manager)).send({ actual_value: 9500 });
       expect({ status: res.status, body: res.body }).toMatchObject({
         status: 200,
         body: { data: { stage: 'closed_won', probability: 100, value: 9500 } },
@@ -485,14 +476,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
 
     it('loses with a default reason → 200', async () => {
       const other = await createDeal({ name: 'No hold loser', value: 100, pipeline_id: 'no_hold' });
-      const res = await http().post(`${OPPS}/${other}/lose`).set(bearer(manager)).send({ loss_reason: 'timing' });
+      const res = await http().post(`${OPPS}/${other}/lose`).set(bearer(tok.manager)).send({ loss_reason: 'timing' });
       expect(res.status).toBe(200);
       expect(res.body.data).toMatchObject({ stage: 'closed_lost' });
     });
   });
 
   /**
-   * Analytics over one pipeline (org mpipe_m, pipeline field_sales):
+   * Analytics over one pipeline (an org of its own, pipeline field_sales):
    *   lead 10 · qualified 35 · proposal_sent 60 · negotiation 80 · closed_won · closed_lost · on_hold.
    *
    * | deal | stage         | value      | prob      | weighted  |
@@ -514,7 +505,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
    * pipeline-summary (every stage): 8 deals, 190,846.17 value, 116,657.45 weighted.
    */
   describe('pipeline-data and pipeline-summary per pipeline', () => {
-    const morg = uniqueOrg('mpipe_m');
+    const morg = uniqueOrg('pipe_m');
     let madmin: string;
     let mgr: string;
     const P: Record<string, string> = {};
@@ -712,7 +703,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: configu
       expect((await http().delete(`${PIPES}/field_sales/stages/demo`).set(bearer(madmin))).status).toBe(404);
 
       // smb_sales' won stage is empty, but a pipeline needs exactly one.
-      const won = await http().delete(`${PIPES}/smb_sales/stages/closed_won`).set(bearer(admin));
+      const won = await http().delete(`${PIPES}/smb_sales/stages/closed_won`).set(bearer(tok.admin));
       expect(won.status).toBe(400);
     });
 

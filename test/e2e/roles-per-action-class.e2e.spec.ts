@@ -1,24 +1,27 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Test } from 'supertest';
 import { EventStore } from '@app/event-store';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
-import { API, bearer, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
+import { API, bearer, describeEachBackend, getDeal, OPPS, readStream, uniqueOrg, useTestApp, useTokens } from './helpers';
 
 /**
- * Roles per action class (SPEC "Bad input and security"): viewers read only; reps change only the
+ * Roles per action class: viewers read only; reps change only the
  * deals they own (activities, notes and conversions included; bulk answers 403 per foreign id);
  * managers change any deal of the org, reassign and manage categories; only admins configure
  * pipelines, webhooks and API tokens.
  */
 
-type Who = 'admin' | 'manager' | 'rep' | 'rep2' | 'viewer';
 const FORBIDDEN = { status: 403, code: 'forbidden' };
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles per action class (%s)', (_name, backend) => {
-  let t: TestApp;
-  const org = uniqueOrg('mroles');
-  const tok = {} as Record<Who, string>;
+describeEachBackend('roles per action class (%s)', (backend) => {
+  const t = useTestApp(backend, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', RUN_WEBHOOK_DISPATCHER: 'false' });
+  const org = uniqueOrg('roles_ac');
+  const tok = useTokens(t, {
+    admin: [org, 'admin_1', 'admin'],
+    manager: [org, 'mgr_1', 'manager'],
+    rep: [org, 'rep_1', 'rep'],
+    rep2: [org, 'rep_2', 'rep'],
+    viewer: [org, 'viewer_1', 'viewer'],
+  });
   const http = () => t.http();
 
   /** Fixtures: all created by the manager (deals) or admin (configuration). */
@@ -71,13 +74,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
   }
 
   beforeAll(async () => {
-    t = await startTestApp(backend, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', RUN_WEBHOOK_DISPATCHER: 'false' });
-    tok.admin = await t.token(org, 'admin_1', 'admin');
-    tok.manager = await t.token(org, 'mgr_1', 'manager');
-    tok.rep = await t.token(org, 'rep_1', 'rep');
-    tok.rep2 = await t.token(org, 'rep_2', 'rep');
-    tok.viewer = await t.token(org, 'viewer_1', 'viewer');
-
     f.dealRep1 = await deal('rep_1');
     f.dealRep1b = await deal('rep_1');
     f.dealRep2 = await deal('rep_2');
@@ -115,10 +111,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
     expect(spare.status).toBe(201);
     f.spareToken = spare.body.data.id;
   }, 60_000);
-
-  afterAll(async () => {
-    await t?.close();
-  });
 
   const DEALS = () => [f.dealRep1, f.dealRep1b, f.dealRep2, f.prospectRep1, f.prospectRep2, f.prospectRep2b];
 
@@ -539,7 +531,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('mission: roles p
       const self = await http().delete(`${API}/tokens/${own.id}`).set(bearer(tok.admin));
       expect(self.status).toBe(400);
       expect((await http().get(OPPS).set(bearer(tok.admin))).status).toBe(200);
-      const otherAdmin = await t.token(uniqueOrg('mroles_other'), 'admin_x', 'admin');
+      const otherAdmin = await t.token(uniqueOrg('roles_ac_other'), 'admin_x', 'admin');
       const theirs = await http().get(`${API}/tokens`).set(bearer(otherAdmin));
       expect(theirs.body.data.map((r: { user_id: string }) => r.user_id)).toEqual(['admin_x']);
       const steal = await http().delete(`${API}/tokens/${f.spareToken}`).set(bearer(otherAdmin));

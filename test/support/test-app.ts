@@ -1,11 +1,35 @@
+import { randomBytes } from 'node:crypto';
 import { type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { createApp } from '../../apps/api/src/bootstrap';
-import { EventStore, EventStoreDBEventStore } from '@app/event-store';
+import { opportunityStreamId } from '@app/domain';
+import { EventStore, EventStoreDBEventStore, type RecordedEvent } from '@app/event-store';
 import { type Database, loadConfig, type Role, TokenService } from '@app/platform';
 import { serviceProjections } from '@app/webhooks';
-import { eventStoreUrl, type TestBackend } from './test-database';
+import { eventStoreUrl, type TestBackend, testBackends } from './test-database';
+
+export const API = '/api/v1/crm';
+export const OPPS = `${API}/opportunities`;
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** A fresh org id (tokens accept a-z, 0-9 and _): suites that share a database or an event store never share an org. */
+export function uniqueOrg(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+/** A valid create body (customer_id as a JSON integer, as clients send it); `overrides` replace or add fields. */
+export function dealBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'BigCorp - Platform Deployment',
+    customer_id: 568,
+    value: 200000.0,
+    expected_close_date: '2026-04-30',
+    stage: 'prospecting',
+    ...overrides,
+  };
+}
 
 export interface TestApp {
   app: INestApplication;
@@ -98,4 +122,68 @@ async function startProjectionsAtHead(database: Database, url: string): Promise<
   }
 }
 
-export const API = '/api/v1/crm';
+/** A deal's events, straight from the event store. */
+export function readStream(t: TestApp, orgId: string, id: string): Promise<RecordedEvent[]> {
+  return t.app.get(EventStore).readStream(opportunityStreamId(orgId, id));
+}
+
+/**
+ * The suite once per test backend (PGlite; the PostgreSQL server too with TEST_DATABASE_URL).
+ * `%s` in the title is the backend's name.
+ */
+export function describeEachBackend(title: string, suite: (backend: TestBackend) => void): void {
+  describe.each(testBackends().map((b) => [b.name, b] as const))(title, (_name, backend) => suite(backend));
+}
+
+/**
+ * The suite's own app: started in the beforeAll and closed in the afterAll of the describe block
+ * this is called in. The object returned stands for the started app, so use it inside hooks and
+ * tests (not while the describe block is being defined).
+ */
+export function useTestApp(backend: TestBackend, env: NodeJS.ProcessEnv = {}, databaseOptions: { maxConnections?: number } = {}): TestApp {
+  let started: TestApp | undefined;
+  beforeAll(async () => {
+    started = await startTestApp(backend, env, databaseOptions);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = (): TestApp => {
+    if (!started) throw new Error("the suite's test app starts in beforeAll: use it inside hooks and tests");
+    return started;
+  };
+  return {
+    get app() {
+      return current().app;
+    },
+    get database() {
+      return current().database;
+    },
+    get eventStore() {
+      return current().eventStore;
+    },
+    http: () => current().http(),
+    countEvents: (orgId) => current().countEvents(orgId),
+    token: (orgId, userId, role) => current().token(orgId, userId, role),
+    restart: (whileDown) => current().restart(whileDown),
+    close: () => current().close(),
+  };
+}
+
+/**
+ * Tokens minted in a beforeAll once the suite's app is up (call it after useTestApp), one after
+ * another: `useTokens(t, { manager: [org, 'mgr_1', 'manager'] })` → `{ manager: '…' }`.
+ */
+export function useTokens<K extends string>(
+  t: TestApp,
+  users: Record<K, readonly [orgId: string, userId: string, role: Role]>,
+): Record<K, string> {
+  const tokens = {} as Record<K, string>;
+  beforeAll(async () => {
+    for (const key of Object.keys(users) as K[]) {
+      const [orgId, userId, role] = users[key];
+      tokens[key] = await t.token(orgId, userId, role);
+    }
+  });
+  return tokens;
+}
