@@ -14,7 +14,15 @@ export type PipelineEvent =
   | { type: 'PipelineCreated'; data: { pipeline: Pipeline; created_at: string } }
   | { type: 'PipelineUpdated'; data: { name?: string; policy?: PipelinePolicy; updated_at: string } }
   | { type: 'StageAdded'; data: { stage: StageDefinition; added_at: string } }
-  | { type: 'StageUpdated'; data: { key: string; changes: Partial<Omit<StageDefinition, 'key' | 'kind'>>; updated_at: string } }
+  | {
+      type: 'StageUpdated';
+      /** `rotting_days: null` clears the stage's rotting rule; an absent field keeps its value. */
+      data: {
+        key: string;
+        changes: Partial<Omit<StageDefinition, 'key' | 'kind' | 'rotting_days'>> & { rotting_days?: number | null };
+        updated_at: string;
+      };
+    }
   | { type: 'StageRemoved'; data: { key: string; removed_at: string } }
   | { type: 'LossReasonsSet'; data: { loss_reasons: string[]; set_at: string } }
   | { type: 'PipelineDeleted'; data: { deleted_at: string } };
@@ -157,11 +165,16 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
       throwIf(errors);
       // Only the flags given change (an absent or undefined flag keeps its value).
       const given = Object.fromEntries(Object.entries(command.policy ?? {}).filter(([, v]) => v !== undefined));
-      const policy = command.policy ? { ...current.policy, ...given } : undefined;
+      const policy = { ...current.policy, ...given };
+      const name = command.name?.trim();
+      const renamed = name !== undefined && name !== current.name;
+      const policyChanged = policy.allow_skip !== current.policy.allow_skip || policy.allow_backward !== current.policy.allow_backward;
+      // Nothing would change: nothing is recorded (the response still carries the current version).
+      if (!renamed && !policyChanged) return [];
       return [
         {
           type: 'PipelineUpdated',
-          data: { ...(command.name ? { name: command.name.trim() } : {}), ...(policy ? { policy } : {}), updated_at: now },
+          data: { ...(renamed ? { name } : {}), ...(policyChanged ? { policy } : {}), updated_at: now },
         },
       ];
     }
@@ -195,7 +208,9 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
       );
       throwIf(errors);
       const { key: _k, kind: _kind, ...changes } = merged;
-      return [{ type: 'StageUpdated', data: { key: existing.key, changes, updated_at: now } }];
+      // A rule being cleared is said in the event; toStage leaves an absent rule out.
+      const cleared = changes.rotting_days === undefined && existing.rotting_days !== undefined ? { rotting_days: null } : {};
+      return [{ type: 'StageUpdated', data: { key: existing.key, changes: { ...changes, ...cleared }, updated_at: now } }];
     }
     case 'RemoveStage': {
       if (!current.stages.some((s) => s.key === command.key)) throw DomainError.notFound('Stage');
@@ -243,7 +258,7 @@ export function evolvePipeline(state: PipelineState, event: PipelineEvent): Pipe
     case 'StageUpdated':
       return {
         ...next,
-        pipeline: { ...p!, stages: p!.stages.map((s) => (s.key === event.data.key ? { ...s, ...event.data.changes } : s)) },
+        pipeline: { ...p!, stages: p!.stages.map((s) => (s.key === event.data.key ? updatedStage(s, event.data.changes) : s)) },
       };
     case 'StageRemoved':
       return { ...next, pipeline: { ...p!, stages: p!.stages.filter((s) => s.key !== event.data.key) } };
@@ -256,6 +271,16 @@ export function evolvePipeline(state: PipelineState, event: PipelineEvent): Pipe
       throw new Error(`Unknown event ${(unreachable as { type: string }).type}`);
     }
   }
+}
+
+function updatedStage(
+  stage: StageDefinition,
+  changes: Extract<PipelineEvent, { type: 'StageUpdated' }>['data']['changes'],
+): StageDefinition {
+  const { rotting_days, ...rest } = changes;
+  const { rotting_days: current, ...kept } = { ...stage, ...rest };
+  const rule = rotting_days === undefined ? current : rotting_days;
+  return rule == null ? kept : { ...kept, rotting_days: rule };
 }
 
 function add(errors: FieldErrors, field: string, message: string): void {

@@ -329,6 +329,19 @@ describe('decidePipeline: UpdatePipeline', () => {
   it('refuses an empty name', () => {
     given('enterprise', pipelineCreated()).when({ type: 'UpdatePipeline', name: ' ' }).thenThrows(VALIDATION, ['name']);
   });
+
+  it('records nothing when nothing would change: the same name, the same flags, or nothing given', () => {
+    const pipeline = given('enterprise', pipelineCreated());
+    pipeline.when({ type: 'UpdatePipeline', name: ' Enterprise ' }).then();
+    pipeline.when({ type: 'UpdatePipeline', policy: { allow_skip: false, allow_backward: true } }).then();
+    pipeline.when({ type: 'UpdatePipeline' }).then();
+  });
+
+  it('carries only what changes: a new name with the flags as they are is a rename', () => {
+    given('enterprise', pipelineCreated())
+      .when({ type: 'UpdatePipeline', name: 'Big deals', policy: { allow_skip: false } })
+      .then({ type: 'PipelineUpdated', data: { name: 'Big deals', updated_at: NOW } });
+  });
 });
 
 describe('decidePipeline: AddStage', () => {
@@ -428,6 +441,40 @@ describe('decidePipeline: UpdateStage', () => {
       .when({ type: 'UpdateStage', key: 'demo', changes: { display_order: 1 } })
       .thenThrows(VALIDATION, ['stage']);
     expect(messagesOf(error, 'stage')).toEqual(['display_order values must be unique']);
+  });
+
+  it('rotting_days null clears the rule: said in the event, and gone from the stage once evolved', () => {
+    const withRule: Pipeline = { ...ENTERPRISE, stages: ENTERPRISE.stages.map((s) => (s.key === 'demo' ? { ...s, rotting_days: 14 } : s)) };
+    const before = given('enterprise', pipelineCreated(withRule));
+    const decided: PipelineEvent = {
+      type: 'StageUpdated',
+      data: { key: 'demo', changes: { name: 'Demo', display_order: 2, probability: 50, rotting_days: null }, updated_at: NOW },
+    };
+    before.when({ type: 'UpdateStage', key: 'demo', changes: { rotting_days: null } }).then(decided);
+    const demo = evolvePipeline(before.state, decided).pipeline!.stages.find((s) => s.key === 'demo')!;
+    expect(demo).toEqual({ key: 'demo', name: 'Demo', display_order: 2, probability: 50, kind: 'active' });
+  });
+
+  it('a rule not mentioned is kept, in the event (as today) and once evolved', () => {
+    const withRule: Pipeline = { ...ENTERPRISE, stages: ENTERPRISE.stages.map((s) => (s.key === 'demo' ? { ...s, rotting_days: 14 } : s)) };
+    const before = given('enterprise', pipelineCreated(withRule));
+    const decided = decidePipeline({ type: 'UpdateStage', key: 'demo', changes: { name: 'Live demo' } }, before.state, NOW);
+    expect(decided).toEqual([
+      {
+        type: 'StageUpdated',
+        data: { key: 'demo', changes: { name: 'Live demo', display_order: 2, probability: 50, rotting_days: 14 }, updated_at: NOW },
+      },
+    ]);
+    expect(decided.reduce(evolvePipeline, before.state).pipeline!.stages.find((s) => s.key === 'demo')!.rotting_days).toBe(14);
+  });
+
+  it('an event recorded before rules could be cleared (no rotting_days in its changes) keeps the rule', () => {
+    const withRule: Pipeline = { ...ENTERPRISE, stages: ENTERPRISE.stages.map((s) => (s.key === 'demo' ? { ...s, rotting_days: 14 } : s)) };
+    const state = given('enterprise', pipelineCreated(withRule), {
+      type: 'StageUpdated',
+      data: { key: 'demo', changes: { name: 'Demo 2', display_order: 2, probability: 50 }, updated_at: NOW },
+    }).state;
+    expect(state.pipeline!.stages.find((s) => s.key === 'demo')).toMatchObject({ name: 'Demo 2', rotting_days: 14 });
   });
 
   it('refuses an empty name, a bad probability and rotting_days below 1', () => {

@@ -353,6 +353,25 @@ for (const backend of testBackends()) {
         expect(await store.readStream(streamId)).toHaveLength(1);
         expect(outcome).toMatchObject({ state: { total: 1, events: 1 }, version: 1, position: twin!.position });
       });
+
+      it('a twin’s append followed by other writes: the outcome is the twin’s, as of its version', async () => {
+        await seed(10);
+        const key = `key-${randomUUID()}`;
+        let twin: Awaited<ReturnType<typeof handleCommand<Counter, Added>>> | undefined;
+        let nested = false;
+        const { command } = counterCommand(async () => {
+          if (!nested) {
+            nested = true;
+            twin = await handleCommand(store, 3, command, metaOf({ idempotencyKey: key }));
+            await seed(100); // another writer after the twin, before this one appends
+          }
+          return [added(1)];
+        });
+        const outcome = await handleCommand(store, 3, command, metaOf({ idempotencyKey: key }));
+        expect(await store.readStream(streamId)).toHaveLength(3);
+        expect(twin).toMatchObject({ state: { total: 11, events: 2 }, version: 2 });
+        expect(outcome).toMatchObject({ state: { total: 11, events: 2 }, events: [added(1)], version: 2, position: twin!.position });
+      });
     });
   });
 }

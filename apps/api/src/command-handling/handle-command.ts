@@ -77,8 +77,12 @@ export async function handleCommand<S, E extends DomainEvent>(
         events.map((e, i) => toNewEvent(e, i, meta, now)),
         version === 0 ? 'no_stream' : version,
       );
-      const applied = result.duplicate ? command.fold(await store.readStream(command.streamId)) : command.evolve(state, events);
-      return { state: applied, events, version: result.streamVersion, position: result.position };
+      if (result.duplicate) {
+        // The same keyed request won the race: its outcome is the events it appended, as of then.
+        const first = alreadyApplied(command, await store.readStream(command.streamId, { toVersion: result.streamVersion }), meta);
+        if (first) return first;
+      }
+      return { state: command.evolve(state, events), events, version: result.streamVersion, position: result.position };
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
       if (meta.expectedVersion !== undefined) throw preconditionFailed(command.noun, meta.expectedVersion, error.actual);

@@ -51,4 +51,3 @@ export type OpportunityCommand =
   | { type: 'AddNote'; note_id: string; content: string }
   | { type: 'ConvertProspect'; customer_id: string; activity_id: string };
 
-export type OpportunityCommandType = OpportunityCommand['type'];
