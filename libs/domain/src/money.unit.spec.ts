@@ -93,10 +93,10 @@ describe('toMinorOrThrow / toMajor', () => {
 
 describe('weightedMinor: value × probability / 100, exact to the cent, half up', () => {
   it.each([
-    // seed 000 examples (major units × 100)
+    // the documented examples (major units × 100)
     [15_000_000, 25, 3_750_000], // 150,000.00 × 25% = 37,500.00
     [15_000_000, 60, 9_000_000], // 90,000.00
-    [17_500_000, 65, 11_375_000], // seed 000 update: 175,000 × 65% = 113,750.00
+    [17_500_000, 65, 11_375_000], // the update example: 175,000 × 65% = 113,750.00
     [45_000_000, 10, 4_500_000], // pipeline-data prospecting: 450,000 × 10% = 45,000
     [85_000_000, 75, 63_750_000], // negotiation: 850,000 × 75% = 637,500
     [40_000_000, 90, 36_000_000], // verbal commitment: 400,000 × 90% = 360,000

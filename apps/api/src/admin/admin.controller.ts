@@ -78,7 +78,7 @@ class CategoriesQueryDto {
 
 const CATEGORY_COLUMNS = ['id', 'name', 'color', 'sort_order', 'is_active', 'created_at', 'updated_at'] as const;
 
-/** Seed 003 opportunity categories: name, color, sort order, active flag. */
+/** Opportunity categories: name, color, sort order, active flag. */
 @Controller('categories')
 export class CategoriesController {
   constructor(@Inject(DATABASE) private readonly database: Database) {}

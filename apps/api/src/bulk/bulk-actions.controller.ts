@@ -104,7 +104,7 @@ function messageFor(id: string, command: OpportunityCommand, meta: OpportunityCo
 }
 
 /**
- * Seed 000 Scenario 3: one action over up to 1000 deals. Each id is its own command with its own
+ * One action over up to 1000 deals. Each id is its own command with its own
  * validation and authorisation; the answer lists success or the error for every id.
  */
 @Controller('opportunities')

@@ -29,7 +29,7 @@ function staleness(s: OpportunityState, pipeline: Pipeline, now: string, default
   return { is_stale: stageKindOf(s) === 'active' && quiet >= days, stale_after_days: days, days_since_activity: quiet };
 }
 
-/** Seed 000 detail shape with every computed field. */
+/** The detail shape, with every computed field. */
 export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs, options: ViewOptions = {}) {
   const kind = stageKindOf(s);
   const c = computeFields(s, now, kind);
@@ -106,7 +106,7 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
   };
 }
 
-/** The list shape (seed 000 listing): the fields a pipeline table shows, plus includes. */
+/** The list shape: the fields a pipeline table shows, plus includes. */
 export function opportunityListItem(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs, options: ViewOptions = {}) {
   const d = opportunityDetail(s, pipeline, now, refs, options);
   return {

@@ -141,7 +141,7 @@ export class TimelineController {
     };
   }
 
-  /** Seed 003: a customer from the prospect's name, email and phone; the deal is linked and an activity logged. */
+  /** A customer from the prospect's name, email and phone; the deal is linked and an activity logged. */
   @Post('opportunities/:id/convert-to-customer')
   @HttpCode(200)
   async convert(@Param('id', ParseOpportunityIdPipe) id: string, @CurrentActor() actor: Actor, @CommandMetadata() meta: CommandMeta) {

@@ -10,14 +10,14 @@ export class CreateActivityDto {
   @IsUUID('all', { message: 'opportunity_id must be a UUID' })
   @Transform(({ value }) => (typeof value === 'string' ? value.toLowerCase() : value))
   opportunity_id: string;
-  /** seed 000 says `type`, seed 003 `activity_type`: either is accepted. */
+  /** Clients send `type` or `activity_type`: either is accepted. */
   @IsOptionalNotNull() @IsIn(ACTIVITY_TYPES, { message: TYPES_MESSAGE }) type?: (typeof ACTIVITY_TYPES)[number];
   @IsOptionalNotNull()
   @IsIn(ACTIVITY_TYPES, { message: `activity_type must be one of: ${ACTIVITY_TYPES.join(', ')}` })
   activity_type?: (typeof ACTIVITY_TYPES)[number];
   @IsOptional() @IsString() @MaxLength(500) subject?: string;
   @IsOptional() @IsString() @MaxLength(20000) description?: string;
-  /** seed 000 calls the description `notes`. */
+  /** The description, also accepted as `notes`. */
   @IsOptional() @IsString() @MaxLength(20000) notes?: string;
   @IsOptional() @IsString() @MaxLength(5000) outcome?: string;
   @IsOptional() @IsIn(['low', 'medium', 'high'], { message: 'priority must be low, medium or high' }) priority?: 'low' | 'medium' | 'high';

@@ -50,4 +50,3 @@ export type OpportunityCommand =
   | { type: 'CompleteActivity'; activity_id: string; outcome?: string | null; completed_at?: string | null }
   | { type: 'AddNote'; note_id: string; content: string }
   | { type: 'ConvertProspect'; customer_id: string; activity_id: string };
-

@@ -42,7 +42,7 @@ describe('bant_score', () => {
     expect(bantScore(s)).toBe(expected);
   });
 
-  it('seed 000 create example: budget, authority, need confirmed, timeline not → 3', () => {
+  it('the create example: budget, authority, need confirmed, timeline not → 3', () => {
     expect(bantScore({ budget_confirmed: true, authority_confirmed: true, need_confirmed: true, timeline_confirmed: false })).toBe(3);
     expect(computeFields(deal(bant(4)), NOW, 'active').bant_score).toBe(4);
     expect(computeFields(deal(), NOW, 'active').bant_score).toBe(0);
@@ -117,10 +117,10 @@ describe('health_score = 10/BANT flag + close date 20 + momentum 20/10/0 + engag
   });
 });
 
-describe('computeFields: dates (seed 000 examples)', () => {
+describe('computeFields: dates (the documented examples)', () => {
   const SEED_NOW = '2025-12-17T20:00:00.000Z';
 
-  it('days_to_close 104, age_in_days 45, stage_duration 12 on 2025-12-17 (seed 000 detail example)', () => {
+  it('days_to_close 104, age_in_days 45, stage_duration 12 on 2025-12-17 (the detail example)', () => {
     const s = deal({
       expected_close_date: '2026-03-31',
       created_at: '2025-11-02T10:00:00.000Z',
@@ -136,7 +136,7 @@ describe('computeFields: dates (seed 000 examples)', () => {
     });
   });
 
-  it('won: days_early 97 and sales_cycle_days 46 (seed 000 win example)', () => {
+  it('won: days_early 97 and sales_cycle_days 46 (the win example)', () => {
     const s = deal({
       stage: 'won',
       probability: 100,
@@ -156,7 +156,7 @@ describe('computeFields: dates (seed 000 examples)', () => {
     });
   });
 
-  it('lost: sales_cycle_days 46, no days_early (seed 000 lose example)', () => {
+  it('lost: sales_cycle_days 46, no days_early (the lose example)', () => {
     const s = deal({ stage: 'lost', probability: 0, created_at: '2025-11-02T10:00:00.000Z', actual_close_date: '2025-12-18' });
     expect(computeFields(s, '2025-12-18T11:00:00.000Z', 'lost')).toMatchObject({
       sales_cycle_days: 46,
@@ -219,7 +219,7 @@ describe('computeFields: weighted_value', () => {
     expect(computeFields(deal(), NOW, 'active').weighted_value_minor).toBe(9_000_000);
   });
 
-  it('uses an override: 175,000 × 65% = 113,750.00 (seed 000 update example)', () => {
+  it('uses an override: 175,000 × 65% = 113,750.00 (the update example)', () => {
     expect(
       computeFields(deal({ value_minor: 17_500_000, probability: 65, probability_override: 65 }), NOW, 'active').weighted_value_minor,
     ).toBe(11_375_000);

@@ -2,8 +2,7 @@ import { DEFAULT_PIPELINE, type DomainError, ErrorCode, type OpportunityCommand,
 import { atStage, created, day, given, NOW, onHoldFrom, stageChanged } from '../testing/given-when-then';
 
 /*
- * Expected values come from /work/shared/SPEC.md ("Domain rules") and seed 000:
- * prospecting 10, qualification 25, needs_analysis 40, proposal 60, negotiation 75,
+ * The default pipeline's probabilities: prospecting 10, qualification 25, needs_analysis 40, proposal 60, negotiation 75,
  * verbal_commitment 90, won 100, lost 0, on_hold 0. Default ctx: now 2026-01-15T10:00:00Z, actor user-1.
  * The builders create deals owned by user-7, valued 150,000.00 (15_000_000 minor units).
  */
@@ -97,7 +96,7 @@ describe('decide: CreateOpportunity', () => {
       .then(createdNow({ probability: 100, probability_override: 100 }));
   });
 
-  it('carries the seed 000 example body (BANT flags, tags, custom fields, details)', () => {
+  it('carries the documented create body (BANT flags, tags, custom fields, details)', () => {
     const input = {
       description: 'Full platform deployment for 500 users across 5 departments.',
       lead_id: '1234',
@@ -153,7 +152,7 @@ describe('decide: CreateOpportunity', () => {
       .then(createdNow({ customer_id: null, prospect_name: 'Jane Doe', prospect_email: 'jane@example.com' }));
   });
 
-  it('does not require expected_close_date for a prospect without a customer record (seed 003)', () => {
+  it('does not require expected_close_date for a prospect without a customer record', () => {
     given()
       .when(create({ customer_id: undefined, prospect_name: 'Jane Doe', expected_close_date: undefined }))
       .then(createdNow({ customer_id: null, prospect_name: 'Jane Doe', expected_close_date: null }));
@@ -337,7 +336,7 @@ describe('decide: UpdateOpportunity', () => {
       .then(updated({ changes: { priority: 'high' }, notes: 'Escalated' }));
   });
 
-  it('sets a probability override with the effective probability (seed 000: 65 at proposal)', () => {
+  it('sets a probability override with the effective probability (65 at proposal)', () => {
     given(...atStage('proposal'))
       .when({ type: 'UpdateOpportunity', changes: { value_minor: 17_500_000 }, probability: 65 })
       .then(updated({ changes: { value_minor: 17_500_000 }, probability_override: 65, probability: 65 }));
@@ -727,7 +726,7 @@ describe('decide: AdvanceStage', () => {
       .then(stageChanged('prospecting', 'qualification'));
   });
 
-  it('walks the whole pipeline from a new deal (seed 000 scenario 1)', () => {
+  it('walks the whole pipeline from a new deal', () => {
     const history: OpportunityEvent[] = [created()];
     const seen: [string, number][] = [];
     for (let i = 0; i < 5; i++) {
@@ -797,7 +796,7 @@ describe('decide: MoveToPreviousStage', () => {
       .thenThrows(INVALID, { current_stage: 'on_hold' });
   });
 
-  it('moves one stage back recording the reason and notes (seed 000 example)', () => {
+  it('moves one stage back recording the reason and notes', () => {
     given(...atStage('proposal'))
       .when({
         type: 'MoveToPreviousStage',
@@ -921,7 +920,7 @@ describe('decide: Win', () => {
       });
   });
 
-  it('uses explicit actual value, close date and reason (seed 000 example)', () => {
+  it('uses explicit actual value, close date and reason', () => {
     given(...atStage('verbal_commitment'))
       .when({ type: 'Win', actual_value_minor: 17_500_000, close_date: '2025-12-18', close_reason: 'Proposal accepted. Contract signed.' })
       .then({
@@ -1000,7 +999,7 @@ describe('decide: Lose', () => {
   });
 
   it.each(['price', 'competitor', 'no_decision', 'timing', 'lack_of_features', 'internal_champion_left', 'budget_cuts', 'other'])(
-    'accepts the seed 000 loss reason %s',
+    'accepts the default loss reason %s',
     (loss_reason) => {
       given(...atStage('proposal'))
         .when({ type: 'Lose', loss_reason })
@@ -1061,7 +1060,7 @@ describe('decide: Lose', () => {
     expect(fieldsOf(error)).toEqual(['close_date']);
   });
 
-  it("uses the pipeline's configured loss reasons (seed 002)", () => {
+  it("uses the pipeline's configured loss reasons", () => {
     const pipeline: Pipeline = { ...DEFAULT_PIPELINE, loss_reasons: ['ghosted', 'went_in_house'] };
     given(...atStage('proposal'))
       .when({ type: 'Lose', loss_reason: 'ghosted' }, { pipeline })
@@ -1073,7 +1072,7 @@ describe('decide: Lose', () => {
 });
 
 describe('decide: Assign', () => {
-  it('assigns a new owner and records the previous one (seed 000 example)', () => {
+  it('assigns a new owner and records the previous one', () => {
     given(created({ assigned_user_id: '7' }))
       .when({ type: 'Assign', user_id: '9', reason: 'Reassigning to enterprise specialist', notify: true })
       .then({
@@ -1266,7 +1265,7 @@ describe('decide: pipeline policy', () => {
       .then(stageChanged('on_hold', 'qualification', 'resumed'));
   });
 
-  it('works with an org-defined pipeline (seed 004: stages are data)', () => {
+  it('works with an org-defined pipeline (stages are data)', () => {
     const custom: Pipeline = {
       id: 'smb',
       name: 'SMB',

@@ -17,7 +17,7 @@ import { fold } from '../opportunity/state';
 export const NOW = '2026-01-15T10:00:00.000Z';
 export const DEFAULT_CTX: DecideContext = { now: NOW, actor_id: 'user-1', pipeline: DEFAULT_PIPELINE };
 
-/** The default active stages in order, as written in seed 000. */
+/** The default pipeline's active stages in order. */
 export const ACTIVE_STAGES = ['prospecting', 'qualification', 'needs_analysis', 'proposal', 'negotiation', 'verbal_commitment'];
 
 export function given(...events: OpportunityEvent[]) {

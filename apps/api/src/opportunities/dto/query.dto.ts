@@ -43,7 +43,7 @@ export class ListOpportunitiesQueryDto extends PageQueryDto {
   @Transform(toList)
   @Matches(LIST_ITEM, { each: true, message: 'stage must be stage keys separated by commas' })
   stage?: string[];
-  /** `stage!=won,lost` (seed 000) excludes stages. */
+  /** `stage!=won,lost` excludes stages. */
   @IsOptional()
   @Transform(toList)
   @Matches(LIST_ITEM, { each: true, message: 'stage! must be stage keys separated by commas' })
