@@ -1,8 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { DATE_BOUNDS, DomainError, ErrorCode, isValidDate, type OpportunityState, opportunityStreamId, parseInstant } from '@app/domain';
+import {
+  DATE_BOUNDS,
+  DomainError,
+  ErrorCode,
+  foldStored,
+  isValidDate,
+  type OpportunityState,
+  opportunityStreamId,
+  parseInstant,
+} from '@app/domain';
 import { EventStore, RecordedEvent } from '@app/event-store';
 import type { Actor } from '@app/platform';
-import { foldRecorded } from '../opportunities/opportunity-stream';
 
 /** A point in time from a query parameter: an ISO-8601 instant, or a date meaning the end of that day (UTC). */
 export function parseAsOf(value: string, field = 'as_of'): Date {
@@ -42,7 +50,7 @@ export class AuditService {
   async history(actor: Actor, opportunityId: string): Promise<{ state: OpportunityState; events: RecordedEvent[] }> {
     const events = await this.store.readStream(opportunityStreamId(actor.orgId, opportunityId));
     if (events.length === 0) throw DomainError.notFound('Opportunity');
-    const state = foldRecorded(events);
+    const state = foldStored(events);
     const owner = actor.role === 'rep' && state.assigned_user_id === actor.userId;
     if (actor.role !== 'admin' && actor.role !== 'manager' && !owner) {
       throw new DomainError(ErrorCode.Forbidden, 'Only managers, admins and the owner may read this history');
@@ -53,7 +61,7 @@ export class AuditService {
   /** The deal as it stood at `at`, folded from the events recorded until then. */
   async asOf(actor: Actor, opportunityId: string, at: Date): Promise<OpportunityState> {
     const events = await this.store.readStream(opportunityStreamId(actor.orgId, opportunityId));
-    const state = foldRecorded(events.filter((e) => e.recordedAt.getTime() <= at.getTime()));
+    const state = foldStored(events.filter((e) => e.recordedAt.getTime() <= at.getTime()));
     if (!state.exists || state.deleted) throw new DomainError(ErrorCode.NotFound, `Opportunity did not exist at ${at.toISOString()}`);
     return state;
   }

@@ -16,9 +16,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityCommand, isUuid } from '@app/domain';
 import { errorBody, isCodedError, ResponseStatus, Roles, statusOf } from '@app/platform';
-import { CommandMetadata } from '../command-handling/command-context';
-import type { CommandMeta } from '../command-handling/handle-command';
-import { CommandDispatcher } from '../command-handling/command-dispatcher';
+import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
 import { ChangeStageDto, AssignOpportunityDto } from '../opportunities/dto/stage.dto';
 import { IsDateOnly } from '../opportunities/dto/validators';
 

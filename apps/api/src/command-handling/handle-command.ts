@@ -1,7 +1,18 @@
+import { createParamDecorator, type ExecutionContext, Injectable } from '@nestjs/common';
+import { type Command, CommandBus } from '@nestjs/cqrs';
+import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, ErrorCode } from '@app/domain';
 import { ConcurrencyError, type EventStore, type NewEvent, type RecordedEvent } from '@app/event-store';
-import { type Actor, nameBasedUuid, PlatformError, PlatformErrorCode } from '@app/platform';
+import { type Actor, Metrics, nameBasedUuid, PlatformError, PlatformErrorCode } from '@app/platform';
+import { ConsistencyService } from '@app/read-models';
+
+/*
+ * The command path, once for every aggregate:
+ *   route (@CommandMetadata() meta) → CommandDispatcher.execute(message) → the bus → the aggregate's
+ *   handler, which states its StreamCommand → handleCommand: load → guard → If-Match → decide →
+ *   append → retry → the outcome's version and position in the response headers.
+ */
 
 export interface CommandMeta {
   actor: Actor;
@@ -149,6 +160,68 @@ function preconditionFailed(noun: string, expected: number, actual: number): Pla
 }
 
 const capitalised = (noun: string) => noun.charAt(0).toUpperCase() + noun.slice(1);
+
+/** A message on the command bus: one command for one aggregate, and who sends it. Its result type is R. */
+export interface CommandMessage<R> extends Command<R> {
+  readonly command: { type: string };
+  readonly meta: CommandMeta;
+}
+
+/** Sends a command through the bus, counts it, remembers the write for read-your-writes and reports the outcome (ETag, X-Global-Position). */
+@Injectable()
+export class CommandDispatcher {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly consistency: ConsistencyService,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async execute<R extends { version: number; position: string | null }>(message: CommandMessage<R>): Promise<R> {
+    const command = message.command.type;
+    try {
+      const outcome = await this.commands.execute(message);
+      if (outcome.position !== null) this.consistency.remember(message.meta.actor.orgId, outcome.position);
+      message.meta.onApplied?.(outcome);
+      this.metrics.commands.inc({ command, outcome: 'ok' });
+      return outcome;
+    } catch (error) {
+      this.metrics.commands.inc({ command, outcome: error instanceof DomainError ? error.code : 'error' });
+      throw error;
+    }
+  }
+}
+
+/** If-Match: "3", 3 or W/"3" → 3. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
+  if (!match) throw DomainError.validation({ 'If-Match': ['If-Match must be the ETag of the opportunity, e.g. "3"'] });
+  return Number(match[1]);
+}
+
+/** `@CommandMetadata() meta: CommandMeta` in a command route: actor, correlation, If-Match, Idempotency-Key; the outcome's version goes into the response headers. */
+export const CommandMetadata = createParamDecorator((_: unknown, ctx: ExecutionContext): CommandMeta => {
+  const req = ctx.switchToHttp().getRequest<Request>();
+  const actor = req.context.actor;
+  if (!actor) throw new PlatformError(PlatformErrorCode.Unauthenticated, 'Unauthenticated');
+  return {
+    actor,
+    correlationId: req.context.correlationId,
+    commandId: req.context.requestId ?? randomUUID(),
+    expectedVersion: parseIfMatch(req.header('if-match')),
+    idempotencyKey: req.context.idempotencyScope,
+    onApplied: (outcome) => Object.assign(req.context.responseHeaders, versionHeaders(outcome)),
+  };
+});
+
+/** ETag = stream version; X-Global-Position = consistency token for read-your-writes queries. */
+export function versionHeaders(outcome: Pick<CommandOutcome<unknown, unknown>, 'version' | 'position'>): Record<string, string> {
+  return {
+    ETag: `"${outcome.version}"`,
+    'X-Stream-Version': String(outcome.version),
+    ...(outcome.position !== null ? { 'X-Global-Position': outcome.position } : {}),
+  };
+}
 
 function jitter(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(50, 2 ** attempt);

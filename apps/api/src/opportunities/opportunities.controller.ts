@@ -5,9 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError, OpportunityState } from '@app/domain';
 import { Actor, CurrentActor, nameBasedUuid, ResponseHeaders } from '@app/platform';
 import { OpportunityViews } from './opportunity-views.service';
-import { CommandMetadata } from '../command-handling/command-context';
-import type { CommandMeta } from '../command-handling/handle-command';
-import { CommandDispatcher } from '../command-handling/command-dispatcher';
+import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
 import { CreateOpportunityDto } from './dto/create-opportunity.dto';
 import {
   AdvanceStageDto,

@@ -1,7 +1,7 @@
 import { DomainError, ErrorCode, fold, INITIAL_STATE, type OpportunityCommand, type OpportunityState } from '@app/domain';
 import { created } from '@app/domain/testing/given-when-then';
 import type { Actor, Role } from '@app/platform';
-import { authorizeCommand } from './opportunity-access';
+import { authorizeCommand } from './opportunity-commands';
 
 /*
  * Who may send which command: viewers nothing, reps only on deals assigned to them and never

@@ -1,9 +1,11 @@
 import { Inject } from '@nestjs/common';
-import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
   decide,
   DomainError,
+  ErrorCode,
   fold,
+  foldStored,
   type OpportunityCommand,
   type OpportunityEvent,
   type OpportunityState,
@@ -11,21 +13,21 @@ import {
   isUuid,
 } from '@app/domain';
 import { EventStore } from '@app/event-store';
-import { APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
+import { type Actor, APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
-import { authorizeCommand } from './opportunity-access';
-import { foldRecorded } from './opportunity-stream';
 
 export type OpportunityOutcome = CommandOutcome<OpportunityState, OpportunityEvent>;
 
 /** Every deal command travels the command bus as this one message: which deal, what to decide, who and why. */
-export class OpportunityCommandMessage<T extends OpportunityCommand = OpportunityCommand> {
+export class OpportunityCommandMessage<T extends OpportunityCommand = OpportunityCommand> extends Command<OpportunityOutcome> {
   constructor(
     readonly opportunityId: string,
     readonly command: T,
     readonly meta: CommandMeta,
-  ) {}
+  ) {
+    super();
+  }
 }
 
 /** Deal commands: the deal's stream, its pipeline, access and reference checks, then the pure decide. */
@@ -48,7 +50,7 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
         streamId: opportunityStreamId(orgId, opportunityId),
         noun: 'opportunity',
         creates: command.type === 'CreateOpportunity',
-        fold: foldRecorded,
+        fold: (recorded) => foldStored(recorded),
         evolve: (state, events) => fold(events, state),
         guard: (state) => {
           if (command.type !== 'CreateOpportunity' && (!state.exists || state.deleted)) throw DomainError.notFound('Opportunity');
@@ -81,5 +83,40 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
       isUuid(id) &&
       (await this.database.db.selectFrom('categories').select('id').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst());
     if (!found) throw DomainError.validation({ category_id: [`category ${id} does not exist (GET /categories lists them)`] });
+  }
+}
+
+/**
+ * Viewers read only; reps change only deals they own and cannot hand them to someone else;
+ * managers and admins change any deal of their org.
+ */
+export function authorizeCommand(actor: Actor, command: OpportunityCommand, state: OpportunityState): void {
+  switch (actor.role) {
+    case 'admin':
+    case 'manager':
+      return;
+    case 'viewer':
+      throw new DomainError(ErrorCode.Forbidden, 'Viewers cannot change opportunities');
+    case 'rep': {
+      const assignee =
+        command.type === 'CreateOpportunity'
+          ? command.input.assigned_user_id
+          : command.type === 'Assign'
+            ? command.user_id
+            : command.type === 'UpdateOpportunity'
+              ? command.assigned_user_id
+              : undefined;
+      if (assignee !== undefined && assignee !== null && assignee !== actor.userId) {
+        throw new DomainError(ErrorCode.Forbidden, 'Reps cannot assign opportunities to other users');
+      }
+      if (command.type !== 'CreateOpportunity' && state.assigned_user_id !== actor.userId) {
+        throw new DomainError(ErrorCode.Forbidden, 'Reps can change only opportunities assigned to them');
+      }
+      return;
+    }
+    default: {
+      const unreachable: never = actor.role;
+      throw new Error(`Unknown role ${String(unreachable)}`);
+    }
   }
 }

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { DEFAULT_PIPELINE, type OpportunityState, opportunityStreamId, type Pipeline } from '@app/domain';
+import { DEFAULT_PIPELINE, foldStored, type OpportunityState, opportunityStreamId, type Pipeline } from '@app/domain';
 import { EventStore } from '@app/event-store';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
-import { foldRecorded } from './opportunity-stream';
 
 /** Reads deals and their pipelines for views and queries (commands go through OpportunityCommandHandler). */
 @Injectable()
@@ -13,7 +12,7 @@ export class OpportunityRepository {
   ) {}
 
   async load(orgId: string, opportunityId: string): Promise<OpportunityState> {
-    return foldRecorded(await this.store.readStream(opportunityStreamId(orgId, opportunityId)));
+    return foldStored(await this.store.readStream(opportunityStreamId(orgId, opportunityId)));
   }
 
   pipelineFor(orgId: string, pipelineId?: string | null): Promise<Pipeline> {

@@ -1,5 +1,5 @@
 import { Inject } from '@nestjs/common';
-import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import {
   decidePipeline,
   type PipelineCommand,
@@ -16,12 +16,14 @@ import { foldPipeline } from './pipeline.repository';
 export type PipelineOutcome = CommandOutcome<PipelineState, PipelineEvent>;
 
 /** Every pipeline command travels the command bus as this one message. */
-export class PipelineCommandMessage {
+export class PipelineCommandMessage extends Command<PipelineOutcome> {
   constructor(
     readonly pipelineId: string,
     readonly command: PipelineCommand,
     readonly meta: CommandMeta,
-  ) {}
+  ) {
+    super();
+  }
 }
 
 @CommandHandler(PipelineCommandMessage)

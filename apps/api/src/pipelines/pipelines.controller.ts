@@ -1,11 +1,9 @@
-import { CommandDispatcher } from '../command-handling/command-dispatcher';
 import { PipelineCommandMessage } from './pipeline-commands';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
 import { DEFAULT_PIPELINE_ID, defaultPipelineProtected, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, ResponseHeaders, Roles } from '@app/platform';
 import { ConsistencyService, READ_MODEL_NAMES } from '@app/read-models';
-import { CommandMetadata } from '../command-handling/command-context';
-import type { CommandMeta } from '../command-handling/handle-command';
+import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
 import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateStageDto } from './pipelines.dto';
 import { PipelineRepository } from './pipeline.repository';
 import { ReadYourWrites } from '../read-your-writes';

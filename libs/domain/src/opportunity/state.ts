@@ -240,3 +240,11 @@ export function statusOf(state: OpportunityState): 'open' | 'won' | 'lost' {
 export function fold(events: readonly OpportunityEvent[], from: OpportunityState = INITIAL_STATE): OpportunityState {
   return events.reduce(evolve, from);
 }
+
+/**
+ * A deal from its stored events (type and data as the log keeps them). schema_version 1 is the
+ * only version so far; upcasters go here when an event's shape changes.
+ */
+export function foldStored(stored: readonly { type: string; data: unknown }[], from: OpportunityState = INITIAL_STATE): OpportunityState {
+  return stored.reduce((state, e) => evolve(state, { type: e.type, data: e.data } as OpportunityEvent), from);
+}
