@@ -141,12 +141,7 @@ export class OpportunitiesController {
 
   @Post(':id/win')
   @HttpCode(200)
-  async win(
-    @Param('id', uuid) id: string,
-    @Body() dto: WinOpportunityDto,
-    @CurrentActor() actor: Actor,
-    @CommandMetadata() meta: CommandMeta,
-  ) {
+  async win(@Param('id', uuid) id: string, @Body() dto: WinOpportunityDto, @CommandMetadata() meta: CommandMeta) {
     const outcome = await this.commands.execute(
       new OpportunityCommandMessage(
         id,
@@ -156,32 +151,17 @@ export class OpportunitiesController {
     );
     return {
       message: 'Opportunity marked as won',
-      data: wonView(
-        outcome.state,
-        await this.pipeline(actor, outcome.state),
-        new Date().toISOString(),
-        await this.refs(actor, outcome.state),
-      ),
+      data: wonView(outcome.state, new Date().toISOString()),
     };
   }
 
   @Post(':id/lose')
   @HttpCode(200)
-  async lose(
-    @Param('id', uuid) id: string,
-    @Body() dto: LoseOpportunityDto,
-    @CurrentActor() actor: Actor,
-    @CommandMetadata() meta: CommandMeta,
-  ) {
+  async lose(@Param('id', uuid) id: string, @Body() dto: LoseOpportunityDto, @CommandMetadata() meta: CommandMeta) {
     const outcome = await this.commands.execute(new OpportunityCommandMessage(id, { type: 'Lose', ...dto }, meta));
     return {
       message: 'Opportunity marked as lost',
-      data: lostView(
-        outcome.state,
-        await this.pipeline(actor, outcome.state),
-        new Date().toISOString(),
-        await this.refs(actor, outcome.state),
-      ),
+      data: lostView(outcome.state, new Date().toISOString()),
     };
   }
 
@@ -198,10 +178,6 @@ export class OpportunitiesController {
       message: 'Opportunity assigned successfully',
       data: assignedView(outcome.state, outcome.events, await this.refs(actor, outcome.state)),
     };
-  }
-
-  private pipeline(actor: Actor, state: OpportunityState) {
-    return this.views.pipeline(actor, state);
   }
 
   private refs(actor: Actor, state: OpportunityState) {

@@ -154,37 +154,39 @@ export function stageView(s: OpportunityState) {
   };
 }
 
-export function wonView(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs) {
-  const d = opportunityDetail(s, pipeline, now, refs);
+/** A won deal: its close, from the deal alone (no pipeline or directory lookup). */
+export function wonView(s: OpportunityState, now: string) {
+  const c = computeFields(s, now, stageKindOf(s));
   return {
-    id: d.id,
-    stage: d.stage,
-    probability: d.probability,
-    actual_close_date: d.actual_close_date,
-    expected_close_date: d.expected_close_date,
-    days_early: d.days_early,
-    value: d.value,
-    actual_value: d.actual_value,
-    currency: d.currency,
-    sales_cycle_days: d.sales_cycle_days,
-    close_reason: d.close_reason,
-    won_at: d.won_at,
+    id: s.opportunity_id,
+    stage: s.stage,
+    probability: s.probability,
+    actual_close_date: instant(s.actual_close_date),
+    expected_close_date: s.expected_close_date,
+    days_early: c.days_early,
+    value: money(s.value_minor),
+    actual_value: money(s.actual_value_minor),
+    currency: s.currency,
+    sales_cycle_days: c.sales_cycle_days,
+    close_reason: s.close_reason,
+    won_at: s.won_at,
   };
 }
 
-export function lostView(s: OpportunityState, pipeline: Pipeline, now: string, refs: Refs) {
-  const d = opportunityDetail(s, pipeline, now, refs);
+/** A lost deal: its close, from the deal alone. */
+export function lostView(s: OpportunityState, now: string) {
+  const c = computeFields(s, now, stageKindOf(s));
   return {
-    id: d.id,
-    stage: d.stage,
-    probability: d.probability,
-    actual_close_date: d.actual_close_date,
-    loss_reason: d.loss_reason,
-    competitor: d.competitor,
-    sales_cycle_days: d.sales_cycle_days,
-    close_reason: d.close_reason,
-    lessons_learned: d.lessons_learned,
-    lost_at: d.lost_at,
+    id: s.opportunity_id,
+    stage: s.stage,
+    probability: s.probability,
+    actual_close_date: instant(s.actual_close_date),
+    loss_reason: s.loss_reason,
+    competitor: s.competitor,
+    sales_cycle_days: c.sales_cycle_days,
+    close_reason: s.close_reason,
+    lessons_learned: s.lessons_learned,
+    lost_at: s.lost_at,
   };
 }
 
