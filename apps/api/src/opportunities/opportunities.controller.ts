@@ -145,7 +145,13 @@ export class OpportunitiesController {
     const outcome = await this.commands.execute(
       new OpportunityCommandMessage(
         id,
-        { type: 'Win', close_reason: dto.close_reason, close_date: dto.close_date, actual_value_minor: amountToMinor(dto.actual_value) },
+        {
+          type: 'Win',
+          close_reason: dto.close_reason,
+          close_date: dto.close_date,
+          actual_value_minor: amountToMinor(dto.actual_value),
+          transaction_id: dto.transaction_id,
+        },
         meta,
       ),
     );

@@ -89,6 +89,7 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     actual_value: money(s.actual_value_minor),
     actual_close_date: instant(s.actual_close_date),
     close_reason: s.close_reason,
+    transaction_id: s.transaction_id ?? null,
     loss_reason: s.loss_reason,
     loss_notes: s.loss_notes,
     lessons_learned: s.lessons_learned,
@@ -169,6 +170,7 @@ export function wonView(s: OpportunityState, now: string) {
     currency: s.currency,
     sales_cycle_days: c.sales_cycle_days,
     close_reason: s.close_reason,
+    transaction_id: s.transaction_id ?? null,
     won_at: s.won_at,
   };
 }

@@ -25,7 +25,14 @@ export type OpportunityCommand =
   | { type: 'MoveToPreviousStage'; reason: string; notes?: string | null }
   | { type: 'PutOnHold'; reason?: string | null; notes?: string | null }
   | { type: 'Resume'; stage?: string | null; notes?: string | null }
-  | { type: 'Win'; actual_value_minor?: number; close_date?: string; close_reason?: string | null }
+  | {
+      type: 'Win';
+      actual_value_minor?: number;
+      close_date?: string;
+      close_reason?: string | null;
+      /** The sale in another system (an order, invoice or transaction id): kept as given, never looked up. */
+      transaction_id?: string | null;
+    }
   | {
       type: 'Lose';
       loss_reason: string;

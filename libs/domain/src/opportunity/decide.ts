@@ -402,6 +402,10 @@ function win(
     addError(errors, 'close_date', invalidDateMessage('close_date'));
   }
   if (command.actual_value_minor !== undefined) checkAmount(command.actual_value_minor, 'actual_value', errors);
+  const reference = command.transaction_id?.trim() || null;
+  if (command.transaction_id != null && !isExternalReference(command.transaction_id)) {
+    addError(errors, 'transaction_id', 'transaction_id must be 1 to 200 characters, without control characters');
+  }
   throwIfAny(errors);
   return {
     type: 'OpportunityWon',
@@ -412,8 +416,15 @@ function win(
       close_date: command.close_date ?? dateOf(ctx.now),
       close_reason: command.close_reason ?? null,
       won_at: ctx.now,
+      ...(reference !== null ? { transaction_id: reference } : {}),
     },
   };
+}
+
+/** A reference another system made: any printable text up to 200 characters (trimmed, not blank). */
+function isExternalReference(value: string): boolean {
+  const trimmed = value.trim();
+  return trimmed.length >= 1 && trimmed.length <= 200 && !/[\u0000-\u001f\u007f]/.test(trimmed);
 }
 
 function lose(

@@ -1,5 +1,6 @@
 import { DEFAULT_PIPELINE, type DomainError, ErrorCode, type OpportunityCommand, type OpportunityEvent, type Pipeline } from '@app/domain';
 import { atStage, created, day, given, NOW, onHoldFrom, stageChanged } from '../testing/given-when-then';
+import { fold } from './state';
 
 /*
  * The default pipeline's probabilities: prospecting 10, qualification 25, needs_analysis 40, proposal 60, negotiation 75,
@@ -934,6 +935,52 @@ describe('decide: Win', () => {
           won_at: NOW,
         },
       });
+  });
+
+  it('records the sale reference given, trimmed, and the state shows it', () => {
+    const history = atStage('verbal_commitment');
+    const win = given(...history).when({ type: 'Win', transaction_id: '  INV-2026/0042 ' });
+    expect(fold([...history, ...win.events()]).transaction_id).toBe('INV-2026/0042');
+    win.then({
+      type: 'OpportunityWon',
+      data: {
+        from_stage: 'verbal_commitment',
+        to_stage: 'won',
+        actual_value_minor: 15_000_000,
+        close_date: TODAY,
+        close_reason: null,
+        won_at: NOW,
+        transaction_id: 'INV-2026/0042',
+      },
+    });
+  });
+
+  it.each([
+    ['blank', '   '],
+    ['longer than 200 characters', 'x'.repeat(201)],
+    ['with a control character', 'INV\n42'],
+  ])('refuses a sale reference %s, naming transaction_id', (_, transaction_id) => {
+    given(...atStage('verbal_commitment'))
+      .when({ type: 'Win', transaction_id })
+      .thenThrows(VALIDATION, { errors: { transaction_id: [expect.any(String)] } });
+  });
+
+  it('a win without a sale reference records none (null is the same as absent)', () => {
+    for (const transaction_id of [undefined, null]) {
+      given(...atStage('verbal_commitment'))
+        .when({ type: 'Win', transaction_id })
+        .then({
+          type: 'OpportunityWon',
+          data: {
+            from_stage: 'verbal_commitment',
+            to_stage: 'won',
+            actual_value_minor: 15_000_000,
+            close_date: TODAY,
+            close_reason: null,
+            won_at: NOW,
+          },
+        });
+    }
   });
 
   it('accepts an actual value of zero', () => {

@@ -90,6 +90,8 @@ export interface OpportunityWon {
     close_date: string;
     close_reason: string | null;
     won_at: string;
+    /** The sale's reference elsewhere; absent from wins recorded before it existed. */
+    transaction_id?: string | null;
   };
 }
 

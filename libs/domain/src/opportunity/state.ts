@@ -25,6 +25,8 @@ export interface OpportunityState extends OpportunityDetails {
   actual_value_minor: number | null;
   actual_close_date: string | null;
   close_reason: string | null;
+  /** The sale's reference in another system, from the win. */
+  transaction_id: string | null;
   won_at: string | null;
   lost_at: string | null;
   loss_reason: string | null;
@@ -57,6 +59,7 @@ export const INITIAL_STATE: OpportunityState = {
   actual_value_minor: null,
   actual_close_date: null,
   close_reason: null,
+  transaction_id: null,
   won_at: null,
   lost_at: null,
   loss_reason: null,
@@ -156,6 +159,7 @@ export function evolve(state: OpportunityState, event: OpportunityEvent): Opport
         actual_value_minor: d.actual_value_minor,
         actual_close_date: d.close_date,
         close_reason: d.close_reason,
+        transaction_id: d.transaction_id ?? null,
         won_at: d.won_at,
         updated_at: d.won_at,
         last_activity_at: d.won_at,

@@ -1,5 +1,6 @@
+import { Transform } from 'class-transformer';
 import { IsBoolean, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsAmount, IsDateOnly, IsOptionalNotNull, IsReferenceId } from './validators';
+import { IsAmount, IsDateOnly, IsOptionalNotNull, IsReferenceId, toIdString } from './validators';
 
 export class ChangeStageDto {
   @IsString() @IsNotEmpty() @MaxLength(64) stage: string;
@@ -26,6 +27,8 @@ export class WinOpportunityDto {
   @IsOptional() @IsString() @MaxLength(5000) close_reason?: string;
   @IsOptionalNotNull() @IsAmount() actual_value?: number | string;
   @IsOptionalNotNull() @IsDateOnly() close_date?: string;
+  /** The sale in another system (order, invoice or payment id), kept as given. A JSON integer is accepted as its string. */
+  @IsOptional() @Transform(toIdString) @IsString({ message: 'transaction_id must be a string or integer' }) transaction_id?: string;
 }
 
 export class LoseOpportunityDto {

@@ -4,7 +4,8 @@ import { DATE_BOUNDS, invalidAmountMessage, invalidDateMessage, isValidDate, par
 import { applyDecorators } from '@nestjs/common';
 
 /** JSON integers are accepted for reference ids and normalised to strings. */
-const toIdString = ({ value }: { value: unknown }) => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value);
+export const toIdString = ({ value }: { value: unknown }) =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
 
 /** An opaque reference id (customer, user, lead…): a string, or an integer sent as JSON number. */
 export function IsReferenceId(options?: ValidationOptions) {
