@@ -886,21 +886,24 @@ describe('decide: PutOnHold / Resume', () => {
 });
 
 describe('decide: Win', () => {
-  it('defaults actual value to the current value and close date to today', () => {
-    given(...atStage('verbal_commitment'))
-      .when({ type: 'Win' })
-      .then({
-        type: 'OpportunityWon',
-        data: {
-          from_stage: 'verbal_commitment',
-          to_stage: 'won',
-          actual_value_minor: 15_000_000,
-          close_date: TODAY,
-          close_reason: null,
-          won_at: NOW,
-        },
-      });
-  });
+  it.each([{}, { transaction_id: null }])(
+    'defaults actual value to the current value and close date to today, no sale reference (%o)',
+    (extra) => {
+      given(...atStage('verbal_commitment'))
+        .when({ type: 'Win', ...extra })
+        .then({
+          type: 'OpportunityWon',
+          data: {
+            from_stage: 'verbal_commitment',
+            to_stage: 'won',
+            actual_value_minor: 15_000_000,
+            close_date: TODAY,
+            close_reason: null,
+            won_at: NOW,
+          },
+        });
+    },
+  );
 
   it('defaults the actual value to the updated value', () => {
     given(...atStage('verbal_commitment'), {
@@ -963,24 +966,6 @@ describe('decide: Win', () => {
     given(...atStage('verbal_commitment'))
       .when({ type: 'Win', transaction_id })
       .thenThrows(VALIDATION, { errors: { transaction_id: [expect.any(String)] } });
-  });
-
-  it('a win without a sale reference records none (null is the same as absent)', () => {
-    for (const transaction_id of [undefined, null]) {
-      given(...atStage('verbal_commitment'))
-        .when({ type: 'Win', transaction_id })
-        .then({
-          type: 'OpportunityWon',
-          data: {
-            from_stage: 'verbal_commitment',
-            to_stage: 'won',
-            actual_value_minor: 15_000_000,
-            close_date: TODAY,
-            close_reason: null,
-            won_at: NOW,
-          },
-        });
-    }
   });
 
   it('accepts an actual value of zero', () => {
