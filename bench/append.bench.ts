@@ -16,6 +16,7 @@ import { Pool } from 'pg';
 import { getPostgreSQLEventStore, type PostgresEventStore as EmmettEventStore } from '@event-driven-io/emmett-postgresql';
 import { PostgresEventStore } from '../libs/event-store/src/postgres/postgres-event-store';
 import { openPGlite, openPostgres } from '../libs/platform/src/database/database';
+import { SCHEMA_MIGRATIONS } from '../apps/api/src/database-schema';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
 import { median } from './stats';
 
@@ -137,7 +138,7 @@ async function pglite(): Promise<void> {
   const store = new PostgresEventStore(database);
   const rows: string[] = [];
   try {
-    await migrateToLatest(database.db);
+    await migrateToLatest(database.db, SCHEMA_MIGRATIONS);
     await sql`create table raw_events (like events including defaults)`.execute(database.db);
     for (const writers of [1, 16]) {
       const m = await medians(
@@ -179,7 +180,7 @@ async function postgres(): Promise<void> {
   let emmett: { store: EmmettEventStore; pool: Pool } | null = null;
   const rows: string[] = [];
   try {
-    await migrateToLatest(database.db, schema);
+    await migrateToLatest(database.db, SCHEMA_MIGRATIONS, schema);
     await sql`create table raw_events (like events including defaults)`.execute(database.db);
     // Diagnostic side: the same plain INSERT into a copy that keeps the log's indexes (no trigger).
     await sql`create table raw_indexed_events (like events including defaults including indexes)`.execute(database.db);

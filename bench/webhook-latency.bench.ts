@@ -9,6 +9,7 @@ import { type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import request from 'supertest';
 import { createApp } from '../apps/api/src/bootstrap';
+import { SCHEMA_MIGRATIONS } from '../apps/api/src/database-schema';
 import { loadConfig, migrateToLatest, openPGlite, openPostgres, TokenService } from '@app/platform';
 import { percentile } from './stats';
 
@@ -19,7 +20,7 @@ const url = process.env.BENCH_DATABASE_URL || undefined;
 async function main(): Promise<void> {
   const schema = `bench_wh_${Date.now()}`;
   const database = url ? await openPostgres({ connectionString: url, schema, max: 10 }) : await openPGlite();
-  await migrateToLatest(database.db, url ? schema : undefined);
+  await migrateToLatest(database.db, SCHEMA_MIGRATIONS, url ? schema : undefined);
   const arrivals = new Map<string, number>();
   const receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];

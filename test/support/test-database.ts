@@ -2,11 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { type Database, migrateToLatest, openPGlite, openPostgres } from '@app/platform';
+import { SCHEMA_MIGRATIONS } from '../../apps/api/src/database-schema';
 
 export interface TestBackend {
   name: 'pglite' | 'postgres';
   /** A fresh, migrated, isolated database (PGlite copy or a new Postgres schema). */
   open(options?: { maxConnections?: number }): Promise<Database>;
+  /** A fresh, isolated database with no tables at all (migration tests). */
+  openEmpty(): Promise<Database>;
 }
 
 const pglite: TestBackend = {
@@ -15,30 +18,37 @@ const pglite: TestBackend = {
     const template = process.env.PGLITE_TEMPLATE;
     if (!template) throw new Error('PGLITE_TEMPLATE is not set: run through jest (test/support/global-setup.ts)');
     const database = await openPGlite({ loadDataDir: new Blob([readFileSync(template)]) });
-    await migrateToLatest(database.db);
+    await migrateToLatest(database.db, SCHEMA_MIGRATIONS);
     return database;
   },
+  openEmpty: () => openPGlite(),
 };
 
 function postgres(url: string): TestBackend {
+  /** A new schema every connection is confined to, dropped on close. */
+  async function openSchema(maxConnections = 8): Promise<Database> {
+    const schema = `test_${randomBytes(6).toString('hex')}`;
+    const database = await openPostgres({ connectionString: url, schema, max: maxConnections });
+    const close = database.close.bind(database);
+    return {
+      ...database,
+      async close() {
+        await close();
+        const admin = new Client({ connectionString: url });
+        await admin.connect();
+        await admin.query(`drop schema if exists "${schema}" cascade`);
+        await admin.end();
+      },
+    };
+  }
   return {
     name: 'postgres',
     async open(options = {}) {
-      const schema = `test_${randomBytes(6).toString('hex')}`;
-      const database = await openPostgres({ connectionString: url, schema, max: options.maxConnections ?? 8 });
-      await migrateToLatest(database.db, schema);
-      const close = database.close.bind(database);
-      return {
-        ...database,
-        async close() {
-          await close();
-          const admin = new Client({ connectionString: url });
-          await admin.connect();
-          await admin.query(`drop schema if exists "${schema}" cascade`);
-          await admin.end();
-        },
-      };
+      const database = await openSchema(options.maxConnections);
+      await migrateToLatest(database.db, SCHEMA_MIGRATIONS, database.schema);
+      return database;
     },
+    openEmpty: () => openSchema(),
   };
 }
 

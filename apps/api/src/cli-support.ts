@@ -2,11 +2,12 @@ import { SingleBar } from 'cli-progress';
 import { type EventStore, openEventStore } from '@app/event-store';
 import { type Database, loadConfig, openDatabase } from '@app/platform';
 import { type ProjectionKind, PROJECTION_KINDS, type Progress } from '@app/read-models';
+import { SCHEMA_MIGRATIONS } from './database-schema';
 
 /** Opens what the CLIs need, runs fn, and always closes. */
 export async function withStores<T>(fn: (database: Database, store: EventStore) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, SCHEMA_MIGRATIONS);
   const store = await openEventStore(config, database);
   try {
     return await fn(database, store);

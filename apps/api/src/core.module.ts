@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { EventStore, openEventStore } from '@app/event-store';
 import { APP_CONFIG, type AppConfig, type Database, DATABASE, Metrics, openDatabase, TokenService } from '@app/platform';
+import { SCHEMA_MIGRATIONS } from './database-schema';
 
 export interface CoreModuleOptions {
   config: AppConfig;
@@ -38,7 +39,7 @@ export class CoreModule {
         { provide: APP_CONFIG, useValue: options.config },
         options.database
           ? { provide: DATABASE, useValue: options.database }
-          : { provide: DATABASE, useFactory: () => openDatabase(options.config) },
+          : { provide: DATABASE, useFactory: () => openDatabase(options.config, SCHEMA_MIGRATIONS) },
         options.eventStore
           ? { provide: EventStore, useValue: options.eventStore }
           : { provide: EventStore, useFactory: (db: Database) => openEventStore(options.config, db), inject: [DATABASE] },

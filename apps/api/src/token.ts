@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { loadConfig, openDatabase, type Role, ROLES, TokenService } from '@app/platform';
+import { SCHEMA_MIGRATIONS } from './database-schema';
 
 /** npm run token -- --org <org> --user <id> --role <admin|manager|rep|viewer> [--label text] */
 async function main(): Promise<void> {
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   });
   if (!values.user) throw new Error('--user is required');
   if (!ROLES.includes(values.role as Role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
-  const database = await openDatabase(loadConfig());
+  const database = await openDatabase(loadConfig(), SCHEMA_MIGRATIONS);
   try {
     const minted = await new TokenService(database.db).mint({
       orgId: values.org!,

@@ -1,5 +1,4 @@
-import type { AppConfig } from '@app/platform/config';
-import type { Database } from '@app/platform/database/database';
+import type { AppConfig, Database } from '@app/platform';
 import { EventStoreDBEventStore } from './eventstoredb/eventstoredb-event-store';
 import type { EventStore } from './event-store.port';
 import { PostgresEventStore } from './postgres/postgres-event-store';

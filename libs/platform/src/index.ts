@@ -3,6 +3,8 @@ export * from './tokens';
 export * from './database/database';
 export * from './database/open';
 export * from './database/migrate';
+export * from './migrations';
+export * from './tables';
 export * from './auth/actor';
 export * from './auth/token.service';
 export * from './auth/auth.guard';

@@ -2,12 +2,13 @@ import { Logger } from '@nestjs/common';
 import { type Kysely, sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
-import type { AppConfig } from '@app/platform/config';
 import { Waiter } from '@app/event-store';
+import type { AppConfig } from '@app/platform';
 import { type AddressPolicy } from './address-policy';
 import { TEST_EVENT_TYPE } from './payload';
 import { nextDelaySeconds, parseRetryAfter } from './schedule';
 import { signatureHeader } from './signing';
+import type { WebhookTables } from './tables';
 
 export interface DispatcherOptions {
   timeoutMs: number;
@@ -32,19 +33,8 @@ export interface AttemptResult {
   error: string | null;
 }
 
-interface Claimed {
-  id: string;
-  endpoint_id: string;
-  body: string;
-  attempts: number;
-  total_attempts: number;
-  url: string;
-  secret: string;
-  previous_secret: string | null;
-  previous_secret_expires_at: Date | null;
-  enabled: boolean;
-  deleted_at: Date | null;
-}
+/** A due message with what sending it takes from its endpoint. */
+type Claimed = Awaited<ReturnType<WebhookDispatcher['load']>>[number];
 
 const EXCERPT_BYTES = 1024;
 
@@ -70,12 +60,11 @@ export class WebhookDispatcher {
   private readonly waiter = new Waiter();
   private loop: Promise<void> | null = null;
   private stopping = false;
-  readonly outcomes = { delivered: 0, retried: 0, failed: 0 };
   /** Called after every attempt (metrics). */
   onOutcome: ((outcome: 'delivered' | 'retried' | 'failed') => void) | null = null;
 
   constructor(
-    private readonly db: Kysely<any>,
+    private readonly db: Kysely<WebhookTables>,
     private readonly policy: AddressPolicy,
     private readonly options: DispatcherOptions,
   ) {
@@ -159,7 +148,7 @@ export class WebhookDispatcher {
     return rows.length ? this.load(rows.map((r) => r.id)) : [];
   }
 
-  private load(ids: string[]): Promise<Claimed[]> {
+  private load(ids: string[]) {
     return this.db
       .selectFrom('webhook_messages as m')
       .innerJoin('webhook_endpoints as e', 'e.id', 'm.endpoint_id')
@@ -177,7 +166,7 @@ export class WebhookDispatcher {
         'e.deleted_at',
       ])
       .where('m.id', 'in', ids)
-      .execute() as Promise<Claimed[]>;
+      .execute();
   }
 
   private async deliverAll(messages: Claimed[]): Promise<void> {
@@ -216,7 +205,7 @@ export class WebhookDispatcher {
       return skipped('endpoint disabled; the message waits until it is enabled again');
     }
     const secrets = [m.secret];
-    if (m.previous_secret && m.previous_secret_expires_at && new Date(m.previous_secret_expires_at).getTime() > Date.now()) {
+    if (m.previous_secret && m.previous_secret_expires_at && m.previous_secret_expires_at.getTime() > Date.now()) {
       secrets.push(m.previous_secret); // rotation overlap: receivers holding either secret verify
     }
     const timestamp = Math.floor(Date.now() / 1000);
@@ -264,11 +253,9 @@ export class WebhookDispatcher {
       .execute();
     const delivered = status !== null && status >= 200 && status < 300;
     if (delivered) {
-      this.outcomes.delivered++;
       this.onOutcome?.('delivered');
       await this.finish(m.id, 'delivered', attempt, status);
     } else if (status === 410) {
-      this.outcomes.failed++;
       this.onOutcome?.('failed');
       await this.finish(m.id, 'failed', attempt, status);
       await this.disable(m.endpoint_id, 'the endpoint answered 410 Gone', disabled);
@@ -277,12 +264,10 @@ export class WebhookDispatcher {
     } else {
       const delay = nextDelaySeconds(attempt, this.options.retrySchedule, retryAfter);
       if (delay === null) {
-        this.outcomes.failed++;
         this.onOutcome?.('failed');
         await this.finish(m.id, 'failed', attempt, status);
         await this.disable(m.endpoint_id, `retry schedule exhausted (${attempt} attempts)`, disabled);
       } else {
-        this.outcomes.retried++;
         this.onOutcome?.('retried');
         await this.db
           .updateTable('webhook_messages')

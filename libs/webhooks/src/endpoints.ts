@@ -1,7 +1,8 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type UpdateObject } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@app/domain';
 import { generateSecret } from './signing';
+import type { MessageStatus, WebhookTables } from './tables';
 
 const PUBLIC_COLUMNS = [
   'id',
@@ -22,7 +23,7 @@ export interface EndpointInput {
   enabled?: boolean;
 }
 
-export async function createEndpoint(db: Kysely<any>, orgId: string, input: EndpointInput) {
+export async function createEndpoint(db: Kysely<WebhookTables>, orgId: string, input: EndpointInput) {
   const secret = generateSecret();
   const row = await db
     .insertInto('webhook_endpoints')
@@ -40,7 +41,7 @@ export async function createEndpoint(db: Kysely<any>, orgId: string, input: Endp
   return { ...row, secret };
 }
 
-export function listEndpoints(db: Kysely<any>, orgId: string) {
+export function listEndpoints(db: Kysely<WebhookTables>, orgId: string) {
   return db
     .selectFrom('webhook_endpoints')
     .select([...PUBLIC_COLUMNS])
@@ -50,7 +51,7 @@ export function listEndpoints(db: Kysely<any>, orgId: string) {
     .execute();
 }
 
-export async function getEndpoint(db: Kysely<any>, orgId: string, id: string) {
+export async function getEndpoint(db: Kysely<WebhookTables>, orgId: string, id: string) {
   const row = await db
     .selectFrom('webhook_endpoints')
     .select([...PUBLIC_COLUMNS])
@@ -62,9 +63,9 @@ export async function getEndpoint(db: Kysely<any>, orgId: string, id: string) {
   return row;
 }
 
-export async function updateEndpoint(db: Kysely<any>, orgId: string, id: string, changes: Partial<EndpointInput>) {
+export async function updateEndpoint(db: Kysely<WebhookTables>, orgId: string, id: string, changes: Partial<EndpointInput>) {
   await getEndpoint(db, orgId, id);
-  const set: Record<string, unknown> = { updated_at: sql`now()` };
+  const set: UpdateObject<WebhookTables, 'webhook_endpoints'> = { updated_at: sql`now()` };
   if (changes.url !== undefined) set.url = changes.url;
   if (changes.description !== undefined) set.description = changes.description;
   if (changes.event_types !== undefined) set.event_types = [...new Set(changes.event_types)];
@@ -81,7 +82,7 @@ export async function updateEndpoint(db: Kysely<any>, orgId: string, id: string,
     .executeTakeFirstOrThrow();
 }
 
-export async function deleteEndpoint(db: Kysely<any>, orgId: string, id: string): Promise<void> {
+export async function deleteEndpoint(db: Kysely<WebhookTables>, orgId: string, id: string): Promise<void> {
   await getEndpoint(db, orgId, id);
   await db
     .updateTable('webhook_endpoints')
@@ -91,7 +92,7 @@ export async function deleteEndpoint(db: Kysely<any>, orgId: string, id: string)
 }
 
 /** A new secret; the old one keeps verifying for `overlapSeconds` (both signatures are sent). */
-export async function rotateSecret(db: Kysely<any>, orgId: string, id: string, overlapSeconds: number) {
+export async function rotateSecret(db: Kysely<WebhookTables>, orgId: string, id: string, overlapSeconds: number) {
   await getEndpoint(db, orgId, id);
   const secret = generateSecret();
   const row = await db
@@ -108,7 +109,14 @@ export async function rotateSecret(db: Kysely<any>, orgId: string, id: string, o
   return { ...row, secret };
 }
 
-export async function listDeliveries(db: Kysely<any>, orgId: string, endpointId: string, page: number, perPage: number, status?: string) {
+export async function listDeliveries(
+  db: Kysely<WebhookTables>,
+  orgId: string,
+  endpointId: string,
+  page: number,
+  perPage: number,
+  status?: MessageStatus,
+) {
   await getEndpoint(db, orgId, endpointId);
   let base = db.selectFrom('webhook_messages').where('endpoint_id', '=', endpointId);
   if (status) base = base.where('status', '=', status);
@@ -159,7 +167,7 @@ export async function listDeliveries(db: Kysely<any>, orgId: string, endpointId:
 }
 
 /** Queues a message again now, with the same webhook-id; its earlier attempts stay in the log. */
-export async function redeliver(db: Kysely<any>, orgId: string, endpointId: string, messageId: string) {
+export async function redeliver(db: Kysely<WebhookTables>, orgId: string, endpointId: string, messageId: string) {
   await getEndpoint(db, orgId, endpointId);
   const row = await db
     .updateTable('webhook_messages')

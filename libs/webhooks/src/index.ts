@@ -6,3 +6,5 @@ export * from './outbox.projection';
 export * from './dispatcher';
 export * from './endpoints';
 export * from './service-projections';
+export * from './migrations';
+export * from './tables';

@@ -1,11 +1,15 @@
-import { type Kysely } from 'kysely';
+import type { Insertable } from 'kysely';
 import type { OpportunityEventType, OpportunityState } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
-import { nameBasedUuid } from '@app/platform/ids';
+import { nameBasedUuid } from '@app/platform';
 import { foldBatch, type Projection } from '@app/read-models';
 import { eventPayload, WEBHOOK_EVENT_TYPE } from './payload';
+import type { WebhookMessagesTable, WebhookTables } from './tables';
 
 const STATES = 'webhook_deal_states';
+
+/** The projector's transaction, to which the outbox adds its own tables. */
+type ProjectorTransaction = Parameters<Projection['applyBatch']>[0];
 
 /** Same endpoint + same event → same message id, so a re-fed batch cannot queue a message twice. */
 export function messageIdFor(endpointId: string, eventId: string): string {
@@ -21,7 +25,8 @@ export class WebhookOutboxProjection implements Projection {
   static readonly NAME = 'webhook_outbox';
   readonly name = WebhookOutboxProjection.NAME;
 
-  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
+  async applyBatch(projector: ProjectorTransaction, events: RecordedEvent[]): Promise<void> {
+    const trx = projector.withTables<WebhookTables>();
     const happened: { event: RecordedEvent; orgId: string; state: OpportunityState }[] = [];
     const deals = await foldBatch(trx, STATES, events, (event, deal) => happened.push({ event, orgId: deal.orgId, state: deal.state }));
     if (deals.size === 0) return;
@@ -33,12 +38,12 @@ export class WebhookOutboxProjection implements Projection {
       .where('deleted_at', 'is', null)
       .where('enabled', '=', true)
       .execute();
-    const messages = [];
+    const messages: Insertable<WebhookMessagesTable>[] = [];
     for (const { event, orgId, state } of happened) {
       const type = WEBHOOK_EVENT_TYPE[event.type as OpportunityEventType];
       for (const endpoint of endpoints) {
         if (endpoint.org_id !== orgId || !endpoint.event_types.includes(type)) continue;
-        if (new Date(endpoint.created_at).getTime() > event.recordedAt.getTime()) continue;
+        if (endpoint.created_at.getTime() > event.recordedAt.getTime()) continue;
         messages.push({
           id: messageIdFor(endpoint.id, event.eventId),
           org_id: orgId,
@@ -73,7 +78,7 @@ export class WebhookOutboxProjection implements Projection {
   }
 
   /** Rebuilding folds states again; messages already queued stay (their ids are deterministic). */
-  async reset(trx: Kysely<any>): Promise<void> {
-    await trx.deleteFrom(STATES).execute();
+  async reset(projector: ProjectorTransaction): Promise<void> {
+    await projector.withTables<WebhookTables>().deleteFrom(STATES).execute();
   }
 }

@@ -1,15 +1,18 @@
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, nextDelaySeconds, parseRetryAfter, withJitter } from './schedule';
+import { loadConfig } from '@app/platform';
+import { nextDelaySeconds, parseRetryAfter, withJitter } from './schedule';
 
 const NOW = Date.parse('2026-01-15T10:00:00.000Z');
 const DAY = 24 * 3600;
+/** The schedule the dispatcher gets without WEBHOOK_RETRY_SCHEDULE. */
+const DEFAULT_SCHEDULE = loadConfig({}).webhookRetrySchedule;
 
-describe('DEFAULT_RETRY_SCHEDULE_SECONDS', () => {
+describe('the default retry schedule', () => {
   it("is Standard Webhooks' reference schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h", () => {
-    expect(DEFAULT_RETRY_SCHEDULE_SECONDS).toEqual([5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]);
+    expect(DEFAULT_SCHEDULE).toEqual([5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]);
   });
 
   it('spans about 28 hours in all', () => {
-    const total = DEFAULT_RETRY_SCHEDULE_SECONDS.reduce((a, b) => a + b, 0);
+    const total = DEFAULT_SCHEDULE.reduce((a, b) => a + b, 0);
     expect(total / 3600).toBeCloseTo(27.58, 2);
   });
 });
@@ -62,6 +65,12 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(new Date(NOW + 90_500).toUTCString(), NOW)).toBe(90);
   });
 
+  it('the obsolete HTTP-date forms too (RFC 850, asctime in GMT)', () => {
+    expect(parseRetryAfter('Thursday, 15-Jan-26 10:02:00 GMT', NOW)).toBe(120);
+    expect(parseRetryAfter('Thu Jan 15 10:02:00 2026', NOW)).toBe(120);
+    expect(parseRetryAfter('Thu Jan  1 10:00:00 2026', NOW)).toBe(0);
+  });
+
   it('an HTTP date in the past → 0 (retry now)', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', NOW)).toBe(0);
   });
@@ -76,7 +85,21 @@ describe('parseRetryAfter', () => {
     expect(seconds).toBeLessThanOrEqual(60);
   });
 
-  it.each(['soon', 'tomorrow', '1e3', '120abc', 'Thu, 45 Foo 2026'])('unusable %j → null', (value) => {
+  it.each([
+    'soon',
+    'tomorrow',
+    '1e3',
+    '120abc',
+    'Thu, 45 Foo 2026',
+    '-5',
+    '-0',
+    '+5',
+    '1.5',
+    '0x10',
+    '1 2',
+    '2026-01-15T10:02:00Z',
+    'Jan 15 2026',
+  ])('unusable %j → null (neither whole seconds nor an HTTP-date)', (value) => {
     expect(parseRetryAfter(value, NOW)).toBeNull();
   });
 
@@ -104,8 +127,8 @@ describe('nextDelaySeconds', () => {
   });
 
   it('the default schedule allows 7 retries', () => {
-    expect(nextDelaySeconds(7, DEFAULT_RETRY_SCHEDULE_SECONDS, null, middle)).toBe(36000);
-    expect(nextDelaySeconds(8, DEFAULT_RETRY_SCHEDULE_SECONDS, null, middle)).toBeNull();
+    expect(nextDelaySeconds(7, DEFAULT_SCHEDULE, null, middle)).toBe(36000);
+    expect(nextDelaySeconds(8, DEFAULT_SCHEDULE, null, middle)).toBeNull();
   });
 
   it('honours a Retry-After that asks for more time', () => {

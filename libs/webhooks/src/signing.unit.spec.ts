@@ -1,5 +1,5 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import { generateSecret, sign, signatureHeader, verifySignature } from './signing';
+import { generateSecret, sign, signatureHeader } from './signing';
 
 /*
  * Standard Webhooks signing: "v1," + base64 HMAC-SHA256 of "<id>.<timestamp>.<body>" keyed with the
@@ -121,41 +121,5 @@ describe('signatureHeader (one signature per active secret)', () => {
 
   it('no secret: an empty header', () => {
     expect(signatureHeader([], ID, 5, BODY)).toBe('');
-  });
-});
-
-describe('verifySignature', () => {
-  const secret = generateSecret();
-  const timestamp = 1_768_471_200;
-  const good = sign(secret, ID, timestamp, BODY);
-
-  it('accepts the signature of the secret', () => {
-    expect(verifySignature(secret, good, ID, timestamp, BODY)).toBe(true);
-  });
-
-  it('accepts a signature made by the reference implementation', () => {
-    const reference = new Webhook(secret).sign(ID, new Date(timestamp * 1000), BODY);
-    expect(verifySignature(secret, reference, ID, timestamp, BODY)).toBe(true);
-  });
-
-  it('accepts a header in which any one signature matches (rotation overlap, either order)', () => {
-    const other = sign(generateSecret(), ID, timestamp, BODY);
-    expect(verifySignature(secret, `${other} ${good}`, ID, timestamp, BODY)).toBe(true);
-    expect(verifySignature(secret, `${good} ${other}`, ID, timestamp, BODY)).toBe(true);
-    expect(verifySignature(secret, signatureHeader([generateSecret(), secret], ID, timestamp, BODY), ID, timestamp, BODY)).toBe(true);
-  });
-
-  it.each([
-    ['another secret', () => verifySignature(generateSecret(), good, ID, timestamp, BODY)],
-    ['another id', () => verifySignature(secret, good, 'msg_other', timestamp, BODY)],
-    ['another timestamp', () => verifySignature(secret, good, ID, timestamp + 1, BODY)],
-    ['another body', () => verifySignature(secret, good, ID, timestamp, `${BODY}\n`)],
-    ['an empty header', () => verifySignature(secret, '', ID, timestamp, BODY)],
-    ['another version tag', () => verifySignature(secret, good.replace(/^v1,/, 'v2,'), ID, timestamp, BODY)],
-    ['the bare base64 without "v1,"', () => verifySignature(secret, good.slice(3), ID, timestamp, BODY)],
-    ['a truncated signature', () => verifySignature(secret, good.slice(0, -2), ID, timestamp, BODY)],
-    ['the signature with trailing garbage', () => verifySignature(secret, `${good}x`, ID, timestamp, BODY)],
-  ])('refuses %s', (_, check) => {
-    expect(check()).toBe(false);
   });
 });

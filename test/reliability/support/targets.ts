@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { request } from 'undici';
 import { type Database, loadConfig, openDatabase } from '@app/platform';
+import { SCHEMA_MIGRATIONS } from '../../../apps/api/src/database-schema';
 import type { ApiProcess } from './api-process';
 import { postgresUrl } from '../../support/test-database';
 
@@ -25,7 +26,7 @@ export function pgliteTarget(prefix = 'reliability-'): Target {
     name: 'pglite',
     env: { DATA_DIR: dir },
     async prepare() {},
-    open: () => openDatabase(loadConfig({ DATA_DIR: dir })),
+    open: () => openDatabase(loadConfig({ DATA_DIR: dir }), SCHEMA_MIGRATIONS),
     async cleanup() {
       rmSync(dir, { recursive: true, force: true });
     },
@@ -49,7 +50,7 @@ export function postgresTarget(url: string, prefix = 'rel_'): Target {
     name: 'postgres',
     env: { DATABASE_URL: dbUrl.toString() },
     prepare: () => admin(`create database "${name}"`),
-    open: () => openDatabase(loadConfig({ DATABASE_URL: dbUrl.toString() })),
+    open: () => openDatabase(loadConfig({ DATABASE_URL: dbUrl.toString() }), SCHEMA_MIGRATIONS),
     cleanup: () => admin(`drop database if exists "${name}" with (force)`),
   };
 }

@@ -9,6 +9,7 @@ import {
   getEndpoint,
   listDeliveries,
   listEndpoints,
+  type MessageStatus,
   redeliver,
   rotateSecret,
   SUBSCRIBABLE_EVENT_TYPES,
@@ -44,7 +45,9 @@ class RotateSecretDto {
 }
 
 class DeliveriesQueryDto extends PageQueryDto {
-  @IsOptional() @IsIn(['pending', 'delivered', 'failed'], { message: 'status must be pending, delivered or failed' }) status?: string;
+  @IsOptional()
+  @IsIn(['pending', 'delivered', 'failed'], { message: 'status must be pending, delivered or failed' })
+  status?: MessageStatus;
 }
 
 const uuid = new ParseUUIDPipe({ exceptionFactory: () => DomainError.validation({ id: ['id must be a UUID'] }) });

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Database } from '@app/platform/database/database';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Database } from '@app/platform';
 import {
   type AppendResult,
   type BehindByOptions,
@@ -15,6 +15,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
 } from '../event-store.port';
+import type { EventsTable, EventStoreTables } from '../tables';
 import { WakeUp } from '../wake-up';
 
 const NOTIFY_CHANNEL = 'events_appended';
@@ -38,18 +39,8 @@ interface AppendRow {
   global_position: string | null;
 }
 
-interface EventRow {
-  stream_id: string;
-  stream_version: string;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  data: unknown;
-  metadata: any;
-  global_position: string;
-  transaction_id: string;
-  created_at: Date;
-}
+/** An events row as COLUMNS selects it (every column, int8 and xid8 as text). */
+type EventRow = Selectable<EventsTable>;
 
 function expectedCode(expected: ExpectedVersion): number {
   switch (expected) {
@@ -72,6 +63,7 @@ function expectedCode(expected: ExpectedVersion): number {
  */
 export class PostgresEventStore extends EventStore {
   readonly name: string;
+  private readonly db: Kysely<EventStoreTables>;
   private readonly wake = new WakeUp();
   private notifyTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
@@ -79,6 +71,7 @@ export class PostgresEventStore extends EventStore {
   constructor(private readonly database: Database) {
     super();
     this.name = database.kind;
+    this.db = database.db;
   }
 
   /** Cross-process wake-ups (other API processes appending) via LISTEN. */
@@ -106,7 +99,7 @@ export class PostgresEventStore extends EventStore {
       try {
         const { rows } = await sql<AppendRow>`
           select status, stream_version::text, global_position::text
-          from append_events(${streamId}, ${expectedCode(expected)}, ${payload}::jsonb)`.execute(this.database.db);
+          from append_events(${streamId}, ${expectedCode(expected)}, ${payload}::jsonb)`.execute(this.db);
         return await this.toResult(streamId, events, expected, rows[0]);
       } catch (error: any) {
         if (error?.code !== '23505') throw error;
@@ -163,7 +156,7 @@ export class PostgresEventStore extends EventStore {
     const { rows } = await sql<{ event_id: string; stream_id: string; stream_version: string; global_position: string }>`
       select event_id::text as event_id, stream_id, stream_version::text as stream_version, global_position::text as global_position
       from events
-      where event_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`.execute(this.database.db);
+      where event_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`.execute(this.db);
     const byId = new Map(rows.map((r) => [r.event_id.toLowerCase(), r]));
     const first = byId.get(ids[0]);
     const whole =
@@ -183,7 +176,7 @@ export class PostgresEventStore extends EventStore {
       where stream_id = ${streamId}
         and stream_version > ${options.afterVersion ?? 0}
         and stream_version <= ${options.toVersion ?? Number.MAX_SAFE_INTEGER}
-      order by events.stream_version`.execute(this.database.db);
+      order by events.stream_version`.execute(this.db);
     return rows.map(toRecorded);
   }
 
@@ -196,7 +189,7 @@ export class PostgresEventStore extends EventStore {
         and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ${org}
       order by events.transaction_id, events.global_position
-      limit ${limit}`.execute(this.database.db);
+      limit ${limit}`.execute(this.db);
     const events = rows.map(toRecorded);
     return { events, checkpoint: events.length ? events[events.length - 1].checkpoint : after };
   }
@@ -204,7 +197,7 @@ export class PostgresEventStore extends EventStore {
   async checkpointAt(position: string): Promise<string | null> {
     if (!/^\d{1,19}$/.test(position) || BigInt(position) > MAX_BIGINT) return null;
     const { rows } = await sql<{ x: string }>`
-      select transaction_id::text as x from events where global_position = ${position}::bigint`.execute(this.database.db);
+      select transaction_id::text as x from events where global_position = ${position}::bigint`.execute(this.db);
     return rows[0] ? checkpointOf(rows[0].x, position) : null;
   }
 
@@ -220,7 +213,7 @@ export class PostgresEventStore extends EventStore {
       select transaction_id::text as x, global_position::text as p from events
       where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       order by transaction_id desc, global_position desc
-      limit 1`.execute(this.database.db);
+      limit 1`.execute(this.db);
     return rows[0] ? checkpointOf(rows[0].x, rows[0].p) : null;
   }
 
@@ -243,13 +236,13 @@ export class PostgresEventStore extends EventStore {
         select 1 from events
         where (transaction_id, global_position) > (${xid}::text::xid8, ${position}::bigint) ${upTo}
         limit ${max}
-      ) behind`.execute(this.database.db);
+      ) behind`.execute(this.db);
     return Number(rows[0]?.n ?? 0);
   }
 
   async health(): Promise<EventStoreHealth> {
     try {
-      await sql`select 1`.execute(this.database.db);
+      await sql`select 1`.execute(this.db);
       return { up: true };
     } catch (error) {
       return { up: false, reason: error instanceof Error ? error.message : String(error) };
@@ -271,7 +264,7 @@ export class PostgresEventStore extends EventStore {
 
   private async currentVersion(streamId: string): Promise<number> {
     const { rows } = await sql<{ v: string | null }>`
-      select max(stream_version)::text as v from events where stream_id = ${streamId}`.execute(this.database.db);
+      select max(stream_version)::text as v from events where stream_id = ${streamId}`.execute(this.db);
     return Number(rows[0]?.v ?? 0);
   }
 
@@ -305,7 +298,7 @@ function toRecorded(row: EventRow): RecordedEvent {
     metadata: row.metadata,
     position: row.global_position,
     checkpoint: checkpointOf(row.transaction_id, row.global_position),
-    recordedAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+    recordedAt: row.created_at,
   };
 }
 

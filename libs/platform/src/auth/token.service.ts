@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { PlatformTables } from '../tables';
 import { type Actor, type Role, ROLES } from './actor';
 
 const TOKEN_PREFIX = 'opp_';
@@ -22,7 +23,7 @@ export interface MintedToken {
 }
 
 export class TokenService {
-  constructor(private readonly db: Kysely<any>) {}
+  constructor(private readonly db: Kysely<PlatformTables>) {}
 
   async resolve(token: string): Promise<Actor | null> {
     const row = await this.db

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { Client, Pool, types } from 'pg';
 import { lockDataDirectory } from './data-directory-lock';
 import { PGliteDialect } from './pglite-dialect';
+import type { PlatformTables } from '../tables';
 
 export { DataDirectoryInUseError, reserveDataDirectory } from './data-directory-lock';
 
@@ -18,6 +19,7 @@ export type DatabaseKind = 'pglite' | 'postgres';
 /** One handle for either backend: Kysely for queries, plus the wake-up channel. */
 export interface Database {
   readonly kind: DatabaseKind;
+  /** Each library types it with its own tables (PlatformTables, EventStoreTables, WebhookTables, …). */
   readonly db: Kysely<any>;
   /** The schema every connection is confined to, if any. */
   readonly schema?: string;
@@ -53,7 +55,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   }
   const pool = new Pool({ ...connOptions, max: options.max ?? 20 });
   pool.on('error', () => undefined); // idle client errors surface on next checkout
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<PlatformTables>({ dialect: new PostgresDialect({ pool }) });
   const listeners: Client[] = [];
   return {
     kind: 'postgres',
@@ -106,7 +108,7 @@ export async function openPGlite(options: PGliteOptions = {}): Promise<Database 
     lock?.release();
     throw error;
   }
-  const db = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<PlatformTables>({ dialect: new PGliteDialect(pglite) });
   return {
     kind: 'pglite',
     db,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AppConfig } from '../config';
 import { type Database, openPGlite, openPostgres, reserveDataDirectory } from './database';
-import { migrateToLatest } from './migrate';
+import { migrateToLatest, type Migrations } from './migrate';
 
 /** Where the embedded database lives under DATA_DIR. */
 function embeddedDir(config: Pick<AppConfig, 'dataDir'>): string {
@@ -17,13 +17,16 @@ export function reserveDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir
   if (!config.databaseUrl) reserveDataDirectory(embeddedDir(config));
 }
 
-/** Opens the configured database (server or embedded) and brings its schema up to date. */
-export async function openDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+/**
+ * Opens the configured database (server or embedded) and brings its schema up to date with
+ * `migrations`, the application's merged list.
+ */
+export async function openDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>, migrations: Migrations): Promise<Database> {
   const database = config.databaseUrl
     ? await openPostgres({ connectionString: config.databaseUrl })
     : await openPGlite({ dataDir: embeddedDir(config) });
   try {
-    await migrateToLatest(database.db, database.schema);
+    await migrateToLatest(database.db, migrations, database.schema);
   } catch (error) {
     await database.close().catch(() => undefined);
     throw error;

@@ -5,10 +5,11 @@ import { createHash } from 'node:crypto';
 import { from, Observable, of } from 'rxjs';
 import { catchError, mergeMap } from 'rxjs/operators';
 import { DomainError } from '@app/domain';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { AppConfig } from '../config';
 import { APP_CONFIG, DATABASE } from '../tokens';
 import type { Database } from '../database/database';
+import type { PlatformTables } from '../tables';
 
 const REPLAYED_HEADERS = ['etag', 'x-global-position', 'x-stream-version', 'location'];
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -42,10 +43,14 @@ export function idempotencyRequestHash(userId: string, url: string, body: unknow
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly db: Kysely<PlatformTables>;
+
   constructor(
-    @Inject(DATABASE) private readonly database: Database,
+    @Inject(DATABASE) database: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.db = database.db;
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = context.switchToHttp().getRequest<Request>();
@@ -73,7 +78,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const expired = sql<boolean>`idempotency_keys.created_at < now() - make_interval(secs => ${ttl})`;
     const abandoned = sql<boolean>`(idempotency_keys.status_code is null and idempotency_keys.locked_until < now()
       and idempotency_keys.request_hash = excluded.request_hash)`;
-    const row = await this.database.db
+    const row = await this.db
       .insertInto('idempotency_keys')
       .values({ org_id: orgId, key, request_hash: hash, locked_until: sql`now() + make_interval(secs => ${lease})` })
       .onConflict((oc) =>
@@ -102,7 +107,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (Date.now() - this.lastSweep < 60_000) return;
     this.lastSweep = Date.now();
     const ttl = this.config.idempotencyKeyTtlSeconds;
-    this.database.db
+    this.db
       .deleteFrom('idempotency_keys')
       .where(sql<boolean>`created_at < now() - make_interval(secs => ${ttl})`)
       .execute()
@@ -110,8 +115,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   private proceed(next: CallHandler, res: Response, orgId: string, key: string): Observable<unknown> {
-    const db = this.database.db;
-    const release = () => db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
+    const release = () => this.db.deleteFrom('idempotency_keys').where('org_id', '=', orgId).where('key', '=', key).execute();
     return next.handle().pipe(
       mergeMap((body) => {
         // A refusal sent as a response (a bulk action no deal took) releases the key like a thrown one.
@@ -122,7 +126,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
           if (value !== undefined) headers[name] = String(value);
         }
         return from(
-          db
+          this.db
             .updateTable('idempotency_keys')
             .set({ status_code: res.statusCode, response_headers: JSON.stringify(headers), response_body: JSON.stringify(body ?? null) })
             .where('org_id', '=', orgId)
@@ -141,7 +145,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   }
 
   private async replay(orgId: string, key: string, hash: string, res: Response): Promise<unknown> {
-    const row = await this.database.db
+    const row = await this.db
       .selectFrom('idempotency_keys')
       .selectAll()
       .select(sql<number>`greatest(1, ceil(extract(epoch from locked_until - now())))::int`.as('retry_after'))
@@ -159,10 +163,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
         'A request with this Idempotency-Key is still in progress; retry after Retry-After seconds',
       );
     }
-    const headers = typeof row.response_headers === 'string' ? JSON.parse(row.response_headers) : row.response_headers;
-    for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value as string);
+    for (const [name, value] of Object.entries(row.response_headers ?? {})) res.setHeader(name, value);
     res.setHeader('Idempotent-Replayed', 'true');
     res.status(row.status_code);
-    return typeof row.response_body === 'string' ? JSON.parse(row.response_body) : row.response_body;
+    return row.response_body;
   }
 }

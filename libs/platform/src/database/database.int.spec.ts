@@ -1,0 +1,65 @@
+import { type Kysely, sql } from 'kysely';
+import { testBackends } from '../../../../test/support/test-database';
+import type { PlatformTables } from '../tables';
+import type { Database } from './database';
+
+/*
+ * What the table types promise, on both drivers: int8 and numeric as exact strings, date as
+ * 'YYYY-MM-DD', timestamptz as Date, jsonb parsed (so no caller parses it again). PGlite runs a
+ * query without parameters through another path (simple protocol): both are checked.
+ */
+
+const VALUES = `'9007199254740993'::int8 as big, '12345678901234567890.10'::numeric as amount, '2024-02-29'::date as day,
+  '2026-01-15T10:00:00.123Z'::timestamptz as at, '{"a": [1, "two", null]}'::jsonb as doc, '"text"'::jsonb as doc_text`;
+
+const EXPECTED = {
+  big: '9007199254740993',
+  amount: '12345678901234567890.10',
+  day: '2024-02-29',
+  at: new Date('2026-01-15T10:00:00.123Z'),
+  doc: { a: [1, 'two', null] },
+  doc_text: 'text',
+};
+
+for (const backend of testBackends()) {
+  describe(`driver values on ${backend.name}`, () => {
+    let database: Database;
+    let db: Kysely<PlatformTables>;
+
+    beforeAll(async () => {
+      database = await backend.open();
+      db = database.db;
+    });
+    afterAll(() => database?.close());
+
+    it('a query with parameters', async () => {
+      const { rows } = await sql`select ${sql.raw(VALUES)}, ${1}::int as n`.execute(db);
+      expect(rows[0]).toEqual({ ...EXPECTED, n: 1 });
+    });
+
+    it('a query without parameters', async () => {
+      const { rows } = await sql`select ${sql.raw(VALUES)}`.execute(db);
+      expect(rows[0]).toEqual(EXPECTED);
+    });
+
+    it('jsonb written as JSON text comes back parsed through the typed tables', async () => {
+      const headers = { etag: '"3"', location: '/x' };
+      await db
+        .insertInto('idempotency_keys')
+        .values({
+          org_id: 'o',
+          key: 'k',
+          request_hash: 'h',
+          status_code: 201,
+          response_headers: JSON.stringify(headers),
+          response_body: '{"data":{"id":1}}',
+        })
+        .execute();
+      const row = await db
+        .selectFrom('idempotency_keys')
+        .select(['response_headers', 'response_body', 'created_at'])
+        .executeTakeFirstOrThrow();
+      expect(row).toEqual({ response_headers: headers, response_body: { data: { id: 1 } }, created_at: expect.any(Date) });
+    });
+  });
+}

@@ -1,0 +1,20 @@
+import type { Migration } from 'kysely/migration';
+import * as readModels from './2026_11_21_0003_read_models';
+import * as intervals from './2026_11_21_0005_opportunity_intervals';
+import * as activitiesPipelines from './2026_11_21_0007_activities_pipelines';
+import * as forecastAtRisk from './2026_11_21_0008_forecast_at_risk';
+import * as projectionHalts from './2026_12_03_0009_projection_halts';
+
+/**
+ * The read models' tables (projection checkpoints and dead letters, directory, opportunity list,
+ * totals, intervals, activities, notes, pipelines, categories). Names are what the database
+ * records as applied: never rename or edit a landed entry. The application merges every
+ * library's list.
+ */
+export const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
+  '2026_11_21_0003_read_models': readModels,
+  '2026_11_21_0005_opportunity_intervals': intervals,
+  '2026_11_21_0007_activities_pipelines': activitiesPipelines,
+  '2026_11_21_0008_forecast_at_risk': forecastAtRisk,
+  '2026_12_03_0009_projection_halts': projectionHalts,
+};
