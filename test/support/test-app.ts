@@ -114,7 +114,7 @@ async function startProjectionsAtHead(database: Database, url: string): Promise<
     const position = head.split(':')[1];
     await database.db
       .insertInto('projection_checkpoints')
-      .values(serviceProjections().map((p) => ({ projection: p.name, checkpoint: head, position })))
+      .values(serviceProjections(store).map((p) => ({ projection: p.name, checkpoint: head, position })))
       .onConflict((oc) => oc.column('projection').doNothing())
       .execute();
   } finally {

@@ -82,7 +82,7 @@ export class ProjectionLag {
       provide: ProjectionRunner,
       inject: [DATABASE, EventStore, APP_CONFIG],
       useFactory: (database: Database, store: EventStore, config: AppConfig) =>
-        new ProjectionRunner(database.db, store, serviceProjections(), {
+        new ProjectionRunner(database.db, store, serviceProjections(store), {
           batchSize: config.projectionBatchSize,
           pollMs: config.projectionPollMs,
           maxAttempts: 3,

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     }
     process.stderr.write('\n');
     // Bring the read models up to date now, so the numbers are there at the next start.
-    const runner = new ProjectionRunner(db, store, serviceProjections());
+    const runner = new ProjectionRunner(db, store, serviceProjections(store));
     await runner.ensureCheckpoints();
     for (const projection of runner.projections) await runner.catchUp(projection);
     process.stdout.write(`Seeded org "${orgId}": ${deals} deals, ${events} events, ${FIRST.length} users, ${customers} customers.\n`);

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type UpdateObject } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@app/domain';
+import type { EventStore } from '@app/event-store';
 import { generateSecret } from './signing';
 import type { MessageStatus, WebhookTables } from './tables';
 
@@ -23,8 +24,13 @@ export interface EndpointInput {
   enabled?: boolean;
 }
 
-export async function createEndpoint(db: Kysely<WebhookTables>, orgId: string, input: EndpointInput) {
+/**
+ * The endpoint receives the events appended from now on: it keeps the event store's head (see
+ * WebhookOutboxProjection), read before the row is written so no later event is missed.
+ */
+export async function createEndpoint(db: Kysely<WebhookTables>, store: Pick<EventStore, 'head'>, orgId: string, input: EndpointInput) {
   const secret = generateSecret();
+  const head = await store.head();
   const row = await db
     .insertInto('webhook_endpoints')
     .values({
@@ -35,6 +41,7 @@ export async function createEndpoint(db: Kysely<WebhookTables>, orgId: string, i
       event_types: [...new Set(input.event_types)],
       enabled: input.enabled ?? true,
       secret,
+      created_checkpoint: head,
     })
     .returning([...PUBLIC_COLUMNS])
     .executeTakeFirstOrThrow();

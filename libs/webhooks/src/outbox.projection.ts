@@ -1,10 +1,10 @@
-import type { Insertable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { OpportunityEventType, OpportunityState } from '@app/domain';
-import type { RecordedEvent } from '@app/event-store';
+import { checkpointStore, type EventStore, type RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform';
 import { foldBatch, type Projection } from '@app/read-models';
 import { eventPayload, WEBHOOK_EVENT_TYPE } from './payload';
-import type { WebhookMessagesTable, WebhookTables } from './tables';
+import type { WebhookEndpointsTable, WebhookMessagesTable, WebhookTables } from './tables';
 
 const STATES = 'webhook_deal_states';
 
@@ -18,12 +18,15 @@ export function messageIdFor(endpointId: string, eventId: string): string {
 
 /**
  * Writes one outbox message per (subscribed endpoint, event) in the projector's transaction,
- * so a message exists exactly when its event has been read. Endpoints receive events recorded
- * after they were created.
+ * so a message exists exactly when its event has been read. Endpoints receive the events
+ * appended after they were created: after the head they recorded, compared by the event store
+ * itself (so on any store).
  */
 export class WebhookOutboxProjection implements Projection {
   static readonly NAME = 'webhook_outbox';
   readonly name = WebhookOutboxProjection.NAME;
+
+  constructor(private readonly store: Pick<EventStore, 'compareCheckpoints'>) {}
 
   async applyBatch(projector: ProjectorTransaction, events: RecordedEvent[]): Promise<void> {
     const trx = projector.withTables<WebhookTables>();
@@ -33,7 +36,7 @@ export class WebhookOutboxProjection implements Projection {
     const orgs = [...new Set(happened.map((h) => h.orgId))];
     const endpoints = await trx
       .selectFrom('webhook_endpoints')
-      .select(['id', 'org_id', 'event_types', 'created_at'])
+      .select(['id', 'org_id', 'event_types', 'created_at', 'created_checkpoint'])
       .where('org_id', 'in', orgs)
       .where('deleted_at', 'is', null)
       .where('enabled', '=', true)
@@ -43,7 +46,7 @@ export class WebhookOutboxProjection implements Projection {
       const type = WEBHOOK_EVENT_TYPE[event.type as OpportunityEventType];
       for (const endpoint of endpoints) {
         if (endpoint.org_id !== orgId || !endpoint.event_types.includes(type)) continue;
-        if (endpoint.created_at.getTime() > event.recordedAt.getTime()) continue;
+        if (this.predates(event, endpoint)) continue;
         messages.push({
           id: messageIdFor(endpoint.id, event.eventId),
           org_id: orgId,
@@ -80,5 +83,18 @@ export class WebhookOutboxProjection implements Projection {
   /** Rebuilding folds states again; messages already queued stay (their ids are deterministic). */
   async reset(projector: ProjectorTransaction): Promise<void> {
     await projector.withTables<WebhookTables>().deleteFrom(STATES).execute();
+  }
+
+  /**
+   * Appended no later than the head the endpoint recorded at creation. By time instead when it
+   * recorded none (created before that column, or while the log was empty) or the head of
+   * another event store (the read models were rebuilt from another log since).
+   */
+  private predates(event: RecordedEvent, endpoint: Pick<Selectable<WebhookEndpointsTable>, 'created_at' | 'created_checkpoint'>): boolean {
+    const head = endpoint.created_checkpoint;
+    if (head === null || checkpointStore(head) !== checkpointStore(event.checkpoint)) {
+      return endpoint.created_at.getTime() > event.recordedAt.getTime();
+    }
+    return this.store.compareCheckpoints(event.checkpoint, head) <= 0;
   }
 }

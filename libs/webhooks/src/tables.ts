@@ -26,6 +26,12 @@ export interface WebhookEndpointsTable {
   created_at: CreatedAt;
   updated_at: CreatedAt;
   deleted_at: Date | null;
+  /**
+   * The event store's head when the endpoint was created: it receives the events after it.
+   * NULL when there was none (created before the column existed, or while the log was empty):
+   * then it receives the events recorded after created_at.
+   */
+  created_checkpoint: string | null;
 }
 
 export type MessageStatus = 'pending' | 'delivered' | 'failed';

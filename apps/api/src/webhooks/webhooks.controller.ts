@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, MaxLength, Min } from 'class-validator';
 import { DomainError } from '@app/domain';
+import { EventStore } from '@app/event-store';
 import { Actor, APP_CONFIG, AppConfig, CurrentActor, Database, DATABASE, Roles, validateQuery } from '@app/platform';
 import {
   AddressPolicy,
@@ -61,13 +62,14 @@ export class WebhooksController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly policy: AddressPolicy,
     private readonly dispatcher: WebhookDispatcher,
+    private readonly store: EventStore,
   ) {}
 
   /** The whsec_ secret is in this response only. */
   @Post()
   async create(@Body() dto: CreateWebhookDto, @CurrentActor() actor: Actor) {
     await this.policy.checkUrl(dto.url);
-    const data = await createEndpoint(this.database.db, actor.orgId, dto);
+    const data = await createEndpoint(this.database.db, this.store, actor.orgId, dto);
     return { message: 'Webhook endpoint created; store the secret now, it is not shown again', data };
   }
 
