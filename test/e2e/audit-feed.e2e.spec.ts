@@ -1,6 +1,5 @@
 import type { Response, Test } from 'supertest';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { API, bearer, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
@@ -18,10 +17,17 @@ interface Write {
   position: string;
 }
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide event feed (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('audit: org-wide event feed (%s)', (backend) => {
+  const t = useTestApp(backend);
   const orgs = { A: uniqueOrg('feeda'), B: uniqueOrg('feedb') };
-  const tok: Record<string, string> = {};
+  const tok = useTokens(t, {
+    admin_a: [orgs.A, 'admin_a', 'admin'],
+    mgr_a: [orgs.A, 'mgr_a', 'manager'],
+    rep_a: [orgs.A, 'rep_a', 'rep'],
+    viewer_a: [orgs.A, 'viewer_a', 'viewer'],
+    admin_b: [orgs.B, 'admin_b', 'admin'],
+    mgr_b: [orgs.B, 'mgr_b', 'manager'],
+  });
   const deals: Record<'A' | 'B', string[]> = { A: [], B: [] };
   const writes: Write[] = [];
   const http = () => t.http();
@@ -85,14 +91,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
   }
 
   beforeAll(async () => {
-    t = await startTestApp(backend);
-    tok.admin_a = await t.token(orgs.A, 'admin_a', 'admin');
-    tok.mgr_a = await t.token(orgs.A, 'mgr_a', 'manager');
-    tok.rep_a = await t.token(orgs.A, 'rep_a', 'rep');
-    tok.viewer_a = await t.token(orgs.A, 'viewer_a', 'viewer');
-    tok.admin_b = await t.token(orgs.B, 'admin_b', 'admin');
-    tok.mgr_b = await t.token(orgs.B, 'mgr_b', 'manager');
-
     // Interleaved activity in both orgs (13 events in A, 8 in B).
     for (let n = 1; n <= 4; n++) {
       await create('A', n);
@@ -117,10 +115,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
     await feedSettled('?limit=1000', 13);
     await feedSettled('?limit=1000', 8, tok.admin_b);
   }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-  });
 
   it('the setup wrote one event per command in both orgs', async () => {
     expect(writes.filter((w) => w.org === 'A')).toHaveLength(13);
@@ -216,7 +210,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: org-wide 
     expect(res.body.data.map((e: { type: string }) => e.type)).toEqual(['OpportunityStageChanged', 'OpportunityUpdated']);
   });
 
-  it.each([['mgr_a'], ['rep_a'], ['viewer_a']])('admins only: %s → 403', async (who) => {
+  it.each([['mgr_a'], ['rep_a'], ['viewer_a']] as const)('admins only: %s → 403', async (who) => {
     const res = await feed('', tok[who]);
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('forbidden');

@@ -1,6 +1,5 @@
 import type { Response, Test } from 'supertest';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { bearer, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
@@ -40,11 +39,20 @@ interface Recorded {
 const CLOSE = '2030-06-30';
 const SLACK_MS = 1000;
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal history and as_of (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('audit: deal history and as_of (%s)', (backend) => {
+  const t = useTestApp(backend);
   const org = uniqueOrg('audh');
   const otherOrg = uniqueOrg('audo');
-  const tok: Record<'admin' | 'mgr_1' | 'rep_1' | 'rep_2' | 'rep_3' | 'viewer' | 'other_admin' | 'other_mgr', string> = {} as never;
+  const tok = useTokens(t, {
+    admin: [org, 'admin_1', 'admin'],
+    mgr_1: [org, 'mgr_1', 'manager'],
+    rep_1: [org, 'rep_1', 'rep'],
+    rep_2: [org, 'rep_2', 'rep'],
+    rep_3: [org, 'rep_3', 'rep'],
+    viewer: [org, 'viewer_1', 'viewer'],
+    other_admin: [otherOrg, 'admin_1', 'admin'],
+    other_mgr: [otherOrg, 'mgr_1', 'manager'],
+  });
   const http = () => t.http();
 
   let id: string;
@@ -149,16 +157,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal hist
   const iso = (n: number) => new Date(n).toISOString();
 
   beforeAll(async () => {
-    t = await startTestApp(backend);
-    tok.admin = await t.token(org, 'admin_1', 'admin');
-    tok.mgr_1 = await t.token(org, 'mgr_1', 'manager');
-    tok.rep_1 = await t.token(org, 'rep_1', 'rep');
-    tok.rep_2 = await t.token(org, 'rep_2', 'rep');
-    tok.rep_3 = await t.token(org, 'rep_3', 'rep');
-    tok.viewer = await t.token(org, 'viewer_1', 'viewer');
-    tok.other_admin = await t.token(otherOrg, 'admin_1', 'admin');
-    tok.other_mgr = await t.token(otherOrg, 'mgr_1', 'manager');
-
     for (const [i, step] of STEPS.entries()) {
       const correlationId = `audit-history-${i + 1}`;
       const before = Date.now();
@@ -186,10 +184,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('audit: deal hist
     expect(del.status).toBe(200);
     deletedHistory = del.body.data;
   }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-  });
 
   describe('GET /opportunities/{id}/history', () => {
     it('lists every event of the deal in stream order with type, version, position, actor, time, correlation id and data', async () => {

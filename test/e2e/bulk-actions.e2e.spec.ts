@@ -1,17 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { bearer, describeEachBackend, etagVersion, getDeal, OPPS, readStream, streamLength, uniqueOrg, useTestApp } from './helpers';
-import {
-  appendDeal,
-  Clock,
-  type DealSpec,
-  type DomainEvent,
-  idFactory,
-  lost,
-  maxPosition,
-  stageChanged,
-  waitForPosition,
-  won,
-} from './read-fixtures';
+import { describeEachBackend, useTestApp } from '../support/test-app';
+import { bearer, etagVersion, getDeal, OPPS, readStream, streamLength, uniqueOrg } from './helpers';
+import { appendDeal, Clock, type DealSpec, heldAt, idFactory, lost, maxPosition, waitForPosition, won } from './read-fixtures';
 
 /**
  * Cleaning up a pipeline in bulk: finding overdue and quiet deals, then POST /opportunities/bulk-actions
@@ -20,10 +10,6 @@ import {
  */
 
 const c = new Clock();
-
-function heldAt(from: string, at: string): DomainEvent {
-  return stageChanged(from, 'on_hold', 0, at, 'on_hold');
-}
 
 describeEachBackend('bulk pipeline cleanup: overdue and quiet deals, bulk actions (%s)', (backend) => {
   const t = useTestApp(backend);

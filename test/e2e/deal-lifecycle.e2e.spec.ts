@@ -1,18 +1,6 @@
 import type { Response } from 'supertest';
-import {
-  bearer,
-  calendarDaysBetween,
-  describeEachBackend,
-  etagVersion,
-  globalPosition,
-  ISO_INSTANT,
-  OPPS,
-  readStream,
-  type TestApp,
-  uniqueOrg,
-  useTestApp,
-  useTokens,
-} from './helpers';
+import { describeEachBackend, type TestApp, useTestApp, useTokens } from '../support/test-app';
+import { bearer, calendarDaysBetween, etagVersion, globalPosition, ISO_INSTANT, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
  * One deal moved through the default pipeline, request by request, from creation to won.

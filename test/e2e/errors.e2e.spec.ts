@@ -1,29 +1,20 @@
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import type { Response } from 'supertest';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { bearer, createDeal, dealBody, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
 const VALIDATION = { message: 'The given data was invalid.', code: 'validation_failed' };
 const INVALID_TRANSITION = { message: 'Invalid stage transition', code: 'invalid_stage_transition' };
 const UNKNOWN_ID = '3f6c2b1e-9a4d-4c1b-8e2f-0a1b2c3d4e5f';
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('error responses (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('error responses (%s)', (backend) => {
+  const t = useTestApp(backend);
   const org = uniqueOrg('err');
-  let token: string;
-
-  beforeAll(async () => {
-    t = await startTestApp(backend);
-    token = await t.token(org, 'mgr_1', 'manager');
-  });
-
-  afterAll(async () => {
-    await t?.close();
-  });
+  const tokens = useTokens(t, { manager: [org, 'mgr_1', 'manager'] });
 
   const http = () => t.http();
 
   /** Creates a deal and moves it forward `steps` stages (prospecting + steps). */
-  async function dealAt(steps: number, tok = token, overrides: Record<string, unknown> = {}): Promise<string> {
+  async function dealAt(steps: number, tok = tokens.manager, overrides: Record<string, unknown> = {}): Promise<string> {
     const { id } = await createDeal(t, tok, overrides);
     for (let i = 0; i < steps; i++) {
       const res = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tok)).send({});
@@ -33,7 +24,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
   }
 
   /** GET's ETag and the raw stream length agree on the version. */
-  async function versionOf(id: string, orgId = org, tok = token): Promise<number> {
+  async function versionOf(id: string, orgId = org, tok = tokens.manager): Promise<number> {
     const res = await getDeal(t, tok, id);
     expect(res.status).toBe(200);
     const v = etagVersion(res);
@@ -70,7 +61,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const id = await dealAt(0);
       const res = await http()
         .patch(`${OPPS}/${id}`)
-        .set(bearer(`${token}x`))
+        .set(bearer(`${tokens.manager}x`))
         .send({ next_step: 'x' });
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ message: 'Invalid or revoked token', code: 'unauthenticated' });
@@ -107,7 +98,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     ])('%s → 400 errors.%s', async (_label, override, field, message) => {
       const res = await http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .send(dealBody(override as Record<string, unknown>));
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
@@ -116,7 +107,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     });
 
     it('missing required fields → 400 naming each', async () => {
-      const res = await http().post(OPPS).set(bearer(token)).send({ value: 10 });
+      const res = await http().post(OPPS).set(bearer(tokens.manager)).send({ value: 10 });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
       expect(res.body.errors.name).toEqual(expect.arrayContaining(['name must be a string']));
@@ -125,18 +116,18 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('a domain rule on create (no customer_id, no prospect) → 400 errors.customer_id', async () => {
       const body = dealBody();
       delete body.customer_id;
-      const res = await http().post(OPPS).set(bearer(token)).send(body);
+      const res = await http().post(OPPS).set(bearer(tokens.manager)).send(body);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
       expect(res.body.errors.customer_id).toHaveLength(1);
     });
 
     const malformed = () =>
-      http().post(OPPS).set(bearer(token)).set('Content-Type', 'application/json').send('{"name": "Acme", "customer_id": 568,');
+      http().post(OPPS).set(bearer(tokens.manager)).set('Content-Type', 'application/json').send('{"name": "Acme", "customer_id": 568,');
     const oversized = () =>
       http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('Content-Type', 'application/json')
         .send(JSON.stringify(dealBody({ description: 'x'.repeat(300 * 1024) })));
 
@@ -167,7 +158,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('a body just under the limit is parsed (and then validated)', async () => {
       const res = await http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('Content-Type', 'application/json')
         .send(JSON.stringify(dealBody({ description: 'x'.repeat(5001) })));
       expect(res.status).toBe(400);
@@ -188,7 +179,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       ['lose', (id: string) => http().post(`${OPPS}/${id}/lose`).send({ loss_reason: 'price' })],
       ['assign', (id: string) => http().post(`${OPPS}/${id}/assign`).send({ user_id: 'u2' })],
     ])('%s /opportunities/not-a-uuid → 400 errors.id', async (_label, send) => {
-      const res = await send('not-a-uuid').set(bearer(token));
+      const res = await send('not-a-uuid').set(bearer(tokens.manager));
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
       expect(res.body.errors).toEqual({ id: ['id must be a UUID'] });
@@ -199,14 +190,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('an upper-case spelling of an existing id reaches the same deal', async () => {
       const id = await dealAt(0);
       const upper = id.toUpperCase();
-      const get = await http().get(`${OPPS}/${upper}`).set(bearer(token));
+      const get = await http().get(`${OPPS}/${upper}`).set(bearer(tokens.manager));
       expect(get.status).toBe(200);
       expect(get.body.data.id).toBe(id);
     });
 
     it('a command on the upper-case spelling changes the same stream', async () => {
       const id = await dealAt(0);
-      const patch = await http().patch(`${OPPS}/${id.toUpperCase()}`).set(bearer(token)).send({ next_step: 'Upper' });
+      const patch = await http().patch(`${OPPS}/${id.toUpperCase()}`).set(bearer(tokens.manager)).send({ next_step: 'Upper' });
       expect(patch.status).toBe(200);
       expect(patch.headers.etag).toBe('"2"');
       expect(await versionOf(id)).toBe(2);
@@ -216,11 +207,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
   describe('X-Correlation-Id', () => {
     it('a safe value is echoed; an unsafe one is replaced by a generated id', async () => {
       const id = await dealAt(0);
-      const safe = await http().get(`${OPPS}/${id}`).set(bearer(token)).set('X-Correlation-Id', 'req-123.abc');
+      const safe = await http().get(`${OPPS}/${id}`).set(bearer(tokens.manager)).set('X-Correlation-Id', 'req-123.abc');
       expect(safe.headers['x-correlation-id']).toBe('req-123.abc');
       const unsafe = await http()
         .patch(`${OPPS}/${id}`)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('X-Correlation-Id', 'bad value <script>')
         .send({ next_step: 'c' });
       expect(unsafe.status).toBe(200);
@@ -235,17 +226,17 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const id = await dealAt(1); // qualification, version 2
       expect(await versionOf(id)).toBe(2);
       const rejected = [
-        await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ colour: 'blue', next_step: 'x' }),
-        await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ value: -1, next_step: 'x' }),
-        await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ proposal_date: '2026-02-30' }),
-        await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ stage: 'needs_analysis' }),
-        await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ customer_id: null, next_step: 'x' }),
-        await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'negotiation' }),
-        await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'nowhere' }),
-        await http().post(`${OPPS}/${id}/lose`).set(bearer(token)).send({ loss_reason: 'bad_luck' }),
-        await http().post(`${OPPS}/${id}/win`).set(bearer(token)).send({ actual_value: 1 }),
-        await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(token)).send({}),
-        await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).set('If-Match', '"1"').send({}),
+        await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ colour: 'blue', next_step: 'x' }),
+        await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ value: -1, next_step: 'x' }),
+        await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ proposal_date: '2026-02-30' }),
+        await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ stage: 'needs_analysis' }),
+        await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ customer_id: null, next_step: 'x' }),
+        await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'negotiation' }),
+        await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'nowhere' }),
+        await http().post(`${OPPS}/${id}/lose`).set(bearer(tokens.manager)).send({ loss_reason: 'bad_luck' }),
+        await http().post(`${OPPS}/${id}/win`).set(bearer(tokens.manager)).send({ actual_value: 1 }),
+        await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(tokens.manager)).send({}),
+        await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tokens.manager)).set('If-Match', '"1"').send({}),
       ];
       for (const res of rejected) {
         expect(res.status).toBeGreaterThanOrEqual(400);
@@ -257,8 +248,8 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     });
 
     it('a PATCH that changes nothing appends nothing (same ETag, no position)', async () => {
-      const id = await dealAt(0, token, { next_step: 'Call CTO' });
-      const res = await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: 'Call CTO', value: 200000 });
+      const id = await dealAt(0, tokens.manager, { next_step: 'Call CTO' });
+      const res = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ next_step: 'Call CTO', value: 200000 });
       expect(res.status).toBe(200);
       expect(res.headers.etag).toBe('"1"');
       expect(res.headers['x-global-position']).toBeUndefined();
@@ -268,13 +259,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
   describe('404', () => {
     it('unknown id → 404 on GET and on commands', async () => {
-      const get = await http().get(`${OPPS}/${UNKNOWN_ID}`).set(bearer(token));
+      const get = await http().get(`${OPPS}/${UNKNOWN_ID}`).set(bearer(tokens.manager));
       expect(get.status).toBe(404);
       expect(get.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
-      const patch = await http().patch(`${OPPS}/${UNKNOWN_ID}`).set(bearer(token)).send({ next_step: 'x' });
+      const patch = await http().patch(`${OPPS}/${UNKNOWN_ID}`).set(bearer(tokens.manager)).send({ next_step: 'x' });
       expect(patch.status).toBe(404);
       expect(patch.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
-      const next = await http().post(`${OPPS}/${UNKNOWN_ID}/stage/next`).set(bearer(token)).send({});
+      const next = await http().post(`${OPPS}/${UNKNOWN_ID}/stage/next`).set(bearer(tokens.manager)).send({});
       expect(next.status).toBe(404);
       expect(await readStream(t, org, UNKNOWN_ID)).toEqual([]);
     });
@@ -315,13 +306,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
       it('the owner org still sees its deal untouched, and nothing was written under the other org', async () => {
         expect(await versionOf(id)).toBe(6);
-        const res = await getDeal(t, token, id);
+        const res = await getDeal(t, tokens.manager, id);
         expect(res.body.data).toMatchObject({ stage: 'verbal_commitment', assigned_user_id: 'mgr_1', next_step: null });
         expect(await readStream(t, otherOrg, id)).toEqual([]);
       });
 
       it('creating with the same Idempotency-Key in two orgs gives two distinct deals', async () => {
-        const a = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', 'shared-key-1').send(dealBody());
+        const a = await http().post(OPPS).set(bearer(tokens.manager)).set('Idempotency-Key', 'shared-key-1').send(dealBody());
         const b = await http().post(OPPS).set(bearer(otherToken)).set('Idempotency-Key', 'shared-key-1').send(dealBody());
         expect(a.status).toBe(201);
         expect(b.status).toBe(201);
@@ -340,7 +331,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
         Array.from({ length: N }, (_, i) =>
           http()
             .patch(`${OPPS}/${id}`)
-            .set(bearer(token))
+            .set(bearer(tokens.manager))
             .send({ next_step: `step ${i}` }),
         ),
       );
@@ -359,58 +350,48 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       expect(lastWriter.body.data.next_step).toBe(steps[N - 1]);
     });
 
+    /** PATCHes next_step 'step 1' … 'step n' one after another, each → 200; the responses in order. */
+    async function patchSteps(id: string, n: number): Promise<Response[]> {
+      const responses: Response[] = [];
+      for (let i = 1; i <= n; i++) {
+        const res = await http()
+          .patch(`${OPPS}/${id}`)
+          .set(bearer(tokens.manager))
+          .send({ next_step: `step ${i}` });
+        expect(res.status).toBe(200);
+        responses.push(res);
+      }
+      return responses;
+    }
+
     it('readStream returns a stream of more than 9 events in version order', async () => {
       const id = await dealAt(0);
-      for (let i = 1; i <= 10; i++) {
-        expect(
-          (
-            await http()
-              .patch(`${OPPS}/${id}`)
-              .set(bearer(token))
-              .send({ next_step: `step ${i}` })
-          ).status,
-        ).toBe(200);
-      }
+      await patchSteps(id, 10);
       const events = await readStream(t, org, id);
       expect(events.map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     });
 
     it('GET shows the latest write once a stream has more than 9 events', async () => {
       const id = await dealAt(0);
-      for (let i = 1; i <= 10; i++) {
-        const res = await http()
-          .patch(`${OPPS}/${id}`)
-          .set(bearer(token))
-          .send({ next_step: `step ${i}` });
-        expect(res.status).toBe(200);
-        expect(res.headers.etag).toBe(`"${i + 1}"`);
-      }
-      const res = await getDeal(t, token, id);
+      const patches = await patchSteps(id, 10);
+      expect(patches.map((r) => r.headers.etag)).toEqual(Array.from({ length: 10 }, (_, i) => `"${i + 2}"`));
+      const res = await getDeal(t, tokens.manager, id);
       expect(res.headers.etag).toBe('"11"');
       expect(res.body.data.next_step).toBe('step 10');
     });
 
     it('stage and the next transition are decided on the latest state once a stream has more than 9 events', async () => {
       const id = await dealAt(1); // v2: qualification
-      for (let i = 1; i <= 7; i++) {
-        expect(
-          (
-            await http()
-              .patch(`${OPPS}/${id}`)
-              .set(bearer(token))
-              .send({ next_step: `step ${i}` })
-          ).status,
-        ).toBe(200);
-      } // v3..v9
-      const tenth = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
+      await patchSteps(id, 7); // v3..v9
+      const tenth = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tokens.manager)).send({});
       expect(tenth.status).toBe(200);
       expect(tenth.body.data).toMatchObject({ stage: 'needs_analysis', previous_stage: 'qualification' });
       expect(tenth.headers.etag).toBe('"10"');
 
-      const get = await getDeal(t, token, id);
+      const get = await getDeal(t, tokens.manager, id);
       expect(get.body.data).toMatchObject({ stage: 'needs_analysis', probability: 40, next_step: 'step 7' });
 
-      const eleventh = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
+      const eleventh = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tokens.manager)).send({});
       expect(eleventh.status).toBe(200);
       expect(eleventh.body.data).toMatchObject({ stage: 'proposal', probability: 60, previous_stage: 'needs_analysis' });
     });
@@ -419,7 +400,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
   describe('412 If-Match', () => {
     it('a stale If-Match → 412 with the versions; the right one (quoted or bare) succeeds', async () => {
       const id = await dealAt(0);
-      const stale = await http().patch(`${OPPS}/${id}`).set(bearer(token)).set('If-Match', '"5"').send({ next_step: 'a' });
+      const stale = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).set('If-Match', '"5"').send({ next_step: 'a' });
       expect(stale.status).toBe(412);
       expect(stale.body).toEqual({
         message: 'The opportunity has changed since the version given in If-Match',
@@ -429,15 +410,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       });
       expect(await versionOf(id)).toBe(1);
 
-      const quoted = await http().patch(`${OPPS}/${id}`).set(bearer(token)).set('If-Match', '"1"').send({ next_step: 'a' });
+      const quoted = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).set('If-Match', '"1"').send({ next_step: 'a' });
       expect(quoted.status).toBe(200);
       expect(quoted.headers.etag).toBe('"2"');
 
-      const bare = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).set('If-Match', '2').send({});
+      const bare = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tokens.manager)).set('If-Match', '2').send({});
       expect(bare.status).toBe(200);
       expect(bare.headers.etag).toBe('"3"');
 
-      const old = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).set('If-Match', '2').send({});
+      const old = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tokens.manager)).set('If-Match', '2').send({});
       expect(old.status).toBe(412);
       expect(old.body).toMatchObject({ code: 'precondition_failed', expected_version: 2, current_version: 3 });
       expect(await versionOf(id)).toBe(3);
@@ -445,7 +426,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('a malformed If-Match → 400', async () => {
       const id = await dealAt(0);
-      const res = await http().patch(`${OPPS}/${id}`).set(bearer(token)).set('If-Match', 'banana').send({ next_step: 'a' });
+      const res = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).set('If-Match', 'banana').send({ next_step: 'a' });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
       expect(Object.keys(res.body.errors)).toEqual(['If-Match']);
@@ -456,7 +437,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
   describe('422 Invalid stage transition', () => {
     it('skipping prospecting → proposal → 422 with allowed_stages', async () => {
       const id = await dealAt(0);
-      const res = await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'proposal' });
+      const res = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'proposal' });
       expect(res.status).toBe(422);
       expect(res.body).toMatchObject({
         ...INVALID_TRANSITION,
@@ -469,7 +450,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('backward via PATCH stage without a reason → 422; with a reason → 200 and the reason is recorded', async () => {
       const id = await dealAt(2); // needs_analysis, version 3
-      const refused = await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'qualification' });
+      const refused = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'qualification' });
       expect(refused.status).toBe(422);
       expect(refused.body).toMatchObject({
         ...INVALID_TRANSITION,
@@ -481,7 +462,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       expect(await versionOf(id)).toBe(3);
 
       const reason = 'Customer requested additional qualification of the new budget holder';
-      const ok = await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'qualification', reason });
+      const ok = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'qualification', reason });
       expect(ok.status).toBe(200);
       expect(ok.body.message).toBe('Opportunity stage updated successfully');
       expect(ok.body.data).toMatchObject({ id, stage: 'qualification', probability: 25, previous_stage: 'needs_analysis' });
@@ -497,7 +478,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('stage/previous without a reason → 400 errors.reason; with one → 200 and recorded', async () => {
       const id = await dealAt(3); // proposal, version 4
       for (const body of [{}, { reason: '' }, { notes: 'only notes' }]) {
-        const res = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(token)).send(body);
+        const res = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(tokens.manager)).send(body);
         expect(res.status).toBe(400);
         expect(res.body).toMatchObject(VALIDATION);
         expect(res.body.errors.reason).toContain('reason is required to move an opportunity backward');
@@ -505,7 +486,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       expect(await versionOf(id)).toBe(4);
 
       const reason = 'Customer requested additional discovery on integration requirements';
-      const ok = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(token)).send({ reason, notes: 'back to discovery' });
+      const ok = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(tokens.manager)).send({ reason, notes: 'back to discovery' });
       expect(ok.status).toBe(200);
       expect(ok.body.message).toBe('Opportunity moved to previous stage successfully');
       expect(ok.body.data).toMatchObject({ stage: 'needs_analysis', probability: 40, previous_stage: 'proposal' });
@@ -517,13 +498,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const id = await dealAt(1); // qualification (reached: prospecting, qualification)
       const hold = await http()
         .patch(`${OPPS}/${id}/stage`)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .send({ stage: 'on_hold', notes: 'Unable to reach decision maker' });
       expect(hold.status).toBe(200);
       expect(hold.body.data).toMatchObject({ stage: 'on_hold', probability: 0, previous_stage: 'qualification' });
       expect(hold.headers.etag).toBe('"3"');
 
-      const jump = await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'needs_analysis' });
+      const jump = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'needs_analysis' });
       expect(jump.status).toBe(422);
       expect(jump.body).toMatchObject({
         ...INVALID_TRANSITION,
@@ -531,11 +512,11 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
         requested_stage: 'needs_analysis',
         allowed_stages: ['prospecting', 'qualification', 'lost'],
       });
-      const next = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
+      const next = await http().post(`${OPPS}/${id}/stage/next`).set(bearer(tokens.manager)).send({});
       expect(next.status).toBe(422);
       expect(await versionOf(id)).toBe(3);
 
-      const resume = await http().patch(`${OPPS}/${id}/stage`).set(bearer(token)).send({ stage: 'qualification' });
+      const resume = await http().patch(`${OPPS}/${id}/stage`).set(bearer(tokens.manager)).send({ stage: 'qualification' });
       expect(resume.status).toBe(200);
       expect(resume.body.data).toMatchObject({ stage: 'qualification', probability: 25, previous_stage: 'on_hold' });
       expect(await versionOf(id)).toBe(4);
@@ -543,7 +524,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('win before verbal_commitment → 422', async () => {
       const id = await dealAt(3);
-      const res = await http().post(`${OPPS}/${id}/win`).set(bearer(token)).send({});
+      const res = await http().post(`${OPPS}/${id}/win`).set(bearer(tokens.manager)).send({});
       expect(res.status).toBe(422);
       expect(res.body).toMatchObject({ ...INVALID_TRANSITION, current_stage: 'proposal', requested_stage: 'won' });
       expect(await versionOf(id)).toBe(4);
@@ -551,7 +532,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
 
     it('lose with an unknown loss_reason → 400 errors.loss_reason; a known one → 200', async () => {
       const id = await dealAt(2);
-      const bad = await http().post(`${OPPS}/${id}/lose`).set(bearer(token)).send({ loss_reason: 'bad_luck' });
+      const bad = await http().post(`${OPPS}/${id}/lose`).set(bearer(tokens.manager)).send({ loss_reason: 'bad_luck' });
       expect(bad.status).toBe(400);
       expect(bad.body).toMatchObject(VALIDATION);
       expect(bad.body.errors).toEqual({
@@ -559,12 +540,15 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
           'loss_reason must be one of: price, competitor, no_decision, timing, lack_of_features, internal_champion_left, budget_cuts, other',
         ],
       });
-      const missing = await http().post(`${OPPS}/${id}/lose`).set(bearer(token)).send({});
+      const missing = await http().post(`${OPPS}/${id}/lose`).set(bearer(tokens.manager)).send({});
       expect(missing.status).toBe(400);
       expect(Object.keys(missing.body.errors)).toEqual(['loss_reason']);
       expect(await versionOf(id)).toBe(3);
 
-      const ok = await http().post(`${OPPS}/${id}/lose`).set(bearer(token)).send({ loss_reason: 'competitor', competitor: 'Competitor Y' });
+      const ok = await http()
+        .post(`${OPPS}/${id}/lose`)
+        .set(bearer(tokens.manager))
+        .send({ loss_reason: 'competitor', competitor: 'Competitor Y' });
       expect(ok.status).toBe(200);
       expect(ok.body.message).toBe('Opportunity marked as lost');
       expect(ok.body.data).toMatchObject({ stage: 'lost', probability: 0, loss_reason: 'competitor', competitor: 'Competitor Y' });
@@ -575,10 +559,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
     it('a repeated POST create returns the first result and appends nothing', async () => {
       const key = `create-${org}-1`;
       const body = dealBody({ name: 'Idempotent deal' });
-      const first = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(body);
+      const first = await http().post(OPPS).set(bearer(tokens.manager)).set('Idempotency-Key', key).send(body);
       expect(first.status).toBe(201);
       expect(first.headers['idempotent-replayed']).toBeUndefined();
-      const second = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(body);
+      const second = await http().post(OPPS).set(bearer(tokens.manager)).set('Idempotency-Key', key).send(body);
       expect(second.status).toBe(201);
       expect(second.headers['idempotent-replayed']).toBe('true');
       expect(second.body).toEqual(first.body);
@@ -594,13 +578,13 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const key = `create-${org}-2`;
       const first = await http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('Idempotency-Key', key)
         .send(dealBody({ name: 'First' }));
       expect(first.status).toBe(201);
       const other = await http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('Idempotency-Key', key)
         .send(dealBody({ name: 'Second' }));
       expect(other.status).toBe(422);
@@ -609,24 +593,24 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
         code: 'idempotency_key_reused',
       });
       expect(await versionOf(first.body.data.id)).toBe(1);
-      expect((await getDeal(t, token, first.body.data.id)).body.data.name).toBe('First');
+      expect((await getDeal(t, tokens.manager, first.body.data.id)).body.data.name).toBe('First');
     });
 
     it('a failed first attempt does not consume the key', async () => {
       const key = `create-${org}-3`;
       const bad = await http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('Idempotency-Key', key)
         .send(dealBody({ value: -1 }));
       expect(bad.status).toBe(400);
       const good = await http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tokens.manager))
         .set('Idempotency-Key', key)
         .send(dealBody({ value: -1 }));
       expect(good.status).toBe(400); // the same bad request is evaluated again, not replayed from a stored failure
-      const fixed = await http().post(OPPS).set(bearer(token)).set('Idempotency-Key', key).send(dealBody());
+      const fixed = await http().post(OPPS).set(bearer(tokens.manager)).set('Idempotency-Key', key).send(dealBody());
       expect(fixed.status).toBe(201);
       expect(fixed.headers['idempotent-replayed']).toBeUndefined();
     });
@@ -635,16 +619,16 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
       const id = await dealAt(5); // verbal_commitment, version 6
       const key = `win-${id}`;
       const body = { actual_value: 185000.0, close_date: '2025-12-28', close_reason: 'Signed' };
-      const first = await http().post(`${OPPS}/${id}/win`).set(bearer(token)).set('Idempotency-Key', key).send(body);
+      const first = await http().post(`${OPPS}/${id}/win`).set(bearer(tokens.manager)).set('Idempotency-Key', key).send(body);
       expect(first.status).toBe(200);
       expect(first.headers.etag).toBe('"7"');
-      const again = await http().post(`${OPPS}/${id}/win`).set(bearer(token)).set('Idempotency-Key', key).send(body);
+      const again = await http().post(`${OPPS}/${id}/win`).set(bearer(tokens.manager)).set('Idempotency-Key', key).send(body);
       expect(again.status).toBe(200);
       expect(again.headers['idempotent-replayed']).toBe('true');
       expect(again.body).toEqual(first.body);
       expect(again.headers.etag).toBe('"7"');
       // Without the key the same request is a new command on a won deal.
-      const fresh = await http().post(`${OPPS}/${id}/win`).set(bearer(token)).send(body);
+      const fresh = await http().post(`${OPPS}/${id}/win`).set(bearer(tokens.manager)).send(body);
       expect(fresh.status).toBe(422);
       expect(await versionOf(id)).toBe(7);
     });
@@ -653,17 +637,17 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('error responses 
   describe('DELETE', () => {
     it('204, then GET → 404 and commands → 404, but the events remain with OpportunityDeleted last', async () => {
       const id = await dealAt(1);
-      const del = await http().delete(`${OPPS}/${id}`).query({ reason: 'duplicate' }).set(bearer(token));
+      const del = await http().delete(`${OPPS}/${id}`).query({ reason: 'duplicate' }).set(bearer(tokens.manager));
       expect(del.status).toBe(204);
       expect(del.text).toBe('');
       expect(del.headers.etag).toBe('"3"');
 
-      const get = await getDeal(t, token, id);
+      const get = await getDeal(t, tokens.manager, id);
       expect(get.status).toBe(404);
       expect(get.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
-      const patch = await http().patch(`${OPPS}/${id}`).set(bearer(token)).send({ next_step: 'x' });
+      const patch = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ next_step: 'x' });
       expect(patch.status).toBe(404);
-      const again = await http().delete(`${OPPS}/${id}`).set(bearer(token));
+      const again = await http().delete(`${OPPS}/${id}`).set(bearer(tokens.manager));
       expect(again.status).toBe(404);
 
       const events = await readStream(t, org, id);

@@ -1,39 +1,33 @@
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { bearer, dealBody, OPPS, uniqueOrg } from './helpers';
 
 /**
  * A deal may be worth up to 9,999,999,999,999.99; eleven of them sum to 10,999,999,999,999,989
  * cents, past 2^53, where a JS number loses the last cent. Every total the API forms is exact.
  */
-describe.each(testBackends().map((b) => [b.name, b] as const))('totals past 2^53 cents (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('totals past 2^53 cents (%s)', (backend) => {
+  const t = useTestApp(backend);
   const org = uniqueOrg('exact');
-  let token: string;
+  const tok = useTokens(t, { manager: [org, 'mgr_1', 'manager'] });
   let head: string;
   const MAX = '9999999999999.99';
   const ELEVEN = '109999999999999.89';
 
   beforeAll(async () => {
-    t = await startTestApp(backend);
-    token = await t.token(org, 'mgr_1', 'manager');
     for (let i = 0; i < 11; i++) {
       const res = await t
         .http()
         .post(OPPS)
-        .set(bearer(token))
+        .set(bearer(tok.manager))
         .send(dealBody({ name: `Max ${i}`, value: MAX, stage: 'verbal_commitment', probability: 100, expected_close_date: '2031-02-14' }));
       expect(res.status).toBe(201);
       head = res.headers['x-global-position'];
     }
   });
-  afterAll(async () => {
-    await t?.close();
-  });
 
   /** The raw response text: JSON.parse would round the number back to a double. */
   const raw = async (url: string) => {
-    const res = await t.http().get(url).set(bearer(token)).set('X-Consistency-Token', head);
+    const res = await t.http().get(url).set(bearer(tok.manager)).set('X-Consistency-Token', head);
     expect(res.status).toBe(200);
     return res.text;
   };

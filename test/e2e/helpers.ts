@@ -1,18 +1,7 @@
 import type { Response } from 'supertest';
 import { bearer, dealBody, OPPS, readStream, type TestApp } from '../support/test-app';
 
-export {
-  API,
-  bearer,
-  dealBody,
-  describeEachBackend,
-  OPPS,
-  readStream,
-  type TestApp,
-  uniqueOrg,
-  useTestApp,
-  useTokens,
-} from '../support/test-app';
+export { API, bearer, dealBody, OPPS, readStream, uniqueOrg } from '../support/test-app';
 
 /** An ISO 8601 instant in UTC, as the API writes timestamps. */
 export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;

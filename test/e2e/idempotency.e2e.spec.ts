@@ -1,27 +1,19 @@
 import { sql } from 'kysely';
 import { idempotencyRequestHash } from '@app/platform';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { bearer, dealBody, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
  * Idempotency-Key: a repeat of the same request (same caller, path and body, whatever the key order)
  * replays the first response; a key whose request died is recovered; keys expire.
  */
-describe.each(testBackends().map((b) => [b.name, b] as const))('Idempotency-Key (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('Idempotency-Key (%s)', (backend) => {
+  const t = useTestApp(backend, { IDEMPOTENCY_KEY_TTL_SECONDS: '2', IDEMPOTENCY_LEASE_SECONDS: '1' });
   const org = uniqueOrg('idem');
-  let token: string;
+  const tok = useTokens(t, { manager: [org, 'mgr_1', 'manager'] });
 
-  beforeAll(async () => {
-    t = await startTestApp(backend, { IDEMPOTENCY_KEY_TTL_SECONDS: '2', IDEMPOTENCY_LEASE_SECONDS: '1' });
-    token = await t.token(org, 'mgr_1', 'manager');
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
-
-  const post = (key: string, body: object, path = OPPS) => t.http().post(path).set(bearer(token)).set('Idempotency-Key', key).send(body);
+  const post = (key: string, body: object, path = OPPS) =>
+    t.http().post(path).set(bearer(tok.manager)).set('Idempotency-Key', key).send(body);
 
   /** The row of a request whose process died before storing its response (status null, lease over). */
   async function abandon(key: string, body: object, path = OPPS): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { API, bearer, describeEachBackend, getDeal, ISO_INSTANT, OPPS, readStream, streamLength, uniqueOrg, useTestApp } from './helpers';
+import { describeEachBackend, useTestApp } from '../support/test-app';
+import { API, bearer, getDeal, ISO_INSTANT, OPPS, readStream, streamLength, uniqueOrg } from './helpers';
 import { Clock } from './read-fixtures';
 
 /**

@@ -1,6 +1,7 @@
 import { pipelineStreamId } from '@app/domain';
 import { EventStore, type RecordedEvent } from '@app/event-store';
-import { API, bearer, describeEachBackend, etagVersion, getDeal, OPPS, readStream, uniqueOrg, useTestApp, useTokens } from './helpers';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
+import { API, bearer, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
  * Configurable pipelines (stages with is_won / is_lost, loss reasons, a skip / backward policy):

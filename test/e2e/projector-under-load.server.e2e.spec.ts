@@ -1,5 +1,5 @@
 import { testBackends } from '../support/test-database';
-import { API, startTestApp, type TestApp } from '../support/test-app';
+import { API, useTestApp } from '../support/test-app';
 
 const WRITERS = 16;
 const DEALS_PER_WRITER = 12;
@@ -7,11 +7,7 @@ const DEALS_PER_WRITER = 12;
 /** Many concurrent HTTP writers while the in-process projector follows: nothing may be skipped. */
 for (const backend of testBackends().filter((b) => b.name === 'postgres')) {
   describe(`projector under ${WRITERS} concurrent writers on ${backend.name}`, () => {
-    let t: TestApp;
-    beforeAll(async () => {
-      t = await startTestApp(backend, { PROJECTION_POLL_MS: '50' }, { maxConnections: WRITERS + 8 });
-    });
-    afterAll(() => t.close());
+    const t = useTestApp(backend, { PROJECTION_POLL_MS: '50' }, { maxConnections: WRITERS + 8 });
 
     it('lists every opportunity created, with every stage change applied', async () => {
       const token = await t.token('load_org', 'manager_1', 'manager');

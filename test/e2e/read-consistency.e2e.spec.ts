@@ -1,6 +1,5 @@
 import { ProjectionRunner } from '@app/read-models';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { API, bearer, OPPS, uniqueOrg } from './helpers';
 import { appendDeal, Clock, idFactory, maxPosition } from './read-fixtures';
 
@@ -10,25 +9,18 @@ import { appendDeal, Clock, idFactory, maxPosition } from './read-fixtures';
  */
 const c = new Clock();
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('consistency, isolation and directories (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('consistency, isolation and directories (%s)', (backend) => {
+  const t = useTestApp(backend);
   const orgA = uniqueOrg('rcona');
   const orgB = uniqueOrg('rconb');
-  const tok = {} as Record<'admin' | 'manager' | 'rep' | 'viewer' | 'otherOrg', string>;
+  const tok = useTokens(t, {
+    admin: [orgA, 'admin_a', 'admin'],
+    manager: [orgA, 'mgr_a', 'manager'],
+    rep: [orgA, 'rep_a', 'rep'],
+    viewer: [orgA, 'viewer_a', 'viewer'],
+    otherOrg: [orgB, 'mgr_b', 'manager'],
+  });
   const http = () => t.http();
-
-  beforeAll(async () => {
-    t = await startTestApp(backend);
-    tok.admin = await t.token(orgA, 'admin_a', 'admin');
-    tok.manager = await t.token(orgA, 'mgr_a', 'manager');
-    tok.rep = await t.token(orgA, 'rep_a', 'rep');
-    tok.viewer = await t.token(orgA, 'viewer_a', 'viewer');
-    tok.otherOrg = await t.token(orgB, 'mgr_b', 'manager');
-  }, 120_000);
-
-  afterAll(async () => {
-    await t?.close();
-  }, 60_000);
 
   async function createDeal(token: string, body: Record<string, unknown> = {}) {
     const res = await http()

@@ -156,6 +156,11 @@ export function stageChanged(
   };
 }
 
+/** Put on hold from stage `from` (probability 0). */
+export function heldAt(from: string, at: string): DomainEvent {
+  return stageChanged(from, 'on_hold', 0, at, 'on_hold');
+}
+
 export function updated(changes: Record<string, unknown>, at: string, override?: { probability: number }): DomainEvent {
   return {
     type: 'OpportunityUpdated',

@@ -1,24 +1,18 @@
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { API, bearer, createDeal, dealBody, OPPS, uniqueOrg } from './helpers';
 
 /** Edges found by an adversarial run: each answered clearly, none changing anything it should not. */
-describe.each(testBackends().map((b) => [b.name, b] as const))('request edges (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('request edges (%s)', (backend) => {
+  const t = useTestApp(backend);
   const org = uniqueOrg('edges');
-  let token: string;
+  const tok = useTokens(t, { manager: [org, 'mgr_1', 'manager'] });
 
   beforeAll(async () => {
-    t = await startTestApp(backend);
-    token = await t.token(org, 'mgr_1', 'manager');
-    for (let i = 0; i < 5; i++) await createDeal(t, token, { name: `Edge ${i}`, custom_fields: { region: 'emea' } });
-  });
-  afterAll(async () => {
-    await t?.close();
+    for (let i = 0; i < 5; i++) await createDeal(t, tok.manager, { name: `Edge ${i}`, custom_fields: { region: 'emea' } });
   });
 
   const http = () => t.http();
-  const auth = () => bearer(token);
+  const auth = () => bearer(tok.manager);
   /** Events of this org in the log, on any event store. */
   const eventCount = () => t.countEvents(org);
 
@@ -77,7 +71,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('request edges (%
   });
 
   it('a bulk action no deal took is 422 with every per-id result; one success is 200', async () => {
-    const lost = (await createDeal(t, token, { name: 'Lost one' })).id;
+    const lost = (await createDeal(t, tok.manager, { name: 'Lost one' })).id;
     expect((await http().post(`${OPPS}/${lost}/lose`).set(auth()).send({ loss_reason: 'price' })).status).toBe(200);
     const none = await http()
       .post(`${OPPS}/bulk-actions`)
@@ -88,7 +82,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('request edges (%
     expect(none.body.data).toMatchObject({ total: 2, succeeded: 0, failed: 2 });
     expect(none.body.data.results.map((r: { http_status: number }) => r.http_status)).toEqual([422, 400]);
 
-    const open = (await createDeal(t, token, { name: 'Open one' })).id;
+    const open = (await createDeal(t, tok.manager, { name: 'Open one' })).id;
     const some = await http()
       .post(`${OPPS}/bulk-actions`)
       .set(auth())
@@ -121,7 +115,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('request edges (%
         .send(dealBody({ category_id: id() }));
       expect(created.status).toBe(400);
       expect(Object.keys(created.body.errors)).toEqual(['category_id']);
-      const deal = (await createDeal(t, token)).id;
+      const deal = (await createDeal(t, tok.manager)).id;
       const mid = await eventCount();
       const patched = await http().patch(`${OPPS}/${deal}`).set(auth()).send({ category_id: id() });
       expect(patched.status).toBe(400);

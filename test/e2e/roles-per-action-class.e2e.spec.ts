@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Test } from 'supertest';
 import { EventStore } from '@app/event-store';
-import { API, bearer, describeEachBackend, getDeal, OPPS, readStream, uniqueOrg, useTestApp, useTokens } from './helpers';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
+import { API, bearer, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
  * Roles per action class: viewers read only; reps change only the
@@ -133,6 +134,14 @@ describeEachBackend('roles per action class (%s)', (backend) => {
     };
   }
 
+  /** `send` as `token` → 403 forbidden, and nothing a refused write could change has changed. */
+  async function expectForbiddenAndNothingChanged(send: () => Test, token: string): Promise<void> {
+    const before = await snapshot();
+    const res = await send().set(bearer(token));
+    expect({ status: res.status, code: res.body.code }).toEqual(FORBIDDEN);
+    expect(await snapshot()).toEqual(before);
+  }
+
   /** Writes that need the admin role (pipelines, webhooks, tokens). */
   const ADMIN_WRITES: [string, () => Test][] = [
     ['POST /pipelines', () => http().post(`${API}/pipelines`).send(PIPELINE_BODY)],
@@ -196,10 +205,7 @@ describeEachBackend('roles per action class (%s)', (backend) => {
     ];
 
     it.each([...DEAL_WRITES, ...ADMIN_WRITES, ...CATEGORY_WRITES])('%s → 403, nothing changes', async (_label, send) => {
-      const before = await snapshot();
-      const res = await send().set(bearer(tok.viewer));
-      expect({ status: res.status, code: res.body.code }).toEqual(FORBIDDEN);
-      expect(await snapshot()).toEqual(before);
+      await expectForbiddenAndNothingChanged(send, tok.viewer);
     });
 
     it('POST /opportunities/bulk-actions → 403, nothing changes', async () => {
@@ -336,10 +342,7 @@ describeEachBackend('roles per action class (%s)', (backend) => {
     });
 
     it.each([...ADMIN_WRITES, ...CATEGORY_WRITES])('cannot configure: %s → 403, nothing changes', async (_label, send) => {
-      const before = await snapshot();
-      const res = await send().set(bearer(tok.rep));
-      expect({ status: res.status, code: res.body.code }).toEqual(FORBIDDEN);
-      expect(await snapshot()).toEqual(before);
+      await expectForbiddenAndNothingChanged(send, tok.rep);
     });
 
     it('cannot list tokens or webhooks; can read pipelines and categories', async () => {
@@ -394,10 +397,7 @@ describeEachBackend('roles per action class (%s)', (backend) => {
     });
 
     it.each(ADMIN_WRITES)('cannot configure: %s → 403, nothing changes', async (_label, send) => {
-      const before = await snapshot();
-      const res = await send().set(bearer(tok.manager));
-      expect({ status: res.status, code: res.body.code }).toEqual(FORBIDDEN);
-      expect(await snapshot()).toEqual(before);
+      await expectForbiddenAndNothingChanged(send, tok.manager);
     });
 
     it('cannot list tokens or webhooks (403)', async () => {

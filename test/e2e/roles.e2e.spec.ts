@@ -1,26 +1,18 @@
 import type { Test } from 'supertest';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { bearer, createDeal, dealBody, etagVersion, getDeal, OPPS, readStream, uniqueOrg } from './helpers';
 
 const FORBIDDEN_CODE = 'forbidden';
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('roles (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('roles (%s)', (backend) => {
+  const t = useTestApp(backend);
   const org = uniqueOrg('roles');
-  const tokens: Record<'admin' | 'manager' | 'rep' | 'rep2' | 'viewer', string> = {} as never;
-
-  beforeAll(async () => {
-    t = await startTestApp(backend);
-    tokens.admin = await t.token(org, 'admin_1', 'admin');
-    tokens.manager = await t.token(org, 'manager_1', 'manager');
-    tokens.rep = await t.token(org, 'rep_1', 'rep');
-    tokens.rep2 = await t.token(org, 'rep_2', 'rep');
-    tokens.viewer = await t.token(org, 'viewer_1', 'viewer');
-  });
-
-  afterAll(async () => {
-    await t?.close();
+  const tokens = useTokens(t, {
+    admin: [org, 'admin_1', 'admin'],
+    manager: [org, 'manager_1', 'manager'],
+    rep: [org, 'rep_1', 'rep'],
+    rep2: [org, 'rep_2', 'rep'],
+    viewer: [org, 'viewer_1', 'viewer'],
   });
 
   const http = () => t.http();

@@ -1,19 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'supertest';
-import {
-  API,
-  bearer,
-  calendarDaysBetween,
-  describeEachBackend,
-  etagVersion,
-  getDeal,
-  ISO_INSTANT,
-  OPPS,
-  readStream,
-  streamLength,
-  uniqueOrg,
-  useTestApp,
-} from './helpers';
+import { describeEachBackend, useTestApp } from '../support/test-app';
+import { API, bearer, calendarDaysBetween, etagVersion, getDeal, ISO_INSTANT, OPPS, readStream, streamLength, uniqueOrg } from './helpers';
 import { appendDeal, Clock, type DealSpec, type DomainEvent, idFactory, maxPosition, stageChanged, waitForPosition } from './read-fixtures';
 
 /**

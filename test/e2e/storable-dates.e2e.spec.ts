@@ -3,29 +3,20 @@ import type { Response } from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { EventStore } from '@app/event-store';
 import { PROJECTION_KINDS, replayProjection } from '@app/read-models';
-import { startTestApp, type TestApp } from '../support/test-app';
-import { testBackends } from '../support/test-database';
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { API, bearer, createDeal, dealBody, OPPS, readStream, uniqueOrg } from './helpers';
 
 /**
  * Every date and instant the API accepts must be one the read models can store: the log is
  * append-only, so an event the projections cannot apply stays in it for good.
  */
-describe.each(testBackends().map((b) => [b.name, b] as const))('dates the read models can store (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('dates the read models can store (%s)', (backend) => {
+  const t = useTestApp(backend);
   const org = uniqueOrg('dates');
-  let token: string;
-
-  beforeAll(async () => {
-    t = await startTestApp(backend);
-    token = await t.token(org, 'mgr_1', 'manager');
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const tok = useTokens(t, { manager: [org, 'mgr_1', 'manager'] });
 
   const http = () => t.http();
-  const auth = () => bearer(token);
+  const auth = () => bearer(tok.manager);
 
   /** Events of this org in the log, on any event store. */
   const eventCount = () => t.countEvents(org);
@@ -36,8 +27,8 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('dates the read m
     let deal: string;
     let wonCandidate: string;
     beforeAll(async () => {
-      deal = (await createDeal(t, token)).id;
-      wonCandidate = (await createDeal(t, token, { stage: 'verbal_commitment' })).id;
+      deal = (await createDeal(t, tok.manager)).id;
+      wonCandidate = (await createDeal(t, tok.manager, { stage: 'verbal_commitment' })).id;
     });
 
     const cases: [string, (date: string) => Promise<Response>, string][] = [
@@ -155,22 +146,14 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('dates the read m
  * A log written before these checks existed may hold an event no projection can apply. It must
  * neither block a rebuild nor pass unnoticed: a halted projection makes readiness fail.
  */
-describe.each(testBackends().map((b) => [b.name, b] as const))('an event the read models cannot store (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('an event the read models cannot store (%s)', (backend) => {
+  const t = useTestApp(backend, { PROJECTION_HALT_ON_POISON: 'true', PROJECTION_POLL_MS: '50' });
   const org = uniqueOrg('poison');
-  let token: string;
-
-  beforeAll(async () => {
-    t = await startTestApp(backend, { PROJECTION_HALT_ON_POISON: 'true', PROJECTION_POLL_MS: '50' });
-    token = await t.token(org, 'admin_1', 'admin');
-  });
-  afterAll(async () => {
-    await t?.close();
-  });
+  const tok = useTokens(t, { admin: [org, 'admin_1', 'admin'] });
 
   /** A copy of a real creation event in a new stream, with a date PostgreSQL has no room for. */
   async function appendUnstorableDeal(): Promise<string> {
-    const { id } = await createDeal(t, token);
+    const { id } = await createDeal(t, tok.admin);
     const [created] = await readStream(t, org, id);
     const poisonId = randomUUID();
     await t.app.get(EventStore).append(
@@ -193,7 +176,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('an event the rea
     const ready = await t.http().get(`${API}/health/ready`);
     expect(ready.status).toBe(200);
     await appendUnstorableDeal();
-    const healthy = await createDeal(t, token, { name: 'After the poison' });
+    const healthy = await createDeal(t, tok.admin, { name: 'After the poison' });
 
     let res = await t.http().get(`${API}/health/ready`);
     for (let i = 0; i < 100 && res.status === 200; i++) {
@@ -205,7 +188,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('an event the rea
     expect(res.body.error.projections.halted).toEqual(['opportunities']);
     expect(JSON.stringify(res.body)).not.toContain(org);
 
-    const status = await t.http().get(`${API}/projections`).set(bearer(token));
+    const status = await t.http().get(`${API}/projections`).set(bearer(tok.admin));
     expect(status.status).toBe(200);
     const opportunities = status.body.data.find((p: { projection: string }) => p.projection === 'opportunities');
     expect(opportunities).toMatchObject({ running: false });
@@ -231,7 +214,7 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('an event the rea
       (await t.http().get(`${API}/projections`).set(bearer(tok))).body.data.find(
         (p: { projection: string }) => p.projection === 'opportunities',
       ).dead_letters;
-    expect(await deadFor(token)).toBe(1);
+    expect(await deadFor(tok.admin)).toBe(1);
     expect(await deadFor(await t.token(uniqueOrg('other'), 'admin_9', 'admin'))).toBe(0);
   });
 });

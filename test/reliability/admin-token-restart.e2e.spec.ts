@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type ApiProcess, buildApi, startApi } from './support/api-process';
-import { call, processTargets } from './support/targets';
+import { call, onTarget, processTargets, useBuiltApi } from './support/targets';
 
 /**
  * An operator revokes the token that ADMIN_TOKEN names, then the service restarts with the same
@@ -8,18 +7,12 @@ import { call, processTargets } from './support/targets';
  * keep it revoked.
  */
 describe('restart after the ADMIN_TOKEN row was revoked', () => {
-  beforeAll(() => {
-    buildApi();
-  }, 180_000);
+  useBuiltApi('admin-token-restart');
 
   it.each(processTargets('admin-token'))('%s: starts, logs the revocation, the token stays revoked', async (_name, make) => {
-    const target = make();
-    await target.prepare();
     const adminToken = `opp_admin_${randomBytes(12).toString('hex')}`;
-    const env = { ...target.env, ADMIN_TOKEN: adminToken, RUN_WEBHOOK_DISPATCHER: 'false' };
-    let api: ApiProcess | null = null;
-    try {
-      api = await startApi(env);
+    await onTarget(make(), { ADMIN_TOKEN: adminToken, RUN_WEBHOOK_DISPATCHER: 'false' }, async (start) => {
+      let api = await start();
       const minted = await call(api, adminToken, 'POST', '/tokens', { user_id: 'admin_2', role: 'admin', label: 'second admin' });
       expect(minted.status).toBe(201);
       const second = minted.body.data.token as string;
@@ -30,13 +23,10 @@ describe('restart after the ADMIN_TOKEN row was revoked', () => {
       expect((await call(api, adminToken, 'GET', '/tokens')).status).toBe(401);
       await api.stop();
 
-      api = await startApi(env);
+      api = await start();
       expect(api.output()).toMatch(/ADMIN_TOKEN names a token that was revoked/);
       expect((await call(api, adminToken, 'GET', '/tokens')).status).toBe(401);
       expect((await call(api, second, 'GET', '/tokens')).status).toBe(200);
-    } finally {
-      await api?.kill9();
-      await target.cleanup();
-    }
+    });
   });
 });

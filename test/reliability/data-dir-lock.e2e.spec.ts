@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
-import { type ApiProcess, buildApi, freePort, ROOT, startApi } from './support/api-process';
+import { type ApiProcess, freePort, ROOT, startApi } from '../support/api-process';
+import { useBuiltApi } from './support/targets';
 
 /**
  * One process per embedded data directory: two API processes on one DATA_DIR both started and lost
@@ -57,16 +58,10 @@ async function call(api: ApiProcess, method: 'GET' | 'POST', path: string, body?
 const deal = (name: string) => ({ name, customer_id: 'c1', value: '1234.56', expected_close_date: '2027-06-30' });
 
 describe('one process per embedded data directory', () => {
-  let main: string;
+  const built = useBuiltApi('data-dir-lock');
   let dir: string;
   let env: Record<string, string>;
   const running: ApiProcess[] = [];
-
-  beforeAll(() => {
-    const build = buildApi();
-    main = build.main;
-    console.log(`[data-dir-lock] API ${build.built ? `built in ${build.seconds.toFixed(1)} s` : 'build up to date'}: ${main}`);
-  }, 180_000);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'reliability-datadir-'));
@@ -104,9 +99,9 @@ describe('one process per embedded data directory', () => {
     const id = created.body.data.id as string;
 
     const port = String(await freePort());
-    const secondApi = await runToExit(main, [], { ...env, PORT: port });
+    const secondApi = await runToExit(built.main, [], { ...env, PORT: port });
     expectRefusal(secondApi, first.child.pid!);
-    const token = await runToExit(join(dirname(main), 'token.js'), ['--org', 'acme', '--user', 'u-7', '--role', 'rep'], env);
+    const token = await runToExit(join(dirname(built.main), 'token.js'), ['--org', 'acme', '--user', 'u-7', '--role', 'rep'], env);
     expectRefusal(token, first.child.pid!);
     console.log(`[data-dir-lock] second API refused in ${secondApi.ms} ms, token CLI in ${token.ms} ms: ${secondApi.stderr.trim()}`);
 

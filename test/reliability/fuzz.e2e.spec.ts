@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Response } from 'supertest';
 import { EventStore } from '@app/event-store';
-import { API, bearer, startTestApp, type TestApp, testBackends, uniqueOrg } from './support/app';
+import { API, bearer, describeEachBackend, uniqueOrg, useTestApp } from './support/app';
 import {
   bodyArbitrary,
   type FuzzBody,
@@ -427,8 +427,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('fuzz every endpoint (%s)', (backendName, backend) => {
-  let t: TestApp;
+describeEachBackend('fuzz every endpoint (%s)', (backend) => {
+  const t = useTestApp(backend, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', RUN_WEBHOOK_DISPATCHER: 'false', CONSISTENCY_TIMEOUT_MS: '500' });
+  const backendName = backend.name;
   const org = uniqueOrg('fuzz');
   let admin: string;
   const targets = {} as Targets;
@@ -439,7 +440,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('fuzz every endpo
   let sequence = 0;
 
   beforeAll(async () => {
-    t = await startTestApp(backend, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', RUN_WEBHOOK_DISPATCHER: 'false', CONSISTENCY_TIMEOUT_MS: '500' });
     await t.app.listen(0);
     admin = await t.token(org, 'fuzz_admin', 'admin');
     for (const kind of [
@@ -466,7 +466,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('fuzz every endpo
       ([name, c]) => `  ${name.padEnd(58)} ${String(c.cases).padStart(4)} cases (2xx ${c['2xx']}, 4xx ${c['4xx']}, other ${c.other})`,
     );
     console.log(`[fuzz ${backendName}] ${total} cases over ${Object.keys(counts).length} endpoints (seed ${SEED})\n${lines.join('\n')}`);
-    await t?.close();
   });
 
   async function ok(res: Response | Promise<Response>, what: string): Promise<Response> {

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type ApiProcess, buildApi, startApi } from './support/api-process';
-import { call, processTargets, type Reply } from './support/targets';
+import { call, onTarget, processTargets, type Reply, useBuiltApi } from './support/targets';
 
 /**
  * Keyed requests in flight when the API process is killed with SIGKILL: after a restart, every one
@@ -18,17 +17,11 @@ interface Keyed {
 }
 
 describe('Idempotency-Key across kill -9', () => {
-  beforeAll(() => {
-    buildApi();
-  }, 180_000);
+  useBuiltApi('idempotency-restart');
 
   it.each(processTargets('idem-restart'))('%s: every keyed request repeated after the restart succeeds once', async (_name, make) => {
-    const target = make();
-    await target.prepare();
-    const env = { ...target.env, ADMIN_TOKEN: ADMIN, RUN_WEBHOOK_DISPATCHER: 'false', IDEMPOTENCY_LEASE_SECONDS: '1' };
-    let api: ApiProcess | null = null;
-    try {
-      api = await startApi(env);
+    await onTarget(make(), { ADMIN_TOKEN: ADMIN, RUN_WEBHOOK_DISPATCHER: 'false', IDEMPOTENCY_LEASE_SECONDS: '1' }, async (start) => {
+      let api = await start();
       // Each client: create (keyed), then two stage/next (keyed), one after another.
       const flows = Array.from({ length: CLIENTS }, (_, c) => {
         let dealId: string | undefined;
@@ -50,7 +43,7 @@ describe('Idempotency-Key across kill -9', () => {
           for (const step of flow.steps) {
             if (stop) return;
             try {
-              step.first = await call(api!, ADMIN, 'POST', step.path(), step.body, { 'idempotency-key': step.key });
+              step.first = await call(api, ADMIN, 'POST', step.path(), step.body, { 'idempotency-key': step.key });
               if (step.first.status === 201) flow.setDeal(step.first.body.data.id);
               acks++;
               if (acks >= CLIENTS + 3) stop = true;
@@ -65,7 +58,7 @@ describe('Idempotency-Key across kill -9', () => {
       await api.kill9();
       await running;
 
-      api = await startApi(env);
+      api = await start();
       await new Promise((r) => setTimeout(r, 1_200)); // every lease of the killed process is over
       for (const flow of flows) {
         for (const step of flow.steps) {
@@ -84,9 +77,6 @@ describe('Idempotency-Key across kill -9', () => {
           'OpportunityStageChanged',
         ]);
       }
-    } finally {
-      await api?.kill9();
-      await target.cleanup();
-    }
+    });
   });
 });

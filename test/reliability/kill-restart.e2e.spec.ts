@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { fold, type OpportunityEvent } from '@app/domain';
 import { PostgresEventStore } from '@app/event-store';
 import { PROJECTION_KINDS, verifyProjection } from '@app/read-models';
-import { type ApiProcess, buildApi, startApi } from './support/api-process';
+import type { ApiProcess } from '../support/api-process';
 import { seeded } from './support/app';
-import { call as callApi, processTargets } from './support/targets';
+import { call as callApi, onTarget, processTargets, useBuiltApi } from './support/targets';
 
 /**
  * The real API process under a command load from several clients is killed with SIGKILL, then
@@ -75,24 +75,17 @@ async function client(api: ApiProcess, index: number, sent: Sent[], stop: { now:
 const targets = processTargets('reliability-kill');
 
 describe('kill -9 mid-load and restart', () => {
-  beforeAll(() => {
-    const build = buildApi();
-    console.log(`[kill-restart] API ${build.built ? `built in ${build.seconds.toFixed(1)} s` : 'build up to date'}: ${build.main}`);
-  }, 180_000);
+  useBuiltApi('kill-restart');
 
   it.each(targets)('%s: acknowledged commands survive and the read models converge', async (_name, make) => {
     const started = Date.now();
-    const target = make();
-    await target.prepare();
-    const env = { ...target.env, ADMIN_TOKEN: ADMIN, RUN_WEBHOOK_DISPATCHER: 'false', PROJECTION_POLL_MS: '100' };
-    let api: ApiProcess | null = null;
-    try {
-      api = await startApi(env);
+    await onTarget(make(), { ADMIN_TOKEN: ADMIN, RUN_WEBHOOK_DISPATCHER: 'false', PROJECTION_POLL_MS: '100' }, async (start, target) => {
+      let api = await start();
 
       // Load from several clients, then SIGKILL while requests are in flight.
       const sent: Sent[] = [];
       const stop = { now: false };
-      const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(api!, i, sent, stop)));
+      const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(api, i, sent, stop)));
       const loadStart = Date.now();
       while (
         sent.filter((s) => s.status !== undefined && s.status < 300).length < KILL_AFTER_ACKS &&
@@ -116,7 +109,7 @@ describe('kill -9 mid-load and restart', () => {
 
       // Restart on the same data.
       const restartAt = Date.now();
-      api = await startApi(env);
+      api = await start();
       console.log(`[kill-restart ${target.name}] restarted in ${Date.now() - restartAt} ms`);
 
       // Every deal stream of the org, from the audit feed.
@@ -182,7 +175,6 @@ describe('kill -9 mid-load and restart', () => {
       // Stopped: the live read models equal a rebuild from the log (what `npm run verify` checks).
       const verifyAt = Date.now();
       await api.stop();
-      api = null;
       const database = await target.open();
       try {
         const store = new PostgresEventStore(database);
@@ -197,9 +189,6 @@ describe('kill -9 mid-load and restart', () => {
         `[kill-restart ${target.name}] ${dealIds.length} deals, ${feed.length} events; verifyProjection ${Date.now() - verifyAt} ms; ` +
           `whole run ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
-    } finally {
-      await api?.kill9();
-      await target.cleanup();
-    }
+    });
   });
 });

@@ -2,14 +2,14 @@ import type { Response } from 'supertest';
 import {
   bearer,
   createDeal,
+  describeEachBackend,
   describeResponse,
   OPPS,
   readStream,
   seeded,
-  startTestApp,
-  type TestApp,
-  testBackends,
   uniqueOrg,
+  useTestApp,
+  useTokens,
 } from './support/app';
 
 /**
@@ -29,21 +29,15 @@ interface Outcome {
 
 const CLOSE_TYPES: Record<'win' | 'lose', string> = { win: 'OpportunityWon', lose: 'OpportunityLost' };
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('one deal under contention (%s)', (_name, backend) => {
-  let t: TestApp;
+describeEachBackend('one deal under contention (%s)', (backend) => {
+  const t = useTestApp(backend, {}, { maxConnections: 12 });
   const org = uniqueOrg('contend');
-  let token: string;
+  const tok = useTokens(t, { manager: [org, 'manager_1', 'manager'] });
 
   beforeAll(async () => {
-    t = await startTestApp(backend, {}, { maxConnections: 12 });
     // Listen once: concurrent supertest calls then share one server instead of racing to bind it.
     await t.app.listen(0);
-    token = await t.token(org, 'manager_1', 'manager');
   }, 60_000);
-
-  afterAll(async () => {
-    await t?.close();
-  });
 
   function send(kind: Kind, id: string, index: number): Promise<Response> {
     const http = t.http();
@@ -51,27 +45,27 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('one deal under c
       case 'win':
         return http
           .post(`${OPPS}/${id}/win`)
-          .set(bearer(token))
+          .set(bearer(tok.manager))
           .send({ close_reason: `race ${index}` });
       case 'lose':
         return http
           .post(`${OPPS}/${id}/lose`)
-          .set(bearer(token))
+          .set(bearer(tok.manager))
           .send({ loss_reason: 'price', loss_notes: `race ${index}` });
       case 'next':
-        return http.post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
+        return http.post(`${OPPS}/${id}/stage/next`).set(bearer(tok.manager)).send({});
       case 'patch':
         return http
           .patch(`${OPPS}/${id}`)
-          .set(bearer(token))
+          .set(bearer(tok.manager))
           .send({ next_step: `step ${index}` });
     }
   }
 
   it.each(ROUNDS)('seed %i: exactly one close, contiguous versions, acknowledged writes stored, losers 422/409', async (seed) => {
-    const id = await createDeal(t, token, { name: `Contended ${seed}` });
+    const id = await createDeal(t, tok.manager, { name: `Contended ${seed}` });
     for (let i = 0; i < 5; i++) {
-      const res = await t.http().post(`${OPPS}/${id}/stage/next`).set(bearer(token)).send({});
+      const res = await t.http().post(`${OPPS}/${id}/stage/next`).set(bearer(tok.manager)).send({});
       expect(res.status).toBe(200);
     }
     const before = await readStream(t, org, id);
@@ -149,10 +143,10 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('one deal under c
 
     // The read model agrees with the stream once it has caught up to the close.
     const lastPosition = stream.at(-1)!.position;
-    let read = await t.http().get(`${OPPS}/${id}`).set(bearer(token)).set('X-Consistency-Token', lastPosition);
+    let read = await t.http().get(`${OPPS}/${id}`).set(bearer(tok.manager)).set('X-Consistency-Token', lastPosition);
     // Each wait is bounded (CONSISTENCY_TIMEOUT_MS); on a busy machine ask again rather than fail.
     for (let i = 0; i < 10 && read.headers['x-consistency'] !== 'reached'; i++) {
-      read = await t.http().get(`${OPPS}/${id}`).set(bearer(token)).set('X-Consistency-Token', lastPosition);
+      read = await t.http().get(`${OPPS}/${id}`).set(bearer(tok.manager)).set('X-Consistency-Token', lastPosition);
     }
     expect(read.status).toBe(200);
     expect(read.headers['x-consistency']).toBe('reached');

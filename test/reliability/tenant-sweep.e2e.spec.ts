@@ -1,5 +1,5 @@
 import type { Response } from 'supertest';
-import { API, allEvents, bearer, describeResponse, OPPS, startTestApp, type TestApp, testBackends, uniqueOrg } from './support/app';
+import { API, allEvents, bearer, describeEachBackend, describeResponse, OPPS, uniqueOrg, useTestApp } from './support/app';
 
 /**
  * Org A owns one of everything; org B (an admin and a rep) calls every endpoint with A's ids.
@@ -27,8 +27,9 @@ interface AData {
 
 type Call = [label: string, send: (tok: string) => Promise<Response>];
 
-describe.each(testBackends().map((b) => [b.name, b] as const))('tenant isolation sweep (%s)', (backendName, backend) => {
-  let t: TestApp;
+describeEachBackend('tenant isolation sweep (%s)', (backend) => {
+  const t = useTestApp(backend, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', RUN_WEBHOOK_DISPATCHER: 'false' });
+  const backendName = backend.name;
   const orgA = uniqueOrg('tena');
   const orgB = uniqueOrg('tenb');
   let adminA: string;
@@ -44,7 +45,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('tenant isolation
   }
 
   beforeAll(async () => {
-    t = await startTestApp(backend, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', RUN_WEBHOOK_DISPATCHER: 'false' });
     adminA = await t.token(orgA, 'a_admin', 'admin');
     adminB = await t.token(orgB, 'b_admin', 'admin');
     repB = await t.token(orgB, 'b_rep', 'rep');
@@ -153,10 +153,6 @@ describe.each(testBackends().map((b) => [b.name, b] as const))('tenant isolation
       'B rep deal',
     );
   }, 60_000);
-
-  afterAll(async () => {
-    await t?.close();
-  });
 
   /** What A sees of its own data (volatile consistency metadata removed). */
   async function snapshotA(): Promise<Record<string, unknown>> {

@@ -1,59 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from 'pg';
 import { request } from 'undici';
-import { type Database, loadConfig, openDatabase } from '@app/platform';
-import { SCHEMA_MIGRATIONS } from '../../../apps/api/src/database-schema';
-import type { ApiProcess } from './api-process';
+import { type ApiProcess, buildApi, startApi } from '../../support/api-process';
+import { pgliteTarget, postgresTarget, type Target } from '../../support/api-targets';
 import { postgresUrl } from '../../support/test-database';
-
-/** Where a real API process keeps its data: a fresh embedded data directory, or a fresh server database. */
-export interface Target {
-  name: 'pglite' | 'postgres';
-  env: Record<string, string>;
-  /** Creates the database (server) before the first start. */
-  prepare(): Promise<void>;
-  /** The same opening as the API's (migrated), for checks from the test. */
-  open(): Promise<Database>;
-  cleanup(): Promise<void>;
-}
-
-export function pgliteTarget(prefix = 'reliability-'): Target {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return {
-    name: 'pglite',
-    env: { DATA_DIR: dir },
-    async prepare() {},
-    open: () => openDatabase(loadConfig({ DATA_DIR: dir }), SCHEMA_MIGRATIONS),
-    async cleanup() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-export function postgresTarget(url: string, prefix = 'rel_'): Target {
-  const name = `${prefix}${randomBytes(5).toString('hex')}`;
-  const dbUrl = new URL(url);
-  dbUrl.pathname = `/${name}`;
-  const admin = async (statement: string) => {
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  return {
-    name: 'postgres',
-    env: { DATABASE_URL: dbUrl.toString() },
-    prepare: () => admin(`create database "${name}"`),
-    open: () => openDatabase(loadConfig({ DATABASE_URL: dbUrl.toString() }), SCHEMA_MIGRATIONS),
-    cleanup: () => admin(`drop database if exists "${name}" with (force)`),
-  };
-}
 
 /** PGlite always, a server database too when TEST_DATABASE_URL is set (jest.config.js says which). */
 export function processTargets(prefix: string): [string, () => Target][] {
@@ -61,6 +9,40 @@ export function processTargets(prefix: string): [string, () => Target][] {
   const targets: [string, () => Target][] = [['pglite', () => pgliteTarget(`${prefix}-`)]];
   if (url) targets.push(['postgres', () => postgresTarget(url, `${prefix.replace(/\W/g, '_')}_`)]);
   return targets;
+}
+
+/** Builds the API once for the suite, in its beforeAll (when a source is newer than the last build), and says which. */
+export function useBuiltApi(suite: string): { main: string } {
+  const built = { main: '' };
+  beforeAll(() => {
+    const build = buildApi();
+    built.main = build.main;
+    console.log(`[${suite}] API ${build.built ? `built in ${build.seconds.toFixed(1)} s` : 'build up to date'}: ${build.main}`);
+  }, 180_000);
+  return built;
+}
+
+/**
+ * Prepares `target`, runs `body` with a `start` that starts the API on it (with `env` added to the
+ * target's), and however `body` ends kills every process it started and removes the target's data.
+ */
+export async function onTarget(
+  target: Target,
+  env: Record<string, string>,
+  body: (start: () => Promise<ApiProcess>, target: Target) => Promise<void>,
+): Promise<void> {
+  await target.prepare();
+  const started: ApiProcess[] = [];
+  try {
+    await body(async () => {
+      const api = await startApi({ ...target.env, ...env });
+      started.push(api);
+      return api;
+    }, target);
+  } finally {
+    for (const api of started) await api.kill9();
+    await target.cleanup();
+  }
 }
 
 export interface Reply {

@@ -1,15 +1,27 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
 
 /**
- * The real API as its own process (what `npm start` runs), compiled by the Nest CLI into
- * node_modules/.cache/reliability-api so the project's dist/ is left alone. Rebuilt only when a
- * source file is newer than the last build.
+ * The real API as its own process (what `npm start` runs), for the reliability suites and the HTTP
+ * benchmarks. buildApi compiles it with the Nest CLI into node_modules/.cache/reliability-api, so the
+ * project's dist/ is left alone, and only when a source file is newer than the last build.
+ *
+ * Plain Node, no Jest: the bench build (bench/tsconfig.bench.json) compiles this file too.
  */
-export const ROOT = join(__dirname, '../../..');
+
+/** The repository: the nearest folder above this file with a package.json (from test/support, or from its build under dist/). */
+function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+export const ROOT = repositoryRoot(__dirname);
 const OUT_DIR = join(ROOT, 'node_modules/.cache/reliability-api');
 const MAIN = join(OUT_DIR, 'apps/api/src/main.js');
 const STAMP = join(OUT_DIR, '.built');
@@ -30,7 +42,7 @@ export function buildApi(): { main: string; built: boolean; seconds: number } {
   if (existsSync(MAIN) && existsSync(STAMP) && statSync(STAMP).mtimeMs > newest) return { main: MAIN, built: false, seconds: 0 };
   execFileSync(
     process.execPath,
-    [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '-c', 'test/reliability/support/nest-cli.kill-restart.json'],
+    [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '-c', 'test/support/nest-cli.api-process.json'],
     {
       cwd: ROOT,
       stdio: 'pipe',
@@ -53,6 +65,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ApiProcess {
+  port: number;
+  /** http://127.0.0.1:<port>/api/v1/crm */
   base: string;
   child: ChildProcess;
   /** The last lines the process wrote (for failure messages). */
@@ -63,22 +77,40 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
-export async function startApi(env: Record<string, string>, timeoutMs = 45_000): Promise<ApiProcess> {
+export interface StartOptions {
+  /** How long it may take to answer `readyPath` with 200. */
+  timeoutMs?: number;
+  /** The compiled entry point: buildApi's by default (the benchmarks run the one `npm run build` makes). */
+  main?: string;
+  /** Polled until it answers 200: liveness by default, `/health/ready` to wait for the projections too. */
+  readyPath?: string;
+  /** Called with every line the process writes, stdout and stderr. */
+  onLine?: (line: string) => void;
+}
+
+/**
+ * Starts the API on a free port with `env` (and only PATH and HOME of this process's environment)
+ * and waits until it answers.
+ */
+export async function startApi(env: Record<string, string>, options: StartOptions = {}): Promise<ApiProcess> {
+  const { timeoutMs = 45_000, main = MAIN, readyPath = '/health', onLine } = options;
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [main], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString().split('\n').filter(Boolean));
+  const keep = (line: string) => {
+    if (!line) return;
+    lines.push(line);
     if (lines.length > 200) lines.splice(0, lines.length - 200);
+    onLine?.(line);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  for (const stream of [child.stdout!, child.stderr!]) readLines(stream, keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const api: ApiProcess = {
+    port,
     base: `http://127.0.0.1:${port}/api/v1/crm`,
     child,
     tail: () => lines.slice(-30).join('\n'),
@@ -98,7 +130,7 @@ export async function startApi(env: Record<string, string>, timeoutMs = 45_000):
   for (;;) {
     if (child.exitCode !== null) throw new Error(`API exited with ${child.exitCode} while starting:\n${api.tail()}`);
     try {
-      const res = await request(`${api.base}/health`, { headersTimeout: 2000, bodyTimeout: 2000 });
+      const res = await request(`${api.base}${readyPath}`, { headersTimeout: 2000, bodyTimeout: 2000 });
       await res.body.dump();
       if (res.statusCode === 200) return api;
     } catch {
@@ -106,8 +138,24 @@ export async function startApi(env: Record<string, string>, timeoutMs = 45_000):
     }
     if (Date.now() > deadline) {
       await api.kill9();
-      throw new Error(`API did not become healthy in ${timeoutMs} ms:\n${api.tail()}`);
+      throw new Error(`API did not answer ${readyPath} with 200 in ${timeoutMs} ms:\n${api.tail()}`);
     }
     await new Promise((r) => setTimeout(r, 150));
   }
+}
+
+/** Whole lines of a stream (a line split across chunks is joined; the last one is passed on at the end). */
+function readLines(stream: Readable, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    lines.forEach(onLine);
+  });
+  stream.on('end', () => {
+    if (buffered) onLine(buffered);
+    buffered = '';
+  });
 }
