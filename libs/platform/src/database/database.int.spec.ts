@@ -61,5 +61,18 @@ for (const backend of testBackends()) {
         .executeTakeFirstOrThrow();
       expect(row).toEqual({ response_headers: headers, response_body: { data: { id: 1 } }, created_at: expect.any(Date) });
     });
+
+    it('savepoints: a rolled-back one undoes only what came after it', async () => {
+      const trx = await db.startTransaction().execute();
+      await trx.insertInto('orgs').values({ id: 'sp_kept', name: 'kept' }).execute();
+      const inner = await trx.savepoint('attempt').execute();
+      await inner.insertInto('orgs').values({ id: 'sp_undone', name: 'undone' }).execute();
+      const after = await inner.rollbackToSavepoint('attempt').execute();
+      const released = await after.savepoint('second').execute();
+      await released.insertInto('orgs').values({ id: 'sp_released', name: 'released' }).execute();
+      await (await released.releaseSavepoint('second').execute()).commit().execute();
+      const rows = await db.selectFrom('orgs').select('id').where('id', 'like', 'sp_%').orderBy('id').execute();
+      expect(rows.map((r) => r.id)).toEqual(['sp_kept', 'sp_released']);
+    });
   });
 }
