@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateToLatest } from '../libs/platform/src/database/migrate';
+import { SCHEMA_MIGRATIONS } from '../apps/api/src/database-schema';
 import {
   type ListQuery,
   listPageQuery,
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   const dataDir = PGLITE ? mkdtempSync(join(tmpdir(), 'bench-read-')) : null;
   const database = dataDir ? await openPGlite({ dataDir }) : await openPostgres({ connectionString: url!, schema, max: 10 });
   const db = database.db;
-  await migrateToLatest(db, dataDir ? undefined : schema);
+  await migrateToLatest(db, SCHEMA_MIGRATIONS, dataDir ? undefined : schema);
   const store = new PostgresEventStore(database);
   try {
     let t = Date.now();
@@ -146,7 +147,7 @@ async function main(): Promise<void> {
       ['min_value/max_value', { min_value_minor: 4_000_000_000, max_value_minor: 4_100_000_000 }],
       ['search=globex analytics', { search: 'globex analytics' }],
       ['overdue=true', { overdue: true }],
-      ['stage=proposal&days_in_stage_min=30 (seed scenario 2)', { stage: ['proposal'], days_in_stage_min: 30 }],
+      ['stage=proposal&days_in_stage_min=30', { stage: ['proposal'], days_in_stage_min: 30 }],
       ['status=open&last_activity_days_ago_min=60', { status: ['open'], last_activity_days_ago_min: 60 }],
       ['tags=partner,renewal', { tags: ['partner', 'renewal'] }],
       ['cf_region=emea&stage=verbal_commitment', { custom_fields: { region: 'emea' }, stage: ['verbal_commitment'] }],
