@@ -2,13 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { type Kysely } from 'kysely';
 import { PostgresEventStore, type RecordedEvent } from '@app/event-store';
 import { type Database } from '@app/platform';
-import { OpportunityProjection, type Projection, ProjectionRunner } from '@app/read-models';
+import {
+  OpportunityProjection,
+  PROJECTION_KINDS,
+  type Projection,
+  ProjectionRunner,
+  type ReadModelTables,
+  replayProjection,
+} from '@app/read-models';
 import { testBackends } from '../support/test-database';
 import { DealWriter } from './fixtures';
 
 const OPTIONS = { batchSize: 7, pollMs: 20, maxAttempts: 2, haltOnPoison: false };
 
-async function snapshot(db: Kysely<any>) {
+async function snapshot(db: Kysely<ReadModelTables>) {
   const list = await db
     .selectFrom('opportunity_list')
     .select([
@@ -54,27 +61,26 @@ class FailingOn implements Projection {
   readonly name = 'opportunities';
   private readonly inner = new OpportunityProjection();
   constructor(private readonly poison: Set<string>) {}
-  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]) {
+  async applyBatch(trx: Kysely<ReadModelTables>, events: RecordedEvent[]) {
     await this.inner.applyBatch(trx, events);
     const bad = events.find((e) => this.poison.has(e.eventId));
     if (bad) throw new Error(`cannot apply ${bad.type}`);
-  }
-  reset(trx: Kysely<any>) {
-    return this.inner.reset(trx);
   }
 }
 
 for (const backend of testBackends()) {
   describe(`opportunity projection on ${backend.name}`, () => {
     let database: Database;
+    let db: Kysely<ReadModelTables>;
     let store: PostgresEventStore;
     let runner: ProjectionRunner;
     const projection = new OpportunityProjection();
 
     beforeEach(async () => {
       database = await backend.open();
+      db = database.db;
       store = new PostgresEventStore(database);
-      runner = new ProjectionRunner(database.db, store, [projection], OPTIONS);
+      runner = new ProjectionRunner(db, store, [projection], OPTIONS);
       await runner.ensureCheckpoints();
     });
     afterEach(() => database.close());
@@ -90,7 +96,7 @@ for (const backend of testBackends()) {
       await w.run(c, [{ type: 'Lose', loss_reason: 'price' }]);
       expect(await runner.catchUp(projection)).toBe(7); // a: 3 events, b: 2, c: 2
 
-      const rows = await database.db
+      const rows = await db
         .selectFrom('opportunity_list')
         .selectAll()
         .where('org_id', '=', w.orgId)
@@ -111,7 +117,7 @@ for (const backend of testBackends()) {
         [b, 'won', 'won', 4_500_000, 4_500_000, 100, 2], // actual value replaces value
         [c, 'lost', 'lost', 1_000_000, 0, 0, 2],
       ]);
-      const totals = await database.db.selectFrom('pipeline_totals').selectAll().where('org_id', '=', w.orgId).orderBy('stage').execute();
+      const totals = await db.selectFrom('pipeline_totals').selectAll().where('org_id', '=', w.orgId).orderBy('stage').execute();
       expect(
         totals.map((t) => [
           t.stage,
@@ -136,11 +142,11 @@ for (const backend of testBackends()) {
         await w.run(id, [{ type: 'AdvanceStage' }, { type: 'UpdateOpportunity', changes: { tags: [`t${i}`] }, probability: 33 }]);
       }
       const events = (await store.readAll(null, 1000)).events;
-      await database.db.transaction().execute((trx) => projection.applyBatch(trx, events));
-      const once = await snapshot(database.db);
-      await database.db.transaction().execute((trx) => projection.applyBatch(trx, events));
-      await database.db.transaction().execute((trx) => projection.applyBatch(trx, events.slice(3, 9)));
-      expect(await snapshot(database.db)).toEqual(once);
+      await db.transaction().execute((trx) => projection.applyBatch(trx, events));
+      const once = await snapshot(db);
+      await db.transaction().execute((trx) => projection.applyBatch(trx, events));
+      await db.transaction().execute((trx) => projection.applyBatch(trx, events.slice(3, 9)));
+      expect(await snapshot(db)).toEqual(once);
       expect(once.list).toHaveLength(5);
       expect(once.totals.reduce((n: number, t: any) => n + Number(t.deal_count), 0)).toBe(5);
     });
@@ -150,15 +156,15 @@ for (const backend of testBackends()) {
       const ids = Array.from({ length: 4 }, () => randomUUID());
       for (const id of ids) await w.create(id);
       const events = (await store.readAll(null, 100)).events;
-      const halting = new ProjectionRunner(database.db, store, [new FailingOn(new Set([events[2].eventId]))], {
+      const halting = new ProjectionRunner(db, store, [new FailingOn(new Set([events[2].eventId]))], {
         ...OPTIONS,
         batchSize: 100,
         haltOnPoison: true,
       });
       await expect(halting.runBatch(halting.projections[0])).rejects.toThrow(/halted/);
-      expect(await database.db.selectFrom('opportunity_list').selectAll().execute()).toEqual([]);
-      expect(await database.db.selectFrom('pipeline_totals').selectAll().execute()).toEqual([]);
-      const checkpoint = await database.db
+      expect(await db.selectFrom('opportunity_list').selectAll().execute()).toEqual([]);
+      expect(await db.selectFrom('pipeline_totals').selectAll().execute()).toEqual([]);
+      const checkpoint = await db
         .selectFrom('projection_checkpoints')
         .selectAll()
         .where('projection', '=', 'opportunities')
@@ -167,9 +173,13 @@ for (const backend of testBackends()) {
 
       await w.run(ids[0], [{ type: 'AdvanceStage' }, { type: 'Delete' }]);
       await runner.catchUp(projection);
-      const restarted = await snapshot(database.db);
-      await runner.rebuild(projection);
-      expect(await snapshot(database.db)).toEqual(restarted);
+      const restarted = await snapshot(db);
+      await replayProjection(
+        db,
+        store,
+        PROJECTION_KINDS.find((k) => k.name === projection.name)!,
+      );
+      expect(await snapshot(db)).toEqual(restarted);
       expect(restarted.list.filter((r) => r.deleted_at === null)).toHaveLength(3);
     });
 
@@ -179,11 +189,11 @@ for (const backend of testBackends()) {
       await w.create(bad);
       await w.create(good);
       const events = (await store.readAll(null, 100)).events;
-      const poisoned = new ProjectionRunner(database.db, store, [new FailingOn(new Set([events[0].eventId]))], OPTIONS);
+      const poisoned = new ProjectionRunner(db, store, [new FailingOn(new Set([events[0].eventId]))], OPTIONS);
       await poisoned.catchUp(poisoned.projections[0]);
-      const ids = (await database.db.selectFrom('opportunity_list').select('id').execute()).map((r) => r.id);
+      const ids = (await db.selectFrom('opportunity_list').select('id').execute()).map((r) => r.id);
       expect(ids).toEqual([good]);
-      const dead = await database.db.selectFrom('projection_dead_letters').selectAll().execute();
+      const dead = await db.selectFrom('projection_dead_letters').selectAll().execute();
       expect(dead).toMatchObject([
         { projection: 'opportunities', event_id: events[0].eventId, event_type: 'OpportunityCreated', attempts: 2 },
       ]);
@@ -194,20 +204,20 @@ for (const backend of testBackends()) {
     it('two runners on the same projection apply every event once', async () => {
       const w = new DealWriter(store);
       for (let i = 0; i < 30; i++) await w.create(randomUUID(), { value_minor: 1000 });
-      const second = new ProjectionRunner(database.db, store, [new OpportunityProjection()], OPTIONS);
+      const second = new ProjectionRunner(db, store, [new OpportunityProjection()], OPTIONS);
       await Promise.all([runner.catchUp(projection), second.catchUp(second.projections[0]), runner.catchUp(projection)]);
-      const totals = await database.db
+      const totals = await db
         .selectFrom('pipeline_totals')
         .select((eb) => eb.fn.sum<string>('deal_count').as('n'))
         .executeTakeFirstOrThrow();
       expect(Number(totals.n)).toBe(30);
-      const cp = await database.db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
+      const cp = await db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
       expect(Number(cp.events_processed)).toBe(30);
     });
 
     it('notices a checkpoint moved by another runner between its own batches', async () => {
       const w = new DealWriter(store);
-      const other = new ProjectionRunner(database.db, store, [new OpportunityProjection()], OPTIONS);
+      const other = new ProjectionRunner(db, store, [new OpportunityProjection()], OPTIONS);
       for (let i = 0; i < 3; i++) await w.create(randomUUID(), { value_minor: 1000 });
       expect(await runner.catchUp(projection)).toBe(3);
       for (let i = 0; i < 4; i++) await w.create(randomUUID(), { value_minor: 1000 });
@@ -215,12 +225,12 @@ for (const backend of testBackends()) {
       for (let i = 0; i < 2; i++) await w.create(randomUUID(), { value_minor: 1000 });
       // The first runner still remembers its own checkpoint (after 3 events): it must apply only the last 2.
       expect(await runner.catchUp(projection)).toBe(2);
-      const totals = await database.db
+      const totals = await db
         .selectFrom('pipeline_totals')
         .select((eb) => eb.fn.sum<string>('deal_count').as('n'))
         .executeTakeFirstOrThrow();
       expect(Number(totals.n)).toBe(9);
-      const cp = await database.db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
+      const cp = await db.selectFrom('projection_checkpoints').selectAll().executeTakeFirstOrThrow();
       expect(Number(cp.events_processed)).toBe(9);
     });
 
@@ -229,12 +239,16 @@ for (const backend of testBackends()) {
       for (let i = 0; i < 3; i++) await w.create(randomUUID(), { value_minor: 1000 });
       expect(await runner.catchUp(projection)).toBe(3);
       // As a replay's swap does: the read model and its checkpoint replaced by an older state (here: empty).
-      await database.db.transaction().execute((trx) => projection.reset(trx));
-      const other = new ProjectionRunner(database.db, store, [new OpportunityProjection()], OPTIONS);
-      await other.resetCheckpoint(other.projections[0]);
-      await other.ensureCheckpoints();
+      await db.transaction().execute(async (trx) => {
+        for (const table of OpportunityProjection.TABLES) await trx.deleteFrom(table).execute();
+        await trx
+          .updateTable('projection_checkpoints')
+          .set({ checkpoint: null, position: 0, events_processed: 0 })
+          .where('projection', '=', projection.name)
+          .execute();
+      });
       expect(await runner.catchUp(projection)).toBe(3);
-      expect(await database.db.selectFrom('opportunity_list').select('id').execute()).toHaveLength(3);
+      expect(await db.selectFrom('opportunity_list').select('id').execute()).toHaveLength(3);
     });
 
     it('follows live appends once started, and stops cleanly', async () => {
@@ -245,7 +259,7 @@ for (const backend of testBackends()) {
       const deadline = Date.now() + 5000;
       let row;
       while (
-        !(row = await database.db.selectFrom('opportunity_list').select('id').where('id', '=', id).executeTakeFirst()) &&
+        !(row = await db.selectFrom('opportunity_list').select('id').where('id', '=', id).executeTakeFirst()) &&
         Date.now() < deadline
       ) {
         await new Promise((r) => setTimeout(r, 10));

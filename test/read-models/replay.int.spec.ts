@@ -3,14 +3,22 @@ import { type Kysely, sql } from 'kysely';
 import { decide, DEFAULT_PIPELINE, fold, INITIAL_STATE, type OpportunityCommand, type OpportunityEvent } from '@app/domain';
 import { PostgresEventStore, type RecordedEvent } from '@app/event-store';
 import { type Database } from '@app/platform';
-import { OpportunityProjection, PROJECTION_KINDS, ProjectionRunner, replayProjection, verifyProjection } from '@app/read-models';
+import {
+  OpportunityProjection,
+  PROJECTION_KINDS,
+  ProjectionRunner,
+  type ReadModelTables,
+  rebuildSchemaName,
+  replayProjection,
+  verifyProjection,
+} from '@app/read-models';
 import { testBackends } from '../support/test-database';
 import { DealWriter } from './fixtures';
 
 /**
- * Library-level replay (rebuild beside the live tables, then an atomic swap) and verify
- * (rebuild into scratch tables and diff). The reference for "a full rebuild" is an independent
- * build of the same projection into tables of our own (suffix __ref) from the whole log.
+ * Library-level replay (rebuild into a schema of its own beside the live one, then an atomic swap)
+ * and verify (rebuild into a scratch schema and diff). The reference for "a full rebuild" is an
+ * independent build of the same projection into a schema of our own from the whole log.
  */
 
 const TABLES = ['opportunity_list', 'pipeline_totals', 'opportunity_intervals'] as const;
@@ -22,35 +30,42 @@ const ORDER: Record<(typeof TABLES)[number], string> = {
 const LIVE_OPTIONS = { batchSize: 7, pollMs: 20, maxAttempts: 2, haltOnPoison: false };
 const REPLAY_BATCH = 2000; // batch size given to the interrupted replay below
 
-/** Rows of the three tables (suffix '' = live), ordered, with every value as a string for comparison. */
-async function snapshot(db: Kysely<any>, suffix = '') {
+async function liveSchema(db: Kysely<ReadModelTables>): Promise<string> {
+  const { rows } = await sql<{ s: string }>`select current_schema() as s`.execute(db);
+  return rows[0].s;
+}
+
+/** Rows of the three tables (default: the live ones), ordered, with every value as a string for comparison. */
+async function snapshot(db: Kysely<ReadModelTables>, schema?: string) {
   const out: Record<string, unknown[]> = {};
   for (const table of TABLES) {
-    const { rows } = await sql.raw(`select * from ${table}${suffix} order by ${ORDER[table]}`).execute(db);
+    const from = schema === undefined ? sql.table(table) : sql.id(schema, table);
+    const { rows } = await sql`select * from ${from} order by ${sql.raw(ORDER[table])}`.execute(db);
     out[table] = JSON.parse(JSON.stringify(rows, (_k, v) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : v)));
   }
   return out;
 }
 
-/** An independent full build of the projection from the whole log, into __ref copies; returns their rows. */
-async function referenceBuild(db: Kysely<any>, store: PostgresEventStore) {
-  for (const table of TABLES) {
-    await sql.raw(`drop table if exists ${table}__ref`).execute(db);
-    await sql.raw(`create table ${table}__ref (like ${table} including all)`).execute(db);
+/** An independent full build of the projection from the whole log, into a schema of its own; returns its rows. */
+async function referenceBuild(db: Kysely<ReadModelTables>, store: PostgresEventStore) {
+  const live = await liveSchema(db);
+  const schema = `${live}_reference`;
+  await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
+  await sql`create schema ${sql.id(schema)}`.execute(db);
+  for (const table of [...TABLES, 'projection_checkpoints', 'projection_dead_letters']) {
+    await sql`create table ${sql.id(schema, table)} (like ${sql.id(live, table)} including all)`.execute(db);
   }
-  const projection = new OpportunityProjection('__ref');
-  const runner = new ProjectionRunner(db, store, [projection], { ...LIVE_OPTIONS, batchSize: 500 });
-  await runner.resetCheckpoint(projection);
+  const projection = new OpportunityProjection();
+  const runner = new ProjectionRunner(db, store, [projection], { ...LIVE_OPTIONS, batchSize: 500, schema });
   await runner.ensureCheckpoints();
   await allEvents(db, store); // every written event visible to readAll first
   await runner.catchUp(projection);
-  const rows = await snapshot(db, '__ref');
-  for (const table of TABLES) await sql.raw(`drop table ${table}__ref`).execute(db);
-  await runner.resetCheckpoint(projection);
+  const rows = await snapshot(db, schema);
+  await sql`drop schema ${sql.id(schema)} cascade`.execute(db);
   return rows;
 }
 
-async function indexes(db: Kysely<any>) {
+async function indexes(db: Kysely<ReadModelTables>) {
   const { rows } = await sql<{ tablename: string; indexname: string; indexdef: string }>`
     select tablename, indexname, indexdef from pg_indexes
     where schemaname = current_schema() and tablename in ('opportunity_list', 'pipeline_totals', 'opportunity_intervals')
@@ -58,13 +73,24 @@ async function indexes(db: Kysely<any>) {
   return rows;
 }
 
-async function tableExists(db: Kysely<any>, name: string): Promise<boolean> {
-  const { rows } = await sql<{ t: string | null }>`select to_regclass(${name})::text as t`.execute(db);
-  return rows[0].t !== null;
+async function tableExists(db: Kysely<ReadModelTables>, schema: string, table: string): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`
+    select exists (select from pg_tables where schemaname = ${schema} and tablename = ${table}) as found`.execute(db);
+  return rows[0].found;
 }
 
-async function checkpointRow(db: Kysely<any>, projection: string) {
-  return db.selectFrom('projection_checkpoints').selectAll().where('projection', '=', projection).executeTakeFirst();
+/** Schemas named after the live one (a rebuild's, a verify's, a retired one): none once a replay or a verify is done. */
+async function schemasBeside(db: Kysely<ReadModelTables>): Promise<string[]> {
+  const live = await liveSchema(db);
+  const { rows } = await sql<{ name: string }>`
+    select nspname as name from pg_namespace where starts_with(nspname, ${`${live}_`}) order by nspname`.execute(db);
+  return rows.map((r) => r.name);
+}
+
+/** A projection's checkpoint row, in the live schema or in another (a rebuild's). */
+async function checkpointRow(db: Kysely<ReadModelTables>, projection: string, schema?: string) {
+  const from = schema === undefined ? db : db.withSchema(schema);
+  return from.selectFrom('projection_checkpoints').selectAll().where('projection', '=', projection).executeTakeFirst();
 }
 
 /**
@@ -72,7 +98,7 @@ async function checkpointRow(db: Kysely<any>, projection: string) {
  * oldest running transaction (a live projector batch may be one), so read until the highest
  * position written is included.
  */
-async function allEvents(db: Kysely<any>, store: PostgresEventStore): Promise<RecordedEvent[]> {
+async function allEvents(db: Kysely<ReadModelTables>, store: PostgresEventStore): Promise<RecordedEvent[]> {
   const { rows } = await sql<{ p: string | null }>`select max(global_position)::text as p from events`.execute(db);
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -90,7 +116,7 @@ async function allEvents(db: Kysely<any>, store: PostgresEventStore): Promise<Re
   }
 }
 
-async function waitUntilLiveAt(db: Kysely<any>, checkpoint: string) {
+async function waitUntilLiveAt(db: Kysely<ReadModelTables>, checkpoint: string) {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const row = await checkpointRow(db, 'opportunities');
@@ -197,6 +223,7 @@ async function writeBulk(store: PostgresEventStore, deals: number, eventsPerDeal
 for (const backend of testBackends()) {
   describe(`replay and verify on ${backend.name}`, () => {
     let database: Database;
+    let db: Kysely<ReadModelTables>;
     let store: PostgresEventStore;
     let runner: ProjectionRunner;
     const projection = new OpportunityProjection();
@@ -204,8 +231,9 @@ for (const backend of testBackends()) {
 
     beforeEach(async () => {
       database = await backend.open();
+      db = database.db;
       store = new PostgresEventStore(database);
-      runner = new ProjectionRunner(database.db, store, [projection], LIVE_OPTIONS);
+      runner = new ProjectionRunner(db, store, [projection], LIVE_OPTIONS);
       await runner.ensureCheckpoints();
     }, 60_000);
 
@@ -223,43 +251,44 @@ for (const backend of testBackends()) {
       it('swaps in tables equal to the live ones, keeps index names and the checkpoint, and the live projector carries on', async () => {
         await runner.start();
         const deals = await writeMixedDeals(store);
-        let log = await allEvents(database.db, store);
-        await waitUntilLiveAt(database.db, log[log.length - 1].checkpoint);
+        let log = await allEvents(db, store);
+        await waitUntilLiveAt(db, log[log.length - 1].checkpoint);
 
-        const before = await snapshot(database.db);
+        const before = await snapshot(db);
         expect(before.opportunity_list).toHaveLength(12);
         expect(before.opportunity_intervals.length).toBeGreaterThan(12);
-        const indexesBefore = await indexes(database.db);
+        const indexesBefore = await indexes(db);
         expect(indexesBefore.filter((i) => i.tablename === 'opportunity_list').length).toBeGreaterThanOrEqual(10);
-        const liveBefore = await checkpointRow(database.db, 'opportunities');
+        const liveBefore = await checkpointRow(db, 'opportunities');
 
         const progress: number[] = [];
-        const result = await replayProjection(database.db, store, kind, { onProgress: (p) => progress.push(p.processed) });
+        const result = await replayProjection(db, store, kind, { onProgress: (p) => progress.push(p.processed) });
         expect(result.events).toBe(log.length);
         expect(progress[progress.length - 1]).toBe(log.length);
 
         // the swapped-in tables hold exactly what the live ones held
-        expect(await snapshot(database.db)).toEqual(before);
+        expect(await snapshot(db)).toEqual(before);
         // index names (and definitions) unchanged, in particular opportunity_list's
-        expect(await indexes(database.db)).toEqual(indexesBefore);
+        expect(await indexes(db)).toEqual(indexesBefore);
         // the live checkpoint is the rebuild's: the end of the log
-        const liveAfter = await checkpointRow(database.db, 'opportunities');
+        const liveAfter = await checkpointRow(db, 'opportunities');
         expect(liveAfter).toMatchObject({ checkpoint: log[log.length - 1].checkpoint, position: liveBefore!.position });
         expect(Number(liveAfter!.events_processed)).toBe(log.length);
-        expect(await checkpointRow(database.db, 'opportunities__rebuild')).toBeUndefined();
-        for (const table of TABLES) {
-          expect(await tableExists(database.db, `${table}__rebuild`)).toBe(false);
-          expect(await tableExists(database.db, `${table}__old`)).toBe(false);
-        }
+        // the rebuild's schema (its checkpoint with it) and the retired tables are gone
+        expect(await schemasBeside(db)).toEqual([]);
+        // storage options come along (state is kept out of line)
+        const { rows: options } = await sql<{ options: string[] | null }>`
+          select reloptions as options from pg_class where oid = 'opportunity_list'::regclass`.execute(db);
+        expect(options[0].options).toEqual(['toast_tuple_target=256']);
 
         // new events after the swap: the running live projector applies them to the new tables
         const { writer, ids } = deals[0];
         const fresh = randomUUID();
         await writer.create(fresh, { value_minor: 777_700, assigned_user_id: 'u_new' });
         await writer.run(ids[1], [{ type: 'AdvanceStage' }]); // needs_analysis → proposal
-        log = await allEvents(database.db, store);
-        await waitUntilLiveAt(database.db, log[log.length - 1].checkpoint);
-        const rows = await database.db
+        log = await allEvents(db, store);
+        await waitUntilLiveAt(db, log[log.length - 1].checkpoint);
+        const rows = await db
           .selectFrom('opportunity_list')
           .select(['id', 'stage', 'value_minor', 'last_version'])
           .where('id', 'in', [fresh, ids[1]])
@@ -270,21 +299,21 @@ for (const backend of testBackends()) {
             [ids[1], 'proposal', 200_000, 5],
           ].sort(),
         );
-        const totals = await database.db
+        const totals = await db
           .selectFrom('pipeline_totals')
           .select((eb) => eb.fn.sum<string>('deal_count').as('n'))
           .executeTakeFirstOrThrow();
         expect(Number(totals.n)).toBe(11); // 13 deals, two of them deleted
         await runner.stop();
-        expect(await snapshot(database.db)).toEqual(await referenceBuild(database.db, store));
-        expect(Number((await checkpointRow(database.db, 'opportunities'))!.events_processed)).toBe(log.length);
+        expect(await snapshot(db)).toEqual(await referenceBuild(db, store));
+        expect(Number((await checkpointRow(db, 'opportunities'))!.events_processed)).toBe(log.length);
       });
 
       it('events written while the rebuild runs and is swapped in are not lost (live projector running)', async () => {
         await runner.start();
         await writeBulk(store, 30, 50); // 1,500 events: the rebuild takes a while
-        let log = await allEvents(database.db, store);
-        await waitUntilLiveAt(database.db, log[log.length - 1].checkpoint);
+        let log = await allEvents(db, store);
+        await waitUntilLiveAt(db, log[log.length - 1].checkpoint);
 
         const w = new DealWriter(store);
         let stop = false;
@@ -303,7 +332,7 @@ for (const backend of testBackends()) {
         try {
           await new Promise((r) => setTimeout(r, 30));
           const progress: string[] = [];
-          const replay = replayProjection(database.db, store, kind, {
+          const replay = replayProjection(db, store, kind, {
             onProgress: (p) => progress.push(`${Date.now() - t0}ms:${p.processed}/${p.total}:w${written}`),
           });
           const timeout = new Promise((_, reject) => {
@@ -320,13 +349,13 @@ for (const backend of testBackends()) {
         }
         expect(written).toBeGreaterThan(0);
 
-        log = await allEvents(database.db, store);
-        await waitUntilLiveAt(database.db, log[log.length - 1].checkpoint);
+        log = await allEvents(db, store);
+        await waitUntilLiveAt(db, log[log.length - 1].checkpoint);
         await runner.stop();
-        const after = await snapshot(database.db);
+        const after = await snapshot(db);
         expect(after.opportunity_list).toHaveLength(30 + written);
-        expect(after).toEqual(await referenceBuild(database.db, store));
-        expect(Number((await checkpointRow(database.db, 'opportunities'))!.events_processed)).toBe(log.length);
+        expect(after).toEqual(await referenceBuild(db, store));
+        expect(Number((await checkpointRow(db, 'opportunities'))!.events_processed)).toBe(log.length);
       });
 
       // Server only: on PGlite the replay CLI runs with the API stopped (one process owns the embedded
@@ -335,8 +364,8 @@ for (const backend of testBackends()) {
         it('finishes (and swaps) while writes keep arriving: it does not chase the head of the log forever', async () => {
           await runner.start();
           await writeBulk(store, 20, 50); // 1,000 events to rebuild
-          const log = await allEvents(database.db, store);
-          await waitUntilLiveAt(database.db, log[log.length - 1].checkpoint);
+          const log = await allEvents(db, store);
+          await waitUntilLiveAt(db, log[log.length - 1].checkpoint);
 
           // A steady stream of writes for as long as the replay runs (at most 60 s), as on a busy service.
           const w = new DealWriter(store);
@@ -353,7 +382,7 @@ for (const backend of testBackends()) {
           let outcome: string;
           try {
             outcome = await Promise.race([
-              replayProjection(database.db, store, kind, { onProgress: (p) => progress.push(p.processed) }).then(() => 'swapped'),
+              replayProjection(db, store, kind, { onProgress: (p) => progress.push(p.processed) }).then(() => 'swapped'),
               new Promise<string>((resolve) => {
                 timer = setTimeout(
                   () =>
@@ -371,22 +400,22 @@ for (const backend of testBackends()) {
           }
           expect(outcome).toBe('swapped');
           // (when the replay does finish, the live projector then applies what came after the rebuild's checkpoint)
-          const after = await allEvents(database.db, store);
-          await waitUntilLiveAt(database.db, after[after.length - 1].checkpoint);
+          const after = await allEvents(db, store);
+          await waitUntilLiveAt(db, after[after.length - 1].checkpoint);
           await runner.stop();
-          expect(await snapshot(database.db)).toEqual(await referenceBuild(database.db, store));
+          expect(await snapshot(db)).toEqual(await referenceBuild(db, store));
         }, 120_000);
 
       it('replaying twice in a row changes nothing', async () => {
         await writeMixedDeals(store);
-        await allEvents(database.db, store); // every written event visible to readAll first
+        await allEvents(db, store); // every written event visible to readAll first
         await runner.catchUp(projection);
-        const before = await snapshot(database.db);
-        const indexesBefore = await indexes(database.db);
-        await replayProjection(database.db, store, kind);
-        await replayProjection(database.db, store, kind);
-        expect(await snapshot(database.db)).toEqual(before);
-        expect(await indexes(database.db)).toEqual(indexesBefore);
+        const before = await snapshot(db);
+        const indexesBefore = await indexes(db);
+        await replayProjection(db, store, kind);
+        await replayProjection(db, store, kind);
+        expect(await snapshot(db)).toEqual(before);
+        expect(await indexes(db)).toEqual(indexesBefore);
         expect(await runner.catchUp(projection)).toBe(0);
       });
     });
@@ -395,16 +424,16 @@ for (const backend of testBackends()) {
       it('a rebuild interrupted after its first batch leaves the live tables alone; the next run resumes and equals a full rebuild', async () => {
         await writeBulk(store, 45, 50); // 2,250 events: more than one replay batch
         const deals = await writeMixedDeals(store);
-        await allEvents(database.db, store); // every written event visible to readAll first
+        await allEvents(db, store); // every written event visible to readAll first
         await runner.catchUp(projection);
-        const log = await allEvents(database.db, store);
+        const log = await allEvents(db, store);
         expect(log.length).toBeGreaterThan(REPLAY_BATCH);
-        const before = await snapshot(database.db);
-        const liveBefore = await checkpointRow(database.db, 'opportunities');
+        const before = await snapshot(db);
+        const liveBefore = await checkpointRow(db, 'opportunities');
 
         let calls = 0;
         await expect(
-          replayProjection(database.db, store, kind, {
+          replayProjection(db, store, kind, {
             batchSize: REPLAY_BATCH,
             onProgress: () => {
               calls++;
@@ -415,30 +444,31 @@ for (const backend of testBackends()) {
         expect(calls).toBe(1);
 
         // nothing swapped, the live side untouched; the rebuild kept its own partial progress
-        expect(await snapshot(database.db)).toEqual(before);
-        expect(await checkpointRow(database.db, 'opportunities')).toEqual(liveBefore);
-        const partial = await checkpointRow(database.db, 'opportunities__rebuild');
+        expect(await snapshot(db)).toEqual(before);
+        expect(await checkpointRow(db, 'opportunities')).toEqual(liveBefore);
+        const rebuild = rebuildSchemaName(await liveSchema(db), kind.name);
+        const partial = await checkpointRow(db, 'opportunities', rebuild);
         expect(partial).toBeDefined();
         expect(Number(partial!.events_processed)).toBe(REPLAY_BATCH);
         expect(partial!.checkpoint).toBe(log[REPLAY_BATCH - 1].checkpoint);
-        expect(await tableExists(database.db, 'opportunity_list__rebuild')).toBe(true);
+        expect(await tableExists(db, rebuild, 'opportunity_list')).toBe(true);
 
         // more activity while the rebuild is stopped
         const { writer, ids } = deals[1];
         await writer.run(ids[1], [{ type: 'AdvanceStage' }, { type: 'AdvanceStage' }]);
         await writer.create(randomUUID(), { value_minor: 5_000 });
-        const full = await allEvents(database.db, store);
+        const full = await allEvents(db, store);
 
-        const result = await replayProjection(database.db, store, kind);
+        const result = await replayProjection(db, store, kind);
         expect(result.events).toBe(full.length);
-        const live = await checkpointRow(database.db, 'opportunities');
+        const live = await checkpointRow(db, 'opportunities');
         expect(live).toMatchObject({ checkpoint: full[full.length - 1].checkpoint, position: full[full.length - 1].position });
         expect(Number(live!.events_processed)).toBe(full.length);
-        expect(await checkpointRow(database.db, 'opportunities__rebuild')).toBeUndefined();
+        expect(await schemasBeside(db)).toEqual([]);
 
-        const reference = await referenceBuild(database.db, store);
+        const reference = await referenceBuild(db, store);
         expect(reference.opportunity_list).toHaveLength(45 + 13);
-        expect(await snapshot(database.db)).toEqual(reference);
+        expect(await snapshot(db)).toEqual(reference);
         // the live projector has nothing left to do, and a verify finds no difference
         expect(await runner.catchUp(projection)).toBe(0);
         expect(await verifyProjection(database, store, kind)).toEqual([]);
@@ -450,30 +480,25 @@ for (const backend of testBackends()) {
 
       beforeEach(async () => {
         deals = await writeMixedDeals(store);
-        await allEvents(database.db, store); // every written event visible to readAll first
+        await allEvents(db, store); // every written event visible to readAll first
         await runner.catchUp(projection);
       });
 
       it('returns [] after a normal run, leaves the live tables as they were and cleans up after itself', async () => {
-        const before = await snapshot(database.db);
-        const checkpoint = await checkpointRow(database.db, 'opportunities');
+        const before = await snapshot(db);
+        const checkpoint = await checkpointRow(db, 'opportunities');
         expect(await verifyProjection(database, store, kind)).toEqual([]);
-        expect(await snapshot(database.db)).toEqual(before);
-        expect(await checkpointRow(database.db, 'opportunities')).toEqual(checkpoint);
-        expect(await checkpointRow(database.db, 'opportunities__verify')).toBeUndefined();
-        for (const table of TABLES) expect(await tableExists(database.db, `${table}__verify`)).toBe(false);
+        expect(await snapshot(db)).toEqual(before);
+        expect(await checkpointRow(db, 'opportunities')).toEqual(checkpoint);
+        expect(await schemasBeside(db)).toEqual([]);
       });
 
       it('a corrupted opportunity_list row is reported exactly: that row, that column, live vs rebuilt value', async () => {
         const id = deals[0].ids[2];
         const orgId = deals[0].writer.orgId;
-        const original = await database.db
-          .selectFrom('opportunity_list')
-          .select('value_minor')
-          .where('id', '=', id)
-          .executeTakeFirstOrThrow();
+        const original = await db.selectFrom('opportunity_list').select('value_minor').where('id', '=', id).executeTakeFirstOrThrow();
         const value = Number(original.value_minor);
-        await sql`update opportunity_list set value_minor = value_minor + 1 where id = ${id}`.execute(database.db);
+        await sql`update opportunity_list set value_minor = value_minor + 1 where id = ${id}`.execute(db);
 
         const diffs = await verifyProjection(database, store, kind);
         // The live row and the rebuilt row share a key: reported once, as differing in value_minor only
@@ -497,19 +522,19 @@ for (const backend of testBackends()) {
           ]);
         }
 
-        await sql`update opportunity_list set value_minor = value_minor - 1 where id = ${id}`.execute(database.db);
+        await sql`update opportunity_list set value_minor = value_minor - 1 where id = ${id}`.execute(db);
         expect(await verifyProjection(database, store, kind)).toEqual([]);
       });
 
       it('a deleted pipeline_totals row is reported exactly, as only in rebuild', async () => {
         const orgId = deals[1].writer.orgId;
-        const victim = await database.db
+        const victim = await db
           .selectFrom('pipeline_totals')
           .selectAll()
           .where('org_id', '=', orgId)
           .where('stage', '=', 'won')
           .executeTakeFirstOrThrow();
-        await database.db.deleteFrom('pipeline_totals').where('org_id', '=', orgId).where('stage', '=', 'won').execute();
+        await db.deleteFrom('pipeline_totals').where('org_id', '=', orgId).where('stage', '=', 'won').execute();
 
         const diffs = await verifyProjection(database, store, kind);
         expect(diffs).toHaveLength(1);
@@ -542,7 +567,7 @@ for (const backend of testBackends()) {
       it('a deleted opportunity_intervals row is reported as only in rebuild, keyed by org, id and version', async () => {
         const id = deals[0].ids[1];
         const orgId = deals[0].writer.orgId;
-        await database.db.deleteFrom('opportunity_intervals').where('id', '=', id).where('version', '=', 2).execute();
+        await db.deleteFrom('opportunity_intervals').where('id', '=', id).where('version', '=', '2').execute();
         const diffs = await verifyProjection(database, store, kind);
         expect(diffs.map((d) => [d.table, d.side, d.key.org_id, d.key.id, Number(d.key.version)])).toEqual([
           ['opportunity_intervals', 'only in rebuild', orgId, id, 2],

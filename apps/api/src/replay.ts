@@ -1,22 +1,23 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { replayProjection } from '@app/read-models';
+import { type ReadModelTables, replayProjection } from '@app/read-models';
 import { progressBar, selectKinds, withStores } from './cli-support';
 
 /**
  * npm run replay -- [--projection <name>|all] [--restart]
- * Rebuilds read models from the event log into fresh tables and swaps them in atomically;
- * the API keeps serving. Interrupted, it resumes where it stopped (--restart starts over).
+ * Rebuilds read models from the event log into a schema of their own and swaps the tables in
+ * atomically; the API keeps serving. Interrupted, it resumes where it stopped (--restart starts over).
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { projection: { type: 'string', default: 'all' }, restart: { type: 'boolean', default: false } },
   });
   await withStores(async (database, store) => {
+    const db = database.db.withTables<ReadModelTables>();
     for (const kind of selectKinds(values.projection)) {
       const bar = progressBar(`replay ${kind.name}`);
       try {
-        const result = await replayProjection(database.db, store, kind, { restart: values.restart, onProgress: bar.update });
+        const result = await replayProjection(db, store, kind, { restart: values.restart, onProgress: bar.update });
         bar.stop();
         process.stdout.write(
           `${kind.name}: ${result.events} events in ${result.seconds.toFixed(1)} s (${Math.round(result.events / Math.max(result.seconds, 0.001))} events/s), swapped in\n`,

@@ -5,7 +5,7 @@ import { progressBar, selectKinds, withStores } from './cli-support';
 
 /**
  * npm run verify -- [--projection <name>|all]
- * Rebuilds into scratch tables up to the live checkpoint and prints every row that differs.
+ * Rebuilds into a scratch schema up to the live checkpoint and prints every row that differs.
  * Exit code 1 when anything differs.
  */
 async function main(): Promise<void> {

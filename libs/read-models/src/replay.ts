@@ -4,26 +4,23 @@ import type { Database } from '@app/platform/database/database';
 import { OpportunityProjection } from './opportunities/opportunity.projection';
 import { PipelinesProjection } from './pipelines/pipelines.projection';
 import type { Projection } from './projector/projection';
+import { DEFAULT_RUNNER_OPTIONS, ProjectionRunner, projectionLockKey } from './projector/projection-runner';
+import type { ReadModelTables } from './tables';
 import { TimelineProjection } from './timeline/timeline.projection';
-import { DEFAULT_RUNNER_OPTIONS, ProjectionRunner } from './projector/projection-runner';
 
-/** A projection whose tables can be built beside the live ones under a suffix. */
-export interface RebuildableProjection {
-  readonly name: string;
-  readonly tables: readonly string[];
-}
+type Table = keyof ReadModelTables & string;
 
 export interface ProjectionKind {
   name: string;
-  tables: readonly string[];
-  /** The projection writing to the tables with this suffix ('' = live). */
-  create(suffix: string): Projection;
+  /** The tables the projection writes (and a rebuild builds). */
+  tables: readonly Table[];
+  create(): Projection;
 }
 
 export const PROJECTION_KINDS: ProjectionKind[] = [
-  { name: OpportunityProjection.NAME, tables: OpportunityProjection.TABLES, create: (suffix) => new OpportunityProjection(suffix) },
-  { name: TimelineProjection.NAME, tables: TimelineProjection.TABLES, create: (suffix) => new TimelineProjection(suffix) },
-  { name: PipelinesProjection.NAME, tables: PipelinesProjection.TABLES, create: (suffix) => new PipelinesProjection(suffix) },
+  { name: OpportunityProjection.NAME, tables: OpportunityProjection.TABLES, create: () => new OpportunityProjection() },
+  { name: TimelineProjection.NAME, tables: TimelineProjection.TABLES, create: () => new TimelineProjection() },
+  { name: PipelinesProjection.NAME, tables: PipelinesProjection.TABLES, create: () => new PipelinesProjection() },
 ];
 
 export interface Progress {
@@ -31,58 +28,152 @@ export interface Progress {
   total: number;
 }
 
-const REBUILD = '__rebuild';
-const VERIFY = '__verify';
 /** Events per rebuild batch: large batches amortise each statement over more rows. */
-export const REPLAY_BATCH_SIZE = 10_000;
+const REPLAY_BATCH_SIZE = 10_000;
+
+/** Where a runner keeps its progress: a rebuild's schema has its own copies. */
+const BOOKKEEPING: readonly Table[] = ['projection_checkpoints', 'projection_dead_letters'];
 
 /**
- * Copies of the live tables (columns, defaults, generated columns, storage, primary and unique
- * keys). Secondary indexes are left off: filling a table and then building each index once is
- * several times faster than maintaining a dozen indexes row by row (see buildSecondaryIndexes).
+ * The schema a rebuild of `projection` fills beside the live one `live`; it stays there after an
+ * interruption (the next replay resumes it) until it is swapped in.
  */
-async function createCopies(db: Kysely<any>, kind: ProjectionKind, suffix: string, fresh: boolean): Promise<void> {
-  for (const table of kind.tables) {
-    if (fresh) await sql`drop table if exists ${sql.table(table + suffix)}`.execute(db);
-    const { rows: existing } = await sql<{ oid: number | null }>`select to_regclass(${table + suffix})::oid as oid`.execute(db);
-    if (existing[0]?.oid) continue; // resuming an interrupted rebuild
-    await sql`create table ${sql.table(table + suffix)} (like ${sql.table(table)} including all)`.execute(db);
+export function rebuildSchemaName(live: string, projection: string): string {
+  return `${live}_rebuild_${projection}`;
+}
+
+const verifySchemaName = (live: string, projection: string) => `${live}_verify_${projection}`;
+const retiredSchemaName = (live: string, projection: string) => `${live}_retired_${projection}`;
+
+/** The schema the live tables are in: the first of the search path (a test's own schema, or public). */
+async function liveSchemaOf(db: Kysely<ReadModelTables>): Promise<string> {
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return rows[0].schema;
+}
+
+const regclass = (schema: string, table: string) => sql`format('%I.%I', ${schema}::text, ${table}::text)::regclass`;
+
+/**
+ * Copies of the live tables in `schema` (columns, defaults, generated columns, storage, reloptions,
+ * primary and unique keys), with a checkpoint table and a dead-letter table of their own. Secondary
+ * indexes are left off: filling a table and then building each index once is several times faster
+ * than maintaining a dozen indexes row by row (see buildSecondaryIndexes). Tables already there are
+ * kept: an interrupted rebuild resumes into them.
+ */
+async function createCopies(db: Kysely<ReadModelTables>, live: string, schema: string, tables: readonly Table[], fresh: boolean) {
+  if (fresh) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
+  await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  for (const table of [...tables, ...BOOKKEEPING]) {
+    const { rows: existing } = await sql<{ found: boolean }>`
+      select exists (select from pg_tables where schemaname = ${schema} and tablename = ${table}) as found`.execute(db);
+    if (existing[0].found) continue;
+    await sql`create table ${sql.id(schema, table)} (like ${sql.id(live, table)} including all)`.execute(db);
     const { rows } = await sql<{ options: string[] | null }>`
-      select reloptions as options from pg_class where oid = ${table}::regclass`.execute(db);
+      select reloptions as options from pg_class where oid = ${regclass(live, table)}`.execute(db);
     for (const option of rows[0]?.options ?? []) {
-      await sql`alter table ${sql.table(table + suffix)} set (${sql.raw(option)})`.execute(db);
+      await sql`alter table ${sql.id(schema, table)} set (${sql.raw(option)})`.execute(db);
     }
-    for (const index of await indexNames(db, [table + suffix], { secondaryOnly: true })) {
-      await sql`drop index ${sql.table(index.name)}`.execute(db);
+    for (const index of await secondaryIndexes(db, schema, table)) {
+      await sql`drop index ${sql.id(schema, index.name)}`.execute(db);
+    }
+  }
+}
+
+interface SecondaryIndex {
+  name: string;
+  /** The definition from USING on: access method, keys, INCLUDE, WHERE (no index or table name). */
+  body: string;
+}
+
+/** Indexes other than primary keys and unique ones (upserts need those from the start). */
+async function secondaryIndexes(db: Kysely<ReadModelTables>, schema: string, table: string): Promise<SecondaryIndex[]> {
+  const { rows } = await sql<SecondaryIndex>`
+    select i.relname as name, substr(d.def, strpos(d.def, ' USING ') + 1) as body
+    from pg_index x join pg_class i on i.oid = x.indexrelid, pg_get_indexdef(x.indexrelid) as d(def)
+    where x.indrelid = ${regclass(schema, table)} and not x.indisunique
+    order by i.relname`.execute(db);
+  return rows;
+}
+
+/**
+ * Builds on each copy, under the live name, every secondary index its live table has and the copy
+ * lacks (a resumed rebuild may have some). Each in its own short transaction: on PostgreSQL a
+ * transaction holding an xid holds back every reader of the log (they read below the oldest running
+ * transaction), so the live projector waits at most one index build, not all of them.
+ */
+async function buildSecondaryIndexes(db: Kysely<ReadModelTables>, live: string, schema: string, tables: readonly Table[]) {
+  for (const table of tables) {
+    const have = new Set((await secondaryIndexes(db, schema, table)).map((i) => i.name));
+    for (const index of await secondaryIndexes(db, live, table)) {
+      if (have.has(index.name)) continue;
+      await db.transaction().execute(async (trx) => {
+        await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
+        await sql`create index ${sql.id(index.name)} on ${sql.id(schema, table)} ${sql.raw(index.body)}`.execute(trx);
+      });
     }
   }
 }
 
 /**
- * Builds on each copy the secondary indexes its live table has and the copy lacks, each in its
- * own short transaction: on PostgreSQL a transaction holding an xid holds back every reader of
- * the log (they read below the oldest running transaction), so the live projector waits at most
- * one index build, not all of them.
+ * In one transaction, once the live projector's batch in flight is done: the live tables go to a
+ * retired schema and are dropped, the rebuilt ones (indexes, names and all) take their place, and
+ * the rebuild's checkpoint and dead letters become the live projection's. Moving tables between
+ * schemas keeps every name, so no index is renamed.
  */
-async function buildSecondaryIndexes(db: Kysely<any>, kind: ProjectionKind, suffix: string): Promise<void> {
-  await db.connection().execute(async (conn) => {
-    await sql`set maintenance_work_mem = '256MB'`.execute(conn);
-    try {
-      for (const table of kind.tables) {
-        const have = new Set((await indexNames(conn, [table + suffix])).map((i) => i.shape));
-        for (const index of await indexNames(conn, [table], { secondaryOnly: true })) {
-          if (have.has(index.shape)) continue;
-          const definition = index.definition.replace(/^CREATE INDEX \S+ ON (ONLY )?\S+ /, `CREATE INDEX ON "${table + suffix}" `);
-          await sql.raw(definition).execute(conn);
-        }
-      }
-    } finally {
-      await sql`reset maintenance_work_mem`.execute(conn);
+async function swapIn(db: Kysely<ReadModelTables>, live: string, schema: string, kind: ProjectionKind): Promise<void> {
+  const retired = retiredSchemaName(live, kind.name);
+  await db.transaction().execute(async (trx) => {
+    // Waits for the live projector's batch in flight; it skips batches until this commits.
+    await sql`select pg_advisory_xact_lock(hashtext(${projectionLockKey(kind.name)}))`.execute(trx);
+    await sql`drop schema if exists ${sql.id(retired)} cascade`.execute(trx);
+    await sql`create schema ${sql.id(retired)}`.execute(trx);
+    for (const table of kind.tables) {
+      await sql`alter table ${sql.id(live, table)} set schema ${sql.id(retired)}`.execute(trx);
+      await sql`alter table ${sql.id(schema, table)} set schema ${sql.id(live)}`.execute(trx);
     }
+    await sql`drop schema ${sql.id(retired)} cascade`.execute(trx);
+
+    // The live projection carries on from where the rebuild stopped.
+    const rebuilt = trx.withSchema(schema);
+    const done = await rebuilt
+      .selectFrom('projection_checkpoints')
+      .selectAll()
+      .where('projection', '=', kind.name)
+      .executeTakeFirstOrThrow();
+    const carried = {
+      checkpoint: done.checkpoint,
+      position: done.position,
+      events_processed: done.events_processed,
+      updated_at: sql<Date>`now()`,
+    };
+    await trx
+      .insertInto('projection_checkpoints')
+      .values({ projection: kind.name, ...carried })
+      .onConflict((oc) => oc.column('projection').doUpdateSet(carried))
+      .execute();
+    // The rebuilt tables' dead letters become the live projection's.
+    const columns = [
+      'projection',
+      'event_id',
+      'stream_id',
+      'stream_version',
+      'position',
+      'event_type',
+      'error',
+      'attempts',
+      'created_at',
+    ] as const;
+    await trx.deleteFrom('projection_dead_letters').where('projection', '=', kind.name).execute();
+    await trx
+      .insertInto('projection_dead_letters')
+      .columns(columns)
+      .expression(rebuilt.selectFrom('projection_dead_letters').select(columns).where('projection', '=', kind.name))
+      .execute();
+    await sql`drop schema ${sql.id(schema)} cascade`.execute(trx);
   });
 }
 
-async function countDeadLetters(db: Kysely<any>, projection: string): Promise<number> {
+async function countDeadLetters(db: Kysely<ReadModelTables>, projection: string): Promise<number> {
   const row = await db
     .selectFrom('projection_dead_letters')
     .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -91,7 +182,7 @@ async function countDeadLetters(db: Kysely<any>, projection: string): Promise<nu
   return Number(row.n);
 }
 
-async function countEvents(db: Kysely<any>): Promise<number> {
+async function countEvents(db: Kysely<ReadModelTables>): Promise<number> {
   try {
     const { rows } = await sql<{ n: string }>`select count(*)::text as n from events`.execute(db);
     return Number(rows[0].n);
@@ -122,65 +213,40 @@ async function catchUpWithProgress(
   }
 }
 
+/** A runner writing into `schema`; an event it cannot apply is dead-lettered there and the rebuild goes on. */
+function runnerIn(db: Kysely<ReadModelTables>, store: EventStore, projection: Projection, schema: string, batchSize: number) {
+  // Halting would block every future rebuild at the same event: the log is append-only.
+  return new ProjectionRunner(db, store, [projection], {
+    ...DEFAULT_RUNNER_OPTIONS,
+    batchSize,
+    haltOnPoison: false,
+    synchronousCommit: false,
+    schema,
+  });
+}
+
 /**
- * Rebuilds a projection from the whole log into fresh tables and swaps them in atomically while
- * the live projection keeps serving. Interrupted, it resumes from its own checkpoint next time.
+ * Rebuilds a projection from the whole log into its own schema and swaps the tables in atomically
+ * while the live projection keeps serving. Interrupted, it resumes from its own checkpoint next time.
  */
 export async function replayProjection(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   store: EventStore,
   kind: ProjectionKind,
   options: { restart?: boolean; onProgress?: (p: Progress) => void; batchSize?: number } = {},
 ): Promise<{ events: number; seconds: number; deadLettered: number }> {
   const started = Date.now();
   const batchSize = options.batchSize ?? REPLAY_BATCH_SIZE;
-  const target = kind.create(REBUILD);
-  await createCopies(db, kind, REBUILD, !!options.restart);
-  // An event the projection cannot apply is dead-lettered and the rebuild goes on: the log is
-  // append-only, so halting there would block every future rebuild at the same event.
-  const runner = new ProjectionRunner(db, store, [target], {
-    ...DEFAULT_RUNNER_OPTIONS,
-    batchSize,
-    haltOnPoison: false,
-    synchronousCommit: false,
-  });
-  if (options.restart) {
-    await runner.resetCheckpoint(target);
-    await db.deleteFrom('projection_dead_letters').where('projection', '=', target.name).execute();
-  }
+  const live = await liveSchemaOf(db);
+  const schema = rebuildSchemaName(live, kind.name);
+  await createCopies(db, live, schema, kind.tables, !!options.restart);
+  const projection = kind.create();
+  const runner = runnerIn(db, store, projection, schema, batchSize);
   await runner.ensureCheckpoints();
   const total = await countEvents(db);
-  const events = await catchUpWithProgress(runner, target, total, options.onProgress ?? (() => undefined), batchSize);
-  await buildSecondaryIndexes(db, kind, REBUILD);
-
-  await db.transaction().execute(async (trx) => {
-    // Waits for the live projector's batch in flight; it skips batches until this commits.
-    await sql`select pg_advisory_xact_lock(hashtext(${`projection:${kind.name}`}))`.execute(trx);
-    const indexes = await indexNames(trx, kind.tables);
-    for (const table of kind.tables) {
-      await sql`alter table ${sql.table(table)} rename to ${sql.table(`${table}__old`)}`.execute(trx);
-      await sql`alter table ${sql.table(table + REBUILD)} rename to ${sql.table(table)}`.execute(trx);
-      await sql`drop table ${sql.table(`${table}__old`)}`.execute(trx);
-    }
-    await restoreIndexNames(trx, indexes);
-    // The live projection carries on from where the rebuild stopped.
-    const done = await trx.selectFrom('projection_checkpoints').selectAll().where('projection', '=', target.name).executeTakeFirstOrThrow();
-    const carried = {
-      checkpoint: done.checkpoint,
-      position: done.position,
-      events_processed: done.events_processed,
-      updated_at: sql`now()`,
-    };
-    await trx
-      .insertInto('projection_checkpoints')
-      .values({ projection: kind.name, ...carried })
-      .onConflict((oc) => oc.column('projection').doUpdateSet(carried))
-      .execute();
-    await trx.deleteFrom('projection_checkpoints').where('projection', '=', target.name).execute();
-    // The rebuilt tables' dead letters become the live projection's.
-    await trx.deleteFrom('projection_dead_letters').where('projection', '=', kind.name).execute();
-    await trx.updateTable('projection_dead_letters').set({ projection: kind.name }).where('projection', '=', target.name).execute();
-  });
+  const events = await catchUpWithProgress(runner, projection, total, options.onProgress ?? (() => undefined), batchSize);
+  await buildSecondaryIndexes(db, live, schema, kind.tables);
+  await swapIn(db, live, schema, kind);
   const deadLettered = await countDeadLetters(db, kind.name);
   return { events, seconds: (Date.now() - started) / 1000, deadLettered };
 }
@@ -196,8 +262,8 @@ export interface Difference {
 }
 
 /**
- * Rebuilds into scratch tables up to exactly the live checkpoint, then compares them row by row.
- * An empty result means the live read model equals a rebuild from the log.
+ * Rebuilds into a scratch schema up to exactly the live checkpoint, then compares the tables row by
+ * row. An empty result means the live read model equals a rebuild from the log.
  */
 export async function verifyProjection(
   database: Database,
@@ -205,23 +271,17 @@ export async function verifyProjection(
   kind: ProjectionKind,
   options: { onProgress?: (p: Progress) => void } = {},
 ): Promise<Difference[]> {
-  const db = database.db;
-  const scratch = kind.create(VERIFY);
-  await createCopies(db, kind, VERIFY, true);
-  // As in a rebuild, an event that cannot be applied is set aside (the live projection did the same).
-  const runner = new ProjectionRunner(db, store, [scratch], {
-    ...DEFAULT_RUNNER_OPTIONS,
-    batchSize: REPLAY_BATCH_SIZE,
-    haltOnPoison: false,
-    synchronousCommit: false,
-  });
-  await db.deleteFrom('projection_dead_letters').where('projection', '=', scratch.name).execute();
-  await runner.resetCheckpoint(scratch);
-  await runner.ensureCheckpoints();
-  const total = await countEvents(db);
+  const db = database.db.withTables<ReadModelTables>();
+  const live = await liveSchemaOf(db);
+  const schema = verifySchemaName(live, kind.name);
   try {
+    await createCopies(db, live, schema, kind.tables, true);
+    const scratch = kind.create();
+    const runner = runnerIn(db, store, scratch, schema, REPLAY_BATCH_SIZE);
+    await runner.ensureCheckpoints();
+    const total = await countEvents(db);
     return await holdingProjection(database, kind.name, async () => {
-      const live = await db
+      const applied = await db
         .selectFrom('projection_checkpoints')
         .select('checkpoint')
         .where('projection', '=', kind.name)
@@ -232,25 +292,23 @@ export async function verifyProjection(
         total,
         options.onProgress ?? (() => undefined),
         REPLAY_BATCH_SIZE,
-        live?.checkpoint ?? null,
+        applied?.checkpoint ?? null,
       );
       const differences: Difference[] = [];
       for (const table of kind.tables) {
-        const columns = await comparableColumns(db, table);
-        const keyColumns = await primaryKey(db, table);
+        const columns = await comparableColumns(db, live, table);
+        const keyColumns = await primaryKey(db, live, table);
         const list = sql.join(columns.map((c) => sql.ref(c)));
         const onlyLive = await sql<Record<string, unknown>>`
-          select ${list} from ${sql.table(table)} except select ${list} from ${sql.table(table + VERIFY)} limit 1000`.execute(db);
+          select ${list} from ${sql.id(live, table)} except select ${list} from ${sql.id(schema, table)} limit 1000`.execute(db);
         const onlyRebuild = await sql<Record<string, unknown>>`
-          select ${list} from ${sql.table(table + VERIFY)} except select ${list} from ${sql.table(table)} limit 1000`.execute(db);
+          select ${list} from ${sql.id(schema, table)} except select ${list} from ${sql.id(live, table)} limit 1000`.execute(db);
         differences.push(...pairUp(table, keyColumns, columns, onlyLive.rows, onlyRebuild.rows));
       }
       return differences;
     });
   } finally {
-    for (const table of kind.tables) await sql`drop table if exists ${sql.table(table + VERIFY)}`.execute(db);
-    await db.deleteFrom('projection_checkpoints').where('projection', '=', scratch.name).execute();
-    await db.deleteFrom('projection_dead_letters').where('projection', '=', scratch.name).execute();
+    await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
   }
 }
 
@@ -261,7 +319,7 @@ export async function verifyProjection(
  */
 async function holdingProjection<T>(database: Database, name: string, fn: () => Promise<T>): Promise<T> {
   if (database.kind !== 'postgres') return fn();
-  const key = `projection:${name}`;
+  const key = projectionLockKey(name);
   return database.db.connection().execute(async (conn) => {
     await sql`select pg_advisory_lock(hashtext(${key}))`.execute(conn);
     try {
@@ -272,13 +330,22 @@ async function holdingProjection<T>(database: Database, name: string, fn: () => 
   });
 }
 
-async function primaryKey(db: Kysely<any>, table: string): Promise<string[]> {
+async function primaryKey(db: Kysely<ReadModelTables>, schema: string, table: string): Promise<string[]> {
   const { rows } = await sql<{ column: string }>`
     select a.attname as column from pg_index i
     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
-    where i.indrelid = ${table}::regclass and i.indisprimary
+    where i.indrelid = ${regclass(schema, table)} and i.indisprimary
     order by array_position(i.indkey, a.attnum)`.execute(db);
   return rows.map((r) => r.column);
+}
+
+/** Every stored column except generated ones (they follow from the others). */
+async function comparableColumns(db: Kysely<ReadModelTables>, schema: string, table: string): Promise<string[]> {
+  const { rows } = await sql<{ column_name: string }>`
+    select column_name from information_schema.columns
+    where table_schema = ${schema} and table_name = ${table} and is_generated = 'NEVER'
+    order by ordinal_position`.execute(db);
+  return rows.map((r) => r.column_name);
 }
 
 /** Rows of the two sides with the same key become one 'differs' entry listing only what differs. */
@@ -308,54 +375,4 @@ function pairUp(
     out.push({ table, key: pick(row), side: 'only in rebuild', columns: Object.fromEntries(columns.map((c) => [c, [undefined, row[c]]])) });
   }
   return out;
-}
-
-/** Every stored column except generated ones (they follow from the others). */
-async function comparableColumns(db: Kysely<any>, table: string): Promise<string[]> {
-  const { rows } = await sql<{ column_name: string }>`
-    select column_name from information_schema.columns
-    where table_schema = current_schema() and table_name = ${table} and is_generated = 'NEVER'
-    order by ordinal_position`.execute(db);
-  return rows.map((r) => r.column_name);
-}
-
-interface IndexName {
-  table: string;
-  name: string;
-  definition: string;
-  /** Definition with the index and table names blanked, to match the rebuilt copy's index. */
-  shape: string;
-}
-
-/** `secondaryOnly`: leave out primary keys and unique indexes (upserts need those). */
-async function indexNames(db: Kysely<any>, tables: readonly string[], options: { secondaryOnly?: boolean } = {}): Promise<IndexName[]> {
-  const out: IndexName[] = [];
-  for (const table of tables) {
-    const { rows } = await sql<{ name: string; def: string }>`
-      select i.relname as name, pg_get_indexdef(i.oid) as def
-      from pg_index x join pg_class i on i.oid = x.indexrelid
-      where x.indrelid = ${table}::regclass and (not ${options.secondaryOnly ?? false} or not x.indisunique)
-      order by i.relname`.execute(db);
-    out.push(...rows.map((r) => ({ table, name: r.name, definition: r.def, shape: shapeOf(r.def, r.name, table) })));
-  }
-  return out;
-}
-
-/** After the swap the rebuilt indexes take the live names (migrations refer to them). */
-async function restoreIndexNames(db: Kysely<any>, previous: IndexName[]): Promise<void> {
-  const tables = [...new Set(previous.map((p) => p.table))];
-  const current = await indexNames(db, tables);
-  for (const index of current) {
-    const wanted = previous.find((p) => p.table === index.table && p.shape === index.shape);
-    if (wanted && wanted.name !== index.name) {
-      await sql`alter index ${sql.table(index.name)} rename to ${sql.table(wanted.name)}`.execute(db);
-    }
-  }
-}
-
-function shapeOf(def: string, name: string, table: string): string {
-  return def
-    .replace(` INDEX ${name} ON `, ' INDEX _ ON ')
-    .replace(` INDEX "${name}" ON `, ' INDEX _ ON ')
-    .replace(new RegExp(`\\bON (ONLY )?([\\w."]+\\.)?"?${table}(__\\w+)?"?`), 'ON _');
 }

@@ -42,6 +42,19 @@ const TAGS = ['enterprise', 'smb', 'integration', 'renewal', 'partner', 'inbound
 const REGIONS = ['emea', 'amer', 'apac'];
 const DAY = 86_400_000;
 
+/** The columns of the event log (the event store's table) the loader below writes. */
+interface GeneratedEventTables {
+  events: {
+    stream_id: string;
+    stream_version: number;
+    event_id: string;
+    type: string;
+    data: string;
+    metadata: string;
+    created_at: Date;
+  };
+}
+
 export interface GeneratedEventRow {
   stream_id: string;
   stream_version: number;
@@ -136,7 +149,7 @@ export function generateDeal(orgId: string, random: () => number, now: number, o
 
 /** Bulk-loads generated events straight into the events table (data setup only, not the append path). */
 export async function loadDeals(
-  db: Kysely<any>,
+  db: Kysely<GeneratedEventTables>,
   orgId: string,
   deals: number,
   seed = 42,
@@ -150,7 +163,7 @@ export async function loadDeals(
     if (!batch.length) return;
     await db
       .insertInto('events')
-      .values(batch.map((r) => ({ ...r, data: sql`${r.data}::jsonb`, metadata: sql`${r.metadata}::jsonb` })))
+      .values(batch.map((r) => ({ ...r, data: sql<string>`${r.data}::jsonb`, metadata: sql<string>`${r.metadata}::jsonb` })))
       .execute();
     events += batch.length;
     batch = [];

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { ReadModelTables } from '../tables';
 
 export interface UserRef {
   id: string;
@@ -19,7 +20,12 @@ export interface Refs {
 }
 
 /** Users and customers for a set of ids, in two indexed lookups; unknown ids render as {id}. */
-export async function loadRefs(db: Kysely<any>, orgId: string, userIds: (string | null)[], customerIds: (string | null)[]): Promise<Refs> {
+export async function loadRefs(
+  db: Kysely<ReadModelTables>,
+  orgId: string,
+  userIds: (string | null)[],
+  customerIds: (string | null)[],
+): Promise<Refs> {
   const uids = [...new Set(userIds.filter((x): x is string => !!x))];
   const cids = [...new Set(customerIds.filter((x): x is string => !!x))];
   const [users, customers] = await Promise.all([
@@ -47,7 +53,7 @@ export interface PageQuery {
   search?: string;
 }
 
-export async function listUsers(db: Kysely<any>, orgId: string, q: PageQuery) {
+export async function listUsers(db: Kysely<ReadModelTables>, orgId: string, q: PageQuery) {
   let base = db.selectFrom('users').where('org_id', '=', orgId);
   if (q.search)
     base = base.where((eb) =>
@@ -66,7 +72,7 @@ export async function listUsers(db: Kysely<any>, orgId: string, q: PageQuery) {
   return { rows, total: Number(count.n) };
 }
 
-export async function listCustomers(db: Kysely<any>, orgId: string, q: PageQuery) {
+export async function listCustomers(db: Kysely<ReadModelTables>, orgId: string, q: PageQuery) {
   let base = db.selectFrom('customers').where('org_id', '=', orgId);
   if (q.search) {
     const term = `%${escapeLike(q.search)}%`;
@@ -86,7 +92,7 @@ export async function listCustomers(db: Kysely<any>, orgId: string, q: PageQuery
 }
 
 export async function upsertUser(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   orgId: string,
   user: { id: string; name: string; email?: string | null },
   mode: 'create' | 'update',

@@ -1,4 +1,4 @@
-import { type Kysely } from 'kysely';
+import type { ColumnType, Kysely } from 'kysely';
 import {
   evolve,
   INITIAL_STATE,
@@ -11,6 +11,16 @@ import {
 import type { RecordedEvent } from '@app/event-store';
 
 const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
+
+/** The columns foldBatch reads from a table of folded deal states (opportunity_list has them; so may another library's table). */
+export interface DealStatesTable {
+  org_id: string;
+  id: string;
+  /** jsonb, parsed. */
+  state: ColumnType<OpportunityState, unknown, unknown>;
+  /** int8, as a string. */
+  last_version: ColumnType<string, unknown, unknown>;
+}
 
 export interface FoldedDeal {
   orgId: string;
@@ -38,9 +48,9 @@ export function dealOf(e: RecordedEvent): { orgId: string; id: string } {
  * last_version), folds each event with the domain's evolve (skipping versions already applied)
  * and calls onEvent with the state right after each event.
  */
-export async function foldBatch(
-  trx: Kysely<any>,
-  table: string,
+export async function foldBatch<DB extends Record<T, DealStatesTable>, T extends string>(
+  trx: Kysely<DB>,
+  table: T,
   events: RecordedEvent[],
   onEvent?: (event: RecordedEvent, deal: FoldedDeal) => void,
 ): Promise<Map<string, FoldedDeal>> {
@@ -52,8 +62,11 @@ export async function foldBatch(
   }
   const deals = new Map<string, FoldedDeal>();
   if (keys.size === 0) return deals;
-  const rows = await trx
-    .selectFrom(table)
+  // Kysely cannot resolve the columns of a table of a generic database: read through the shape DB guarantees.
+  const states = trx as unknown as Kysely<Record<string, DealStatesTable>>;
+  const from: string = table;
+  const rows = await states
+    .selectFrom(from)
     .select(['org_id', 'id', 'state', 'last_version'])
     .where('org_id', 'in', [...new Set([...keys.values()].map((k) => k.orgId))])
     .where(
@@ -65,7 +78,7 @@ export async function foldBatch(
   const found = new Map(rows.map((r) => [`${r.org_id}/${r.id}`, r]));
   for (const [key, { orgId, id }] of keys) {
     const row = found.get(key);
-    const state = row ? ((typeof row.state === 'string' ? JSON.parse(row.state) : row.state) as OpportunityState) : null;
+    const state = row?.state ?? null;
     deals.set(key, {
       orgId,
       id,

@@ -1,12 +1,27 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely } from 'kysely';
 import { bantScore, daysBetween, type OpportunityState, stageKindOf, statusOf, weightedMinor } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
 import { foldBatch, type FoldedDeal } from './deal-fold';
-import { bulkInsert, recordset } from '../projector/bulk-insert';
-import { NO_CLOSE_MONTH, type OpportunityListTable, type PipelineTotalsTable, probabilityBand } from './opportunity-list.table';
+import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
+import type { OpportunityIntervalsTable, OpportunityListTable, ReadModelTables } from '../tables';
+import { NO_CLOSE_MONTH, probabilityBand } from './totals-grouping';
 
-type Tracked = FoldedDeal;
+/** A deal's contribution to pipeline_totals (or a sum of contributions, signed). */
+interface Contribution {
+  org_id: string;
+  pipeline_id: string;
+  stage: string;
+  status: 'open' | 'won' | 'lost';
+  assigned_user_id: string;
+  currency: string;
+  close_month: string;
+  probability_band: number;
+  deal_count: number;
+  value_minor: number;
+  weighted_value_minor: number;
+  sales_cycle_days_sum: number;
+}
 
 /** One state of a deal from the event that produced it until the next one. */
 interface Interval {
@@ -25,22 +40,11 @@ interface Interval {
 export class OpportunityProjection implements Projection {
   static readonly NAME = 'opportunities';
   static readonly TABLES = ['opportunity_list', 'pipeline_totals', 'opportunity_intervals'] as const;
-  readonly name: string;
-  readonly tables: readonly string[];
-  private readonly list: string;
-  private readonly totals: string;
-  private readonly intervals: string;
+  readonly name = OpportunityProjection.NAME;
 
-  /** `suffix` writes to a copy of the tables (replay and verify build beside the live ones). */
-  constructor(suffix = '') {
-    this.name = OpportunityProjection.NAME + suffix;
-    [this.list, this.totals, this.intervals] = OpportunityProjection.TABLES.map((t) => t + suffix);
-    this.tables = [this.list, this.totals, this.intervals];
-  }
-
-  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
+  async applyBatch(trx: Kysely<ReadModelTables>, events: RecordedEvent[]): Promise<void> {
     const intervals: Interval[] = [];
-    const deals = await foldBatch(trx, this.list, events, (event, deal) =>
+    const deals = await foldBatch(trx, 'opportunity_list', events, (event, deal) =>
       intervals.push({ orgId: deal.orgId, id: deal.id, state: deal.state, version: event.streamVersion, from: event.recordedAt }),
     );
     const changed = [...deals.values()].filter((t) => t.state !== t.before);
@@ -50,14 +54,10 @@ export class OpportunityProjection implements Projection {
     await this.writeIntervals(trx, intervals);
   }
 
-  async reset(trx: Kysely<any>): Promise<void> {
-    for (const table of this.tables) await trx.deleteFrom(table).execute();
-  }
-
   /** Closes each deal's open interval at its next event and opens the new one (deleted deals get none). */
-  private async writeIntervals(trx: Kysely<any>, intervals: Interval[]): Promise<void> {
-    const rows: Record<string, unknown>[] = [];
-    const latest = new Map<string, Record<string, unknown>>();
+  private async writeIntervals(trx: Kysely<ReadModelTables>, intervals: Interval[]): Promise<void> {
+    const rows: BulkRow<OpportunityIntervalsTable>[] = [];
+    const latest = new Map<string, BulkRow<OpportunityIntervalsTable>>();
     const closeStored: { org_id: string; id: string; version: number; valid_to: Date }[] = [];
     for (const interval of intervals) {
       const key = `${interval.orgId}/${interval.id}`;
@@ -93,24 +93,26 @@ export class OpportunityProjection implements Projection {
       latest.set(key, row);
     }
     if (closeStored.length) {
-      const v = await recordset(trx, this.intervals, closeStored, 'v');
-      await sql`
-        update ${sql.table(this.intervals)} i set valid_to = v.valid_to
-        from ${v.from}
-        where i.org_id = v.org_id and i.id = v.id and i.valid_to is null and i.version < v.version`.execute(trx);
+      const v = await recordset(trx, 'opportunity_intervals', closeStored, 'v');
+      await trx
+        .updateTable('opportunity_intervals as i')
+        .from(v.from)
+        .set((eb) => ({ valid_to: eb.ref('v.valid_to') }))
+        .whereRef('i.org_id', '=', 'v.org_id')
+        .whereRef('i.id', '=', 'v.id')
+        .where('i.valid_to', 'is', null)
+        .whereRef('i.version', '<', 'v.version')
+        .execute();
     }
-    await bulkInsert(trx, this.intervals, rows, { conflict: ['org_id', 'id', 'version'], onConflict: 'nothing' });
+    await bulkInsert(trx, 'opportunity_intervals', rows, { conflict: ['org_id', 'id', 'version'], onConflict: 'nothing' });
   }
 
-  private async writeRows(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
-    await bulkInsert(trx, this.list, changed.map(toRow) as unknown as Record<string, unknown>[], {
-      conflict: ['org_id', 'id'],
-      onConflict: 'replace',
-    });
+  private async writeRows(trx: Kysely<ReadModelTables>, changed: FoldedDeal[]): Promise<void> {
+    await bulkInsert(trx, 'opportunity_list', changed.map(toRow), { conflict: ['org_id', 'id'], onConflict: 'replace' });
   }
 
-  private async writeTotals(trx: Kysely<any>, changed: Tracked[]): Promise<void> {
-    const deltas = new Map<string, PipelineTotalsTable>();
+  private async writeTotals(trx: Kysely<ReadModelTables>, changed: FoldedDeal[]): Promise<void> {
+    const deltas = new Map<string, Contribution>();
     const add = (state: OpportunityState | null, orgId: string, sign: 1 | -1) => {
       const c = contribution(state, orgId);
       if (!c) return;
@@ -125,10 +127,10 @@ export class OpportunityProjection implements Projection {
         c.probability_band,
       ]);
       const d = deltas.get(key) ?? { ...c, deal_count: 0, value_minor: 0, weighted_value_minor: 0, sales_cycle_days_sum: 0 };
-      d.deal_count = Number(d.deal_count) + sign;
-      d.value_minor = Number(d.value_minor) + sign * Number(c.value_minor);
-      d.weighted_value_minor = Number(d.weighted_value_minor) + sign * Number(c.weighted_value_minor);
-      d.sales_cycle_days_sum = Number(d.sales_cycle_days_sum) + sign * Number(c.sales_cycle_days_sum);
+      d.deal_count += sign;
+      d.value_minor += sign * c.value_minor;
+      d.weighted_value_minor += sign * c.weighted_value_minor;
+      d.sales_cycle_days_sum += sign * c.sales_cycle_days_sum;
       deltas.set(key, d);
     };
     for (const t of changed) {
@@ -139,13 +141,13 @@ export class OpportunityProjection implements Projection {
       (d) => d.deal_count !== 0 || d.value_minor !== 0 || d.weighted_value_minor !== 0 || d.sales_cycle_days_sum !== 0,
     );
     if (values.length === 0) return;
-    await bulkInsert(trx, this.totals, values as unknown as Record<string, unknown>[], {
+    await bulkInsert(trx, 'pipeline_totals', values, {
       conflict: ['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band'],
       onConflict: { add: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
     });
     await trx
-      .deleteFrom(this.totals)
-      .where('deal_count', '=', 0)
+      .deleteFrom('pipeline_totals')
+      .where('deal_count', '=', '0')
       .where('org_id', 'in', [...new Set(values.map((v) => v.org_id))])
       .execute();
   }
@@ -155,7 +157,7 @@ function salesCycleDays(s: OpportunityState): number | null {
   return s.actual_close_date && s.created_at ? daysBetween(s.created_at, s.actual_close_date) : null;
 }
 
-function toRow(t: Tracked): OpportunityListTable {
+function toRow(t: FoldedDeal): BulkRow<OpportunityListTable> {
   const s = t.state;
   return {
     org_id: t.orgId,
@@ -194,7 +196,7 @@ function toRow(t: Tracked): OpportunityListTable {
   };
 }
 
-function contribution(s: OpportunityState | null, orgId: string): PipelineTotalsTable | null {
+function contribution(s: OpportunityState | null, orgId: string): Contribution | null {
   if (!s || !s.exists || s.deleted) return null;
   const date = s.actual_close_date ?? s.expected_close_date;
   return {

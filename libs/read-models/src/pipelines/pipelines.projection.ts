@@ -9,6 +9,7 @@ import {
 } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
+import type { ReadModelTables } from '../tables';
 
 const HANDLED = new Set<string>(PIPELINE_EVENT_TYPES);
 
@@ -16,23 +17,15 @@ const HANDLED = new Set<string>(PIPELINE_EVENT_TYPES);
 export class PipelinesProjection implements Projection {
   static readonly NAME = 'pipelines';
   static readonly TABLES = ['pipelines'] as const;
-  readonly name: string;
-  readonly tables: readonly string[];
-  private readonly table: string;
+  readonly name = PipelinesProjection.NAME;
 
-  constructor(suffix = '') {
-    this.name = PipelinesProjection.NAME + suffix;
-    this.table = PipelinesProjection.TABLES[0] + suffix;
-    this.tables = [this.table];
-  }
-
-  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
+  async applyBatch(trx: Kysely<ReadModelTables>, events: RecordedEvent[]): Promise<void> {
     for (const e of events) {
       const name = parseStreamName(e.streamId);
       if (name?.category !== 'pipeline' || !HANDLED.has(e.type)) continue;
       const { orgId, id } = name;
       const row = await trx
-        .selectFrom(this.table)
+        .selectFrom('pipelines')
         .select(['definition', 'version', 'deleted_at'])
         .where('org_id', '=', orgId)
         .where('id', '=', id)
@@ -44,7 +37,7 @@ export class PipelinesProjection implements Projection {
             version,
             exists: true,
             deleted: row.deleted_at !== null,
-            pipeline: typeof row.definition === 'string' ? JSON.parse(row.definition) : row.definition,
+            pipeline: row.definition,
           }
         : initialPipelineState(id);
       const next = evolvePipeline(state, { type: e.type, data: e.data } as PipelineEvent);
@@ -58,14 +51,10 @@ export class PipelinesProjection implements Projection {
         updated_at: e.recordedAt,
       };
       await trx
-        .insertInto(this.table)
+        .insertInto('pipelines')
         .values(values)
         .onConflict((oc) => oc.columns(['org_id', 'id']).doUpdateSet(values))
         .execute();
     }
-  }
-
-  async reset(trx: Kysely<any>): Promise<void> {
-    await trx.deleteFrom(this.table).execute();
   }
 }

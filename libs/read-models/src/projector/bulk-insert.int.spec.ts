@@ -9,10 +9,13 @@ import { bulkInsert, recordset } from './bulk-insert';
  * the target table's own column types. What goes in must come back exactly, whatever the type.
  */
 
+/** The tables are made per test under fresh names, each of its own shape: columns are typed loosely. */
+type ScratchTables = Record<string, Record<string, unknown>>;
+
 /** A fresh table name per test: column types are cached per table name for the process. */
 const tableName = (what: string) => `bulk_${what}_${randomBytes(4).toString('hex')}`;
 
-async function createAllTypes(db: Kysely<any>, table: string): Promise<void> {
+async function createAllTypes(db: Kysely<ScratchTables>, table: string): Promise<void> {
   await sql`
     create table ${sql.table(table)} (
       id text primary key,
@@ -31,7 +34,7 @@ async function createAllTypes(db: Kysely<any>, table: string): Promise<void> {
 }
 
 /** Every column as text where a driver would round or re-zone it. */
-async function readAll(db: Kysely<any>, table: string) {
+async function readAll(db: Kysely<ScratchTables>, table: string) {
   const { rows } = await sql<Record<string, unknown>>`
     select id, label, big::text as big, amount::text as amount, price::text as price, flag, doc,
            doc is null as doc_is_sql_null, day::text as day,
@@ -72,7 +75,7 @@ const EVERY_NULL = {
 for (const backend of testBackends()) {
   describe(`bulkInsert on ${backend.name}`, () => {
     let database: Database;
-    let db: Kysely<any>;
+    let db: Kysely<ScratchTables>;
 
     beforeAll(async () => {
       database = await backend.open();

@@ -1,19 +1,25 @@
-import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { type AliasedRawBuilder, type InsertType, type Kysely, type Selectable, type SelectType, sql } from 'kysely';
 
-export interface BulkInsertOptions {
+/** A row as plain values by column name: jsonb columns take the value itself (not JSON text), int8 a number or a string. */
+export type BulkRow<Table> = { [C in keyof Table]?: SelectType<Table[C]> | InsertType<Table[C]> };
+
+export interface BulkInsertOptions<Table> {
   /** The unique key the rows may collide on. */
-  conflict: string[];
+  conflict: (keyof Table & string)[];
   /**
    * On a collision: 'nothing' keeps the stored row, 'replace' overwrites every column given,
    * `{ add: [...] }` adds the given columns to the stored ones (running totals).
    */
-  onConflict: 'nothing' | 'replace' | { add: string[] };
+  onConflict: 'nothing' | 'replace' | { add: (keyof Table & string)[] };
 }
 
-/** Column name → SQL type, per table (the replay copies share their live table's types). */
+/**
+ * Column name → SQL type, per table name. Looked up on the table the search path finds: a rebuild's
+ * copy in a schema of its own has the same columns (replay.ts creates it like the live table).
+ */
 const columnTypes = new Map<string, Map<string, string>>();
 
-async function typesOf(trx: Kysely<any>, table: string): Promise<Map<string, string>> {
+async function typesOf<DB>(trx: Kysely<DB>, table: string): Promise<Map<string, string>> {
   let types = columnTypes.get(table);
   if (!types) {
     const { rows } = await sql<{ name: string; type: string }>`
@@ -30,51 +36,57 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /**
  * Rows as a relation: `jsonb_to_recordset(<rows as one JSON parameter>) as alias(<columns>)`, each
  * column typed as `table`'s column of the same name. Rows must hold plain JSON values (jsonb
- * columns take objects, not JSON strings) and share the keys of the first row.
+ * columns take objects, not JSON strings) and share the keys of the first row; refer only to those.
  */
-export async function recordset(
-  trx: Kysely<any>,
-  table: string,
-  rows: Record<string, unknown>[],
-  alias: string,
-): Promise<{ columns: string[]; from: RawBuilder<unknown> }> {
+export async function recordset<DB, T extends keyof DB & string, R extends BulkRow<DB[T]>, A extends string>(
+  trx: Kysely<DB>,
+  table: T,
+  rows: R[],
+  alias: A,
+): Promise<{ columns: (keyof R & string)[]; from: AliasedRawBuilder<Pick<Selectable<DB[T]>, keyof R & keyof Selectable<DB[T]>>, A> }> {
   const types = await typesOf(trx, table);
-  const columns = Object.keys(rows[0]);
+  const columns = Object.keys(rows[0]) as (keyof R & string)[];
   const unknown = columns.filter((c) => !types.has(c));
   if (unknown.length) throw new Error(`recordset: ${table} has no column ${unknown.join(', ')}`);
   const record = columns.map((c) => `${ident(c)} ${types.get(c)}`).join(', ');
-  return { columns, from: sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as ${sql.raw(ident(alias))}(${sql.raw(record)})` };
+  return {
+    columns,
+    from: sql<Pick<Selectable<DB[T]>, keyof R & keyof Selectable<DB[T]>>>`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)`.as<A>(
+      sql.raw(`${ident(alias)}(${record})`),
+    ),
+  };
 }
 
 /**
  * Writes many rows with one statement and one parameter (see recordset). A multi-row VALUES list
  * costs a parameter per cell (PostgreSQL allows 65,535 per statement) and a parse and plan that
  * grow with it; this costs one parse whatever the batch size. With 'replace' or 'add', no two rows
- * may share a key.
+ * may share a key. The table is named through kysely, so a handle confined to a schema writes there.
  */
-export async function bulkInsert(
-  trx: Kysely<any>,
-  table: string,
-  rows: Record<string, unknown>[],
-  options: BulkInsertOptions,
+export async function bulkInsert<DB, T extends keyof DB & string>(
+  trx: Kysely<DB>,
+  table: T,
+  rows: BulkRow<DB[T]>[],
+  options: BulkInsertOptions<DB[T]>,
 ): Promise<void> {
   if (rows.length === 0) return;
   const { columns, from } = await recordset(trx, table, rows, 'x');
-  const list = columns.map(ident).join(', ');
   const target = options.conflict.map(ident).join(', ');
   let action: string;
   if (options.onConflict === 'nothing') {
     action = 'do nothing';
   } else if (options.onConflict === 'replace') {
     action = `do update set ${columns
-      .filter((c) => !options.conflict.includes(c))
+      .filter((c) => !(options.conflict as string[]).includes(c))
       .map((c) => `${ident(c)} = excluded.${ident(c)}`)
       .join(', ')}`;
   } else {
     action = `do update set ${options.onConflict.add.map((c) => `${ident(c)} = ${ident(table)}.${ident(c)} + excluded.${ident(c)}`).join(', ')}`;
   }
-  await sql`
-    insert into ${sql.raw(ident(table))} (${sql.raw(list)})
-    select ${sql.raw(list)} from ${from}
-    on conflict (${sql.raw(target)}) ${sql.raw(action)}`.execute(trx);
+  await trx
+    .insertInto(table)
+    .columns(columns as (keyof DB[T] & string)[])
+    .expression(sql`select ${sql.raw(columns.map(ident).join(', '))} from ${from}`)
+    .modifyEnd(sql.raw(`on conflict (${target}) ${action}`))
+    .execute();
 }

@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { type Kysely, sql } from 'kysely';
+import { type ControlledTransaction, type Kysely, sql } from 'kysely';
 import { EventEmitter } from 'node:events';
 import { parseStreamName } from '@app/domain';
 import { Waiter } from '@app/event-store';
 import type { EventStore, ReadAllResult, RecordedEvent } from '@app/event-store';
+import type { ReadModelTables } from '../tables';
 import type { Projection } from './projection';
 
 export interface RunnerOptions {
@@ -19,6 +20,11 @@ export interface RunnerOptions {
    * whole batches together with their checkpoint, which are then applied again.
    */
   synchronousCommit?: boolean;
+  /**
+   * The schema holding the projections' tables, checkpoints and dead letters (kysely withSchema);
+   * default: the connection's. A rebuild runs in a schema of its own (replay.ts).
+   */
+  schema?: string;
 }
 
 export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = { batchSize: 500, pollMs: 500, maxAttempts: 3, haltOnPoison: false };
@@ -35,6 +41,14 @@ export interface ProjectionStatus {
 }
 
 const WAKE_FOLLOW_UP_MS = 300;
+
+/**
+ * The advisory lock one batch of `projection` holds (and a replay's swap waits for). Per schema, so
+ * a rebuild in a schema of its own never waits for the live projector, nor the live one for it.
+ */
+export function projectionLockKey(projection: string, schema?: string): string {
+  return schema === undefined ? `projection:${projection}` : `projection:${schema}.${projection}`;
+}
 
 /** Another process holds the projection or moved its checkpoint: nothing was applied. */
 class BatchSkipped extends Error {}
@@ -67,13 +81,16 @@ export class ProjectionRunner {
   deadLettered = 0;
   /** Called for each event set aside (metrics). */
   onDeadLetter: ((projection: string) => void) | null = null;
+  private readonly db: Kysely<ReadModelTables>;
 
   constructor(
-    private readonly db: Kysely<any>,
+    db: Kysely<ReadModelTables>,
     private readonly store: EventStore,
     readonly projections: Projection[],
     private readonly options: RunnerOptions = DEFAULT_RUNNER_OPTIONS,
-  ) {}
+  ) {
+    this.db = options.schema === undefined ? db : db.withSchema(options.schema);
+  }
 
   async start(): Promise<void> {
     await this.ensureCheckpoints();
@@ -87,7 +104,7 @@ export class ProjectionRunner {
         this.projections.map((p) => p.name),
       )
       .execute();
-    for (const row of rows) this.store.assertOwnCheckpoint(row.checkpoint as string | null);
+    for (const row of rows) this.store.assertOwnCheckpoint(row.checkpoint);
     // A halt is re-recorded if the poison event is still there.
     for (const projection of this.projections) await this.recordHalt(projection.name, null);
     this.stopping = false;
@@ -105,10 +122,6 @@ export class ProjectionRunner {
     this.unsubscribe?.();
     await Promise.all(this.loops.values());
     this.loops.clear();
-  }
-
-  get running(): boolean {
-    return this.loops.size > 0 && !this.stopping;
   }
 
   /** Called after each committed batch (read-your-writes waits on it). */
@@ -134,7 +147,7 @@ export class ProjectionRunner {
       .set({
         halted_reason: halt?.reason.slice(0, 2000) ?? null,
         halted_stream_id: halt?.streamId ?? null,
-        halted_at: halt === null ? null : sql`now()`,
+        halted_at: halt === null ? null : sql<Date>`now()`,
       })
       .where('projection', '=', projection)
       .execute()
@@ -150,27 +163,7 @@ export class ProjectionRunner {
     return Number(row?.events_processed ?? 0);
   }
 
-  async resetCheckpoint(projection: Projection): Promise<void> {
-    this.committed.delete(projection.name);
-    await this.db.deleteFrom('projection_checkpoints').where('projection', '=', projection.name).execute();
-  }
-
-  /** Empties a read model and replays it from the start of the log (in place). */
-  async rebuild(projection: Projection): Promise<number> {
-    this.committed.delete(projection.name);
-    await this.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(hashtext(${`projection:${projection.name}`}))`.execute(trx);
-      await projection.reset(trx);
-      await trx
-        .updateTable('projection_checkpoints')
-        .set({ checkpoint: null, position: 0, events_processed: 0, updated_at: sql`now()` })
-        .where('projection', '=', projection.name)
-        .execute();
-    });
-    return this.catchUp(projection);
-  }
-
-  /** Process until the log is drained (tests, rebuilds). Returns events applied. */
+  /** Process until the log is drained (tests, the demo seed). Returns events applied. */
   async catchUp(projection: Projection): Promise<number> {
     let total = 0;
     for (;;) {
@@ -249,26 +242,32 @@ export class ProjectionRunner {
     projection: Projection,
     from: string | null,
     page: ReadAllResult,
-    apply: (trx: Kysely<any>) => Promise<void>,
+    apply: (trx: ControlledTransaction<ReadModelTables>) => Promise<void>,
   ): Promise<void> {
     const last = page.events[page.events.length - 1];
-    await this.db.transaction().execute(async (trx) => {
+    const lock = projectionLockKey(projection.name, this.options.schema);
+    const trx = await this.db.startTransaction().execute();
+    try {
       if (this.options.synchronousCommit === false) await sql`set local synchronous_commit = off`.execute(trx);
       const moved = await trx
         .updateTable('projection_checkpoints')
         .set({
           checkpoint: page.checkpoint,
           position: last.position,
-          events_processed: sql`events_processed + ${page.events.length}`,
-          updated_at: sql`now()`,
+          events_processed: sql<string>`events_processed + ${page.events.length}`,
+          updated_at: sql<Date>`now()`,
         })
         .where('projection', '=', projection.name)
         .where(sql<boolean>`checkpoint is not distinct from ${from}`)
-        .where(sql<boolean>`pg_try_advisory_xact_lock(hashtext(${`projection:${projection.name}`}))`)
+        .where(sql<boolean>`pg_try_advisory_xact_lock(hashtext(${lock}))`)
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) throw new BatchSkipped();
       await apply(trx);
-    });
+      await trx.commit().execute();
+    } catch (error) {
+      await trx.rollback().execute();
+      throw error;
+    }
   }
 
   /** Per projection: the page read ahead and the checkpoint it starts after. */
@@ -292,15 +291,18 @@ export class ProjectionRunner {
   }
 
   /** Each event under its own savepoint, retried, then dead-lettered (or the projection halts). */
-  private async applyOneByOne(trx: Kysely<any>, projection: Projection, events: RecordedEvent[]): Promise<void> {
+  private async applyOneByOne(trx: ControlledTransaction<ReadModelTables>, projection: Projection, events: RecordedEvent[]): Promise<void> {
     for (const event of events) {
       let lastError: unknown;
       for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
+        const attemptTrx = await trx.savepoint('event').execute();
         try {
-          await withSavepoint(trx, 'event', () => projection.applyBatch(trx, [event]));
+          await projection.applyBatch(attemptTrx, [event]);
+          await attemptTrx.releaseSavepoint('event').execute();
           lastError = undefined;
           break;
         } catch (error) {
+          await attemptTrx.rollbackToSavepoint('event').execute();
           lastError = error;
         }
       }
@@ -386,17 +388,5 @@ export class ProjectionRunner {
   /** Waits for a wake-up (append or stop) or the timeout, whichever comes first. */
   private sleep(ms: number): Promise<void> {
     return this.waiter.sleep(ms);
-  }
-}
-
-async function withSavepoint<T>(trx: Kysely<any>, name: string, fn: () => Promise<T>): Promise<T> {
-  await sql.raw(`savepoint ${name}`).execute(trx);
-  try {
-    const result = await fn();
-    await sql.raw(`release savepoint ${name}`).execute(trx);
-    return result;
-  } catch (error) {
-    await sql.raw(`rollback to savepoint ${name}`).execute(trx);
-    throw error;
   }
 }

@@ -3,8 +3,9 @@ import type { OpportunityEvent } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform/ids';
 import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
-import { bulkInsert, recordset } from '../projector/bulk-insert';
+import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
 import type { Projection } from '../projector/projection';
+import type { OpportunityActivitiesTable, OpportunityActivityRow, OpportunityNotesTable, ReadModelTables } from '../tables';
 
 /**
  * A deal's timeline: activities (logged, completed, and a status_change entry for every stage
@@ -13,25 +14,16 @@ import type { Projection } from '../projector/projection';
 export class TimelineProjection implements Projection {
   static readonly NAME = 'timeline';
   static readonly TABLES = ['opportunity_activities', 'opportunity_notes'] as const;
-  readonly name: string;
-  readonly tables: readonly string[];
-  private readonly activities: string;
-  private readonly notes: string;
-
-  constructor(suffix = '') {
-    this.name = TimelineProjection.NAME + suffix;
-    [this.activities, this.notes] = TimelineProjection.TABLES.map((t) => t + suffix);
-    this.tables = [this.activities, this.notes];
-  }
+  readonly name = TimelineProjection.NAME;
 
   /**
    * Set-based: the batch's new activities and notes are inserted with one statement each, then
    * the completions are applied with one update (an activity is always logged before it is
    * completed, so inserting first keeps the order of the events).
    */
-  async applyBatch(trx: Kysely<any>, events: RecordedEvent[]): Promise<void> {
-    const activities: Record<string, unknown>[] = [];
-    const notes: Record<string, unknown>[] = [];
+  async applyBatch(trx: Kysely<ReadModelTables>, events: RecordedEvent[]): Promise<void> {
+    const activities: BulkRow<OpportunityActivitiesTable>[] = [];
+    const notes: BulkRow<OpportunityNotesTable>[] = [];
     const completions = new Map<string, { org_id: string; id: string; completed_at: string; outcome: string | null }>();
     for (const recorded of events) {
       if (!isOpportunityEvent(recorded)) continue;
@@ -118,19 +110,22 @@ export class TimelineProjection implements Projection {
           break;
       }
     }
-    await bulkInsert(trx, this.activities, activities, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
-    await bulkInsert(trx, this.notes, notes, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
+    await bulkInsert(trx, 'opportunity_activities', activities, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
+    await bulkInsert(trx, 'opportunity_notes', notes, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
     if (completions.size === 0) return;
-    const c = await recordset(trx, this.activities, [...completions.values()], 'c');
-    await sql`
-      update ${sql.table(this.activities)} a
-      set status = 'completed', completed_at = c.completed_at, updated_at = c.completed_at, outcome = coalesce(c.outcome, a.outcome)
-      from ${c.from}
-      where a.org_id = c.org_id and a.id = c.id`.execute(trx);
-  }
-
-  async reset(trx: Kysely<any>): Promise<void> {
-    for (const table of this.tables) await trx.deleteFrom(table).execute();
+    const c = await recordset(trx, 'opportunity_activities', [...completions.values()], 'c');
+    await trx
+      .updateTable('opportunity_activities as a')
+      .from(c.from)
+      .set((eb) => ({
+        status: 'completed',
+        completed_at: eb.ref('c.completed_at'),
+        updated_at: eb.ref('c.completed_at').$notNull(),
+        outcome: eb.fn.coalesce('c.outcome', 'a.outcome'),
+      }))
+      .whereRef('a.org_id', '=', 'c.org_id')
+      .whereRef('a.id', '=', 'c.id')
+      .execute();
   }
 }
 
@@ -149,9 +144,9 @@ export interface ActivityView {
   created_at: string;
 }
 
-const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+const iso = (v: Date | null) => (v === null ? null : v.toISOString());
 
-function toActivity(r: Record<string, any>): ActivityView {
+function toActivity(r: OpportunityActivityRow): ActivityView {
   return {
     id: r.id,
     opportunity_id: r.opportunity_id,
@@ -169,7 +164,14 @@ function toActivity(r: Record<string, any>): ActivityView {
 }
 
 /** Newest first, for one deal, paginated. */
-export async function listActivities(db: Kysely<any>, orgId: string, opportunityId: string, page: number, perPage: number, type?: string) {
+export async function listActivities(
+  db: Kysely<ReadModelTables>,
+  orgId: string,
+  opportunityId: string,
+  page: number,
+  perPage: number,
+  type?: string,
+) {
   let base = db.selectFrom('opportunity_activities').where('org_id', '=', orgId).where('opportunity_id', '=', opportunityId);
   if (type) base = base.where('activity_type', '=', type);
   const [rows, count] = await Promise.all([
@@ -187,14 +189,14 @@ export async function listActivities(db: Kysely<any>, orgId: string, opportunity
 
 /** The latest activities of several deals at once (for includes=activities). */
 export async function activitiesByDeal(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   orgId: string,
   opportunityIds: string[],
   perDeal = 10,
 ): Promise<Map<string, ActivityView[]>> {
   const out = new Map<string, ActivityView[]>();
   if (opportunityIds.length === 0) return out;
-  const { rows } = await sql<Record<string, any>>`
+  const { rows } = await sql<OpportunityActivityRow>`
     select * from (
       select a.*, row_number() over (partition by opportunity_id order by created_at desc, id) as n
       from opportunity_activities a
@@ -208,7 +210,7 @@ export async function activitiesByDeal(
   return out;
 }
 
-export async function findActivity(db: Kysely<any>, orgId: string, activityId: string) {
+export async function findActivity(db: Kysely<ReadModelTables>, orgId: string, activityId: string) {
   const row = await db
     .selectFrom('opportunity_activities')
     .selectAll()
@@ -218,7 +220,7 @@ export async function findActivity(db: Kysely<any>, orgId: string, activityId: s
   return row ? toActivity(row) : null;
 }
 
-export async function listNotes(db: Kysely<any>, orgId: string, opportunityId: string, page: number, perPage: number) {
+export async function listNotes(db: Kysely<ReadModelTables>, orgId: string, opportunityId: string, page: number, perPage: number) {
   const base = db.selectFrom('opportunity_notes').where('org_id', '=', orgId).where('opportunity_id', '=', opportunityId);
   const [rows, count] = await Promise.all([
     base

@@ -1,6 +1,7 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import { activeStages, formatMinor, type Pipeline, STALE_STAGE_DAYS, sumToMajor } from '@app/domain';
-import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../opportunity-list.table';
+import type { ReadModelTables } from '../../tables';
+import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../totals-grouping';
 import { applyFilters, type StaleRule } from './list-opportunities';
 import { type DateRange, namedPeriod, type Period, quarterPeriod, shiftQuarter } from './periods';
 import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, type TotalsRow, winRate } from './pipeline-totals';
@@ -17,7 +18,7 @@ export interface PipelineDataQuery {
   asOf?: Date;
 }
 
-export async function pipelineData(db: Kysely<any>, orgId: string, q: PipelineDataQuery, now: Date) {
+export async function pipelineData(db: Kysely<ReadModelTables>, orgId: string, q: PipelineDataQuery, now: Date) {
   const at = q.asOf ?? now;
   const period = q.dateRange ? namedPeriod(q.dateRange, at) : null;
   const all = await loadTotals(db, orgId, {
@@ -83,7 +84,7 @@ function expectedRevenueMinor(rows: TotalsRow[]): bigint {
   return sum(rows.filter((r) => r.status === 'won')).value_minor + sum(rows.filter((r) => r.status === 'open')).weighted_value_minor;
 }
 
-export async function forecast(db: Kysely<any>, orgId: string, q: ForecastQuery, now: Date) {
+export async function forecast(db: Kysely<ReadModelTables>, orgId: string, q: ForecastQuery, now: Date) {
   const period = quarterPeriod(q.year, q.quarter);
   const previous = shiftQuarter(q.year, q.quarter, -1);
   const lastYear = shiftQuarter(q.year, q.quarter, -4);
@@ -185,7 +186,7 @@ function forecastNotes(change: number | null, atRiskCount: number, atRiskValue: 
 }
 
 async function atRiskIn(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   orgId: string,
   period: Period,
   currency: string,
@@ -226,8 +227,8 @@ export interface MonthlyQuery {
   currency?: string;
 }
 
-/** Seed 002: unweighted and weighted open value per expected-close month. */
-export async function monthlyForecast(db: Kysely<any>, orgId: string, q: MonthlyQuery, now: Date) {
+/** Unweighted and weighted open value per expected-close month, in one currency. */
+export async function monthlyForecast(db: Kysely<ReadModelTables>, orgId: string, q: MonthlyQuery, now: Date) {
   const rows = await applyFilters(
     db.selectFrom('opportunity_list'),
     orgId,
@@ -271,9 +272,9 @@ export async function monthlyForecast(db: Kysely<any>, orgId: string, q: Monthly
   };
 }
 
-/** Seed 003 stats: counts per stage (plus stale by the stages' rotting rules), open value, weighted value, follow-ups due. */
+/** Pipeline stats: counts per stage (plus stale by the stages' rotting rules), open value, weighted value, follow-ups due. */
 export async function stats(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   orgId: string,
   pipeline: Pipeline,
   now: Date,
@@ -308,9 +309,9 @@ export async function stats(
   };
 }
 
-/** Seed 004 pipeline summary: every stage in display order, closed ones included. */
+/** Pipeline summary: every stage in display order, closed ones included. */
 export async function pipelineSummary(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   orgId: string,
   pipeline: Pipeline,
   now: Date,

@@ -1,4 +1,5 @@
-import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import type { ReadModelTables } from '../../tables';
 
 export const SORTABLE = {
   created_at: 'created_at',
@@ -42,7 +43,7 @@ export interface ListFilters {
   stale?: { value: boolean; rules: StaleRule[] };
 }
 
-/** An open deal in this stage with no activity for `days` days is stale (Pipedrive's rotting). */
+/** An open deal in this stage with no activity for `days` days is stale (rotting). */
 export interface StaleRule {
   pipeline_id: string;
   stage: string;
@@ -72,7 +73,7 @@ function startOfDayAfter(now: Date, days: number): Date {
 }
 
 /** Every list filter as one WHERE clause; each is served by an index on opportunity_list. */
-export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_list', any>>(
+export function applyFilters<QB extends SelectQueryBuilder<ReadModelTables, 'opportunity_list', object>>(
   qb: QB,
   orgId: string,
   f: ListFilters,
@@ -93,8 +94,8 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
   if (f.currency) where((x) => x.where('currency', '=', f.currency!) as QB);
   if (f.expected_close_date_from) where((x) => x.where('expected_close_date', '>=', f.expected_close_date_from!) as QB);
   if (f.expected_close_date_to) where((x) => x.where('expected_close_date', '<=', f.expected_close_date_to!) as QB);
-  if (f.min_value_minor !== undefined) where((x) => x.where('value_minor', '>=', f.min_value_minor!) as QB);
-  if (f.max_value_minor !== undefined) where((x) => x.where('value_minor', '<=', f.max_value_minor!) as QB);
+  if (f.min_value_minor !== undefined) where((x) => x.where('value_minor', '>=', String(f.min_value_minor)) as QB);
+  if (f.max_value_minor !== undefined) where((x) => x.where('value_minor', '<=', String(f.max_value_minor)) as QB);
   if (f.search?.trim()) {
     const query = toPrefixQuery(f.search);
     if (query) where((x) => x.where(sql<boolean>`search @@ to_tsquery('simple', ${query})`) as QB);
@@ -126,21 +127,21 @@ export function applyFilters<QB extends SelectQueryBuilder<any, 'opportunity_lis
   }
   if (f.stale !== undefined) {
     const rules = f.stale.rules;
-    const isStale = (eb: any) =>
+    const isStale = (eb: ExpressionBuilder<ReadModelTables, 'opportunity_list'>) =>
       eb.and([
         eb('status', '=', 'open'),
         eb('stage_kind', '=', 'active'),
-        eb.or(
-          rules.length
-            ? rules.map((r) =>
+        rules.length
+          ? eb.or(
+              rules.map((r) =>
                 eb.and([
                   eb('pipeline_id', '=', r.pipeline_id),
                   eb('stage', '=', r.stage),
                   eb('last_activity_at', '<', startOfDayAfter(now, r.days)),
                 ]),
-              )
-            : [sql<boolean>`false`],
-        ),
+              ),
+            )
+          : sql<boolean>`false`,
       ]);
     where((x) => x.where((eb) => (f.stale!.value ? isStale(eb) : eb.not(isStale(eb)))) as QB);
   }
@@ -174,7 +175,7 @@ function answerableFromTotals(f: ListFilters): boolean {
 }
 
 /** The page query (sorted, limited). Exposed so benchmarks can EXPLAIN exactly what runs. */
-export function listPageQuery(db: Kysely<any>, orgId: string, query: ListQuery, now: Date) {
+export function listPageQuery(db: Kysely<ReadModelTables>, orgId: string, query: ListQuery, now: Date) {
   const column = SORTABLE[query.sort_by];
   // Only a nullable column needs NULLS LAST; on the others it would stop the index serving the sort.
   const direction = `${query.sort_direction === 'asc' ? 'asc' : 'desc'}${NULLABLE_SORTS.has(query.sort_by) ? ' nulls last' : ''}`;
@@ -187,7 +188,7 @@ export function listPageQuery(db: Kysely<any>, orgId: string, query: ListQuery, 
 }
 
 /** Count and money per currency over the whole filtered set, from the cheapest source. */
-export function listTotalsQuery(db: Kysely<any>, orgId: string, f: ListFilters, now: Date) {
+export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, now: Date) {
   if (answerableFromTotals(f)) {
     let q = db
       .selectFrom('pipeline_totals')
@@ -198,7 +199,7 @@ export function listTotalsQuery(db: Kysely<any>, orgId: string, f: ListFilters, 
         (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
       ])
       .where('org_id', '=', orgId)
-      .where('deal_count', '>', 0);
+      .where('deal_count', '>', '0');
     if (f.stage?.length) q = q.where('stage', 'in', f.stage);
     if (f.exclude_stage?.length) q = q.where('stage', 'not in', f.exclude_stage);
     if (f.status?.length) q = q.where('status', 'in', f.status);
@@ -217,7 +218,7 @@ export function listTotalsQuery(db: Kysely<any>, orgId: string, f: ListFilters, 
     .groupBy('currency');
 }
 
-export async function listOpportunities(db: Kysely<any>, orgId: string, query: ListQuery, now: Date) {
+export async function listOpportunities(db: Kysely<ReadModelTables>, orgId: string, query: ListQuery, now: Date) {
   const { sort_by: _s, sort_direction: _d, page: _p, per_page: _pp, ...filters } = query;
   const [rows, totals] = await Promise.all([
     listPageQuery(db, orgId, query, now).execute(),

@@ -1,5 +1,6 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
-import { NO_CLOSE_MONTH } from '../opportunity-list.table';
+import type { ReadModelTables } from '../../tables';
+import { NO_CLOSE_MONTH } from '../totals-grouping';
 
 /** Totals grouped by what the analytics need; scope filters apply before grouping. */
 export interface TotalsRow {
@@ -26,7 +27,7 @@ export interface TotalsScope {
 }
 
 /** Sums the pre-aggregated rows in scope in SQL: a handful of rows per stage come back. */
-export async function loadTotals(db: Kysely<any>, orgId: string, scope: TotalsScope): Promise<TotalsRow[]> {
+export async function loadTotals(db: Kysely<ReadModelTables>, orgId: string, scope: TotalsScope): Promise<TotalsRow[]> {
   if (scope.asOf) return loadTotalsAsOf(db, orgId, scope, scope.asOf);
   let q = db
     .selectFrom('pipeline_totals')
@@ -47,7 +48,7 @@ export async function loadTotals(db: Kysely<any>, orgId: string, scope: TotalsSc
 }
 
 /** The same sums over the intervals alive at `at`: each deal as it stood then. */
-async function loadTotalsAsOf(db: Kysely<any>, orgId: string, scope: TotalsScope, at: Date): Promise<TotalsRow[]> {
+async function loadTotalsAsOf(db: Kysely<ReadModelTables>, orgId: string, scope: TotalsScope, at: Date): Promise<TotalsRow[]> {
   let q = aliveAt(db, orgId, at).select([
     'pipeline_id',
     'stage',
@@ -75,7 +76,7 @@ function inScope<QB extends SelectQueryBuilder<any, any, any>>(q: QB, scope: Tot
 }
 
 /** Intervals in force at `at`: started by then and not yet replaced. */
-export function aliveAt(db: Kysely<any>, orgId: string, at: Date) {
+export function aliveAt(db: Kysely<ReadModelTables>, orgId: string, at: Date) {
   return db
     .selectFrom('opportunity_intervals')
     .where('org_id', '=', orgId)
