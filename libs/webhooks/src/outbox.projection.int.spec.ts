@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { PostgresEventStore, type RecordedEvent } from '@app/event-store';
 import type { Database } from '@app/platform';
+import type { ReadModelTables } from '@app/read-models';
 import { DealWriter } from '../../../test/read-models/fixtures';
 import { testBackends } from '../../../test/support/test-database';
 import { createEndpoint } from './endpoints';
@@ -19,7 +20,7 @@ for (const backend of testBackends()) {
     let store: PostgresEventStore;
     let deals: DealWriter;
     /** The handle the projector gives its projections. */
-    let projector: Parameters<WebhookOutboxProjection['applyBatch']>[0];
+    let projector: Kysely<ReadModelTables>;
 
     beforeAll(async () => {
       database = await backend.open();

@@ -1,15 +1,12 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { OpportunityEventType, OpportunityState } from '@app/domain';
 import { checkpointStore, type EventStore, type RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform';
-import { foldBatch, type Projection } from '@app/read-models';
+import { foldBatch, type Projection, type ReadModelTables } from '@app/read-models';
 import { eventPayload, WEBHOOK_EVENT_TYPE } from './payload';
 import type { WebhookEndpointsTable, WebhookMessagesTable, WebhookTables } from './tables';
 
 const STATES = 'webhook_deal_states';
-
-/** The projector's transaction, to which the outbox adds its own tables. */
-type ProjectorTransaction = Parameters<Projection['applyBatch']>[0];
 
 /** Same endpoint + same event → same message id, so a re-fed batch cannot queue a message twice. */
 export function messageIdFor(endpointId: string, eventId: string): string {
@@ -28,7 +25,8 @@ export class WebhookOutboxProjection implements Projection {
 
   constructor(private readonly store: Pick<EventStore, 'compareCheckpoints'>) {}
 
-  async applyBatch(projector: ProjectorTransaction, events: RecordedEvent[]): Promise<void> {
+  /** `projector`: the projector's transaction, to which the outbox adds its own tables. */
+  async applyBatch(projector: Kysely<ReadModelTables>, events: RecordedEvent[]): Promise<void> {
     const trx = projector.withTables<WebhookTables>();
     const happened: { event: RecordedEvent; orgId: string; state: OpportunityState }[] = [];
     const deals = await foldBatch(trx, STATES, events, (event, deal) => happened.push({ event, orgId: deal.orgId, state: deal.state }));
@@ -78,11 +76,6 @@ export class WebhookOutboxProjection implements Projection {
           .doUpdateSet((eb) => ({ state: eb.ref('excluded.state'), last_version: eb.ref('excluded.last_version') })),
       )
       .execute();
-  }
-
-  /** Rebuilding folds states again; messages already queued stay (their ids are deterministic). */
-  async reset(projector: ProjectorTransaction): Promise<void> {
-    await projector.withTables<WebhookTables>().deleteFrom(STATES).execute();
   }
 
   /**
