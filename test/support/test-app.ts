@@ -142,13 +142,20 @@ export function describeEachBackend(title: string, suite: (backend: TestBackend)
  */
 export function useTestApp(backend: TestBackend, env: NodeJS.ProcessEnv = {}, databaseOptions: { maxConnections?: number } = {}): TestApp {
   let started: TestApp | undefined;
+  let failure: unknown;
   beforeAll(async () => {
-    started = await startTestApp(backend, env, databaseOptions);
+    try {
+      started = await startTestApp(backend, env, databaseOptions);
+    } catch (error) {
+      failure = error;
+      throw error;
+    }
   });
   afterAll(async () => {
     await started?.close();
   });
   const current = (): TestApp => {
+    if (failure) throw new Error(`the suite's test app did not start: ${failure instanceof Error ? failure.message : String(failure)}`);
     if (!started) throw new Error("the suite's test app starts in beforeAll: use it inside hooks and tests");
     return started;
   };
