@@ -42,6 +42,8 @@ export function opportunitySnapshot(s: OpportunityState, at: string) {
     actual_value: money(s.actual_value_minor),
     actual_close_date: s.actual_close_date,
     close_reason: s.close_reason,
+    // Absent from deal states stored before wins could name their sale.
+    transaction_id: s.transaction_id ?? null,
     loss_reason: s.loss_reason,
     competitor: s.competitor,
     won_at: s.won_at,
