@@ -24,6 +24,8 @@ function repositoryRoot(from: string): string {
 export const ROOT = repositoryRoot(__dirname);
 const OUT_DIR = join(ROOT, 'node_modules/.cache/reliability-api');
 const MAIN = join(OUT_DIR, 'apps/api/src/main.js');
+/** The worker (projectors and webhook dispatcher without HTTP), built beside the API. */
+export const WORKER_MAIN = join(OUT_DIR, 'apps/worker/src/main.js');
 const STAMP = join(OUT_DIR, '.built');
 
 function newestSource(dir: string): number {
@@ -38,8 +40,13 @@ function newestSource(dir: string): number {
 
 export function buildApi(): { main: string; built: boolean; seconds: number } {
   const started = Date.now();
-  const newest = Math.max(newestSource(join(ROOT, 'apps/api/src')), newestSource(join(ROOT, 'libs')));
-  if (existsSync(MAIN) && existsSync(STAMP) && statSync(STAMP).mtimeMs > newest) return { main: MAIN, built: false, seconds: 0 };
+  const newest = Math.max(
+    newestSource(join(ROOT, 'apps/api/src')),
+    newestSource(join(ROOT, 'apps/worker/src')),
+    newestSource(join(ROOT, 'libs')),
+  );
+  if (existsSync(MAIN) && existsSync(WORKER_MAIN) && existsSync(STAMP) && statSync(STAMP).mtimeMs > newest)
+    return { main: MAIN, built: false, seconds: 0 };
   execFileSync(
     process.execPath,
     [join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js'), 'build', 'api', '-c', 'test/support/nest-cli.api-process.json'],

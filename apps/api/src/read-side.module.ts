@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Global, Inject, Injectable, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, AppConfig, Database, DATABASE, Metrics } from '@app/platform';
 import { ConsistencyService, ProjectionRunner } from '@app/read-models';
@@ -32,10 +32,11 @@ export class BackgroundWorkers implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /** Graceful: the projector finishes its batch, the dispatcher its deliveries in flight. */
-  async beforeApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.offProgress?.();
     await this.runner.stop();
     await this.dispatcher.stop();
+    if (signal) new Logger('Workers').log(`${signal}: projectors and webhook dispatcher stopped after the work in flight`);
   }
 }
 
