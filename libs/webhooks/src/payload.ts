@@ -1,4 +1,4 @@
-import { computeFields, type OpportunityEventType, type OpportunityState, stageKindOf, statusOf, toMajor } from '@app/domain';
+import { computeFields, type OpportunityEventType, type OpportunityState, stakeholdersOf, stageKindOf, statusOf, toMajor } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
 /** Event types a webhook endpoint can subscribe to, one per opportunity event. */
@@ -14,6 +14,9 @@ export const WEBHOOK_EVENT_TYPE: Record<OpportunityEventType, string> = {
   ActivityCompleted: 'opportunity.activity_completed',
   NoteAdded: 'opportunity.note_added',
   ProspectConverted: 'opportunity.prospect_converted',
+  StakeholderAdded: 'opportunity.stakeholder_added',
+  StakeholderRoleChanged: 'opportunity.stakeholder_role_changed',
+  StakeholderRemoved: 'opportunity.stakeholder_removed',
 };
 
 export const SUBSCRIBABLE_EVENT_TYPES = Object.values(WEBHOOK_EVENT_TYPE);
@@ -51,6 +54,7 @@ export function opportunitySnapshot(s: OpportunityState, at: string) {
     sales_cycle_days: c.sales_cycle_days,
     tags: s.tags,
     custom_fields: s.custom_fields,
+    stakeholders: stakeholdersOf(s).map(({ contact_id, role }) => ({ contact_id, role })),
     created_at: s.created_at,
     updated_at: s.updated_at,
     deleted_at: s.deleted_at,

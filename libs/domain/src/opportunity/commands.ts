@@ -1,4 +1,10 @@
-import type { ActivityType, DetailChanges, OpportunityDetails } from './events';
+import type { ActivityType, DetailChanges, OpportunityDetails, StakeholderRole } from './events';
+
+/** A contact involved in the deal and in what capacity. */
+export interface StakeholderInput {
+  contact_id: string;
+  role: StakeholderRole;
+}
 
 /** Input already shaped by the API layer (types checked); the decider checks the rules. */
 export type CreateOpportunityInput = Partial<OpportunityDetails> & {
@@ -8,6 +14,8 @@ export type CreateOpportunityInput = Partial<OpportunityDetails> & {
   probability?: number;
   assigned_user_id?: string | null;
   pipeline_id?: string;
+  /** Contacts involved from the start (each recorded as StakeholderAdded after the creation). */
+  stakeholders?: StakeholderInput[];
 };
 
 export type OpportunityCommand =
@@ -56,4 +64,7 @@ export type OpportunityCommand =
     }
   | { type: 'CompleteActivity'; activity_id: string; outcome?: string | null; completed_at?: string | null }
   | { type: 'AddNote'; note_id: string; content: string }
-  | { type: 'ConvertProspect'; customer_id: string; activity_id: string };
+  | { type: 'ConvertProspect'; customer_id: string; activity_id: string }
+  /** Adds a contact to the deal, or changes the role of one already on it. */
+  | ({ type: 'AddStakeholder' } & StakeholderInput)
+  | { type: 'RemoveStakeholder'; contact_id: string };

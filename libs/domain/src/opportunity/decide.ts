@@ -11,9 +11,9 @@ import {
   type StageDefinition,
   stageOfKind,
 } from '../pipeline';
-import type { OpportunityCommand } from './commands';
-import type { DetailChanges, OpportunityDetails, OpportunityEvent, StageMovement } from './events';
-import type { OpportunityState } from './state';
+import type { OpportunityCommand, StakeholderInput } from './commands';
+import { type DetailChanges, type OpportunityDetails, type OpportunityEvent, STAKEHOLDER_ROLES, type StageMovement } from './events';
+import { type OpportunityState, stakeholdersOf } from './state';
 
 export interface DecideContext {
   /** ISO instant of the command; the decider never reads the clock. */
@@ -128,6 +128,13 @@ export function decide(command: OpportunityCommand, state: OpportunityState, ctx
         ),
       ];
     }
+    case 'AddStakeholder':
+      return addStakeholder(command, state, ctx);
+    case 'RemoveStakeholder': {
+      const existing = stakeholdersOf(state).find((s) => s.contact_id === command.contact_id);
+      if (!existing) throw DomainError.notFound('Stakeholder');
+      return [{ type: 'StakeholderRemoved', data: { contact_id: existing.contact_id, role: existing.role, removed_at: ctx.now } }];
+    }
     default: {
       const unreachable: never = command;
       throw new Error(`Unknown command ${(unreachable as { type: string }).type}`);
@@ -182,6 +189,7 @@ function create(
   if (!isProspect && !input.expected_close_date) addError(errors, 'expected_close_date', 'expected_close_date is required');
   collectDetailErrors(input, errors);
   if (input.probability !== undefined) checkProbability(input.probability, errors);
+  checkStakeholders(input.stakeholders ?? [], errors);
   throwIfAny(errors);
 
   const override = input.probability ?? null;
@@ -217,6 +225,10 @@ function create(
     tags: dedupe(input.tags ?? []),
     custom_fields: input.custom_fields ?? {},
   };
+  const added: OpportunityEvent[] = (input.stakeholders ?? []).map((s) => ({
+    type: 'StakeholderAdded',
+    data: { contact_id: s.contact_id, role: s.role, added_at: ctx.now },
+  }));
   return [
     {
       type: 'OpportunityCreated',
@@ -232,7 +244,53 @@ function create(
         created_at: ctx.now,
       },
     },
+    ...added,
   ];
+}
+
+/** At most this many contacts on one deal. */
+export const MAX_STAKEHOLDERS = 50;
+
+function checkStakeholderRole(role: unknown, field: string, errors: FieldErrors): void {
+  if (!(STAKEHOLDER_ROLES as readonly unknown[]).includes(role)) {
+    addError(errors, field, `${field.split('.').at(-1)} must be one of: ${STAKEHOLDER_ROLES.join(', ')}`);
+  }
+}
+
+function checkStakeholders(stakeholders: StakeholderInput[], errors: FieldErrors): void {
+  if (stakeholders.length > MAX_STAKEHOLDERS) addError(errors, 'stakeholders', `a deal has at most ${MAX_STAKEHOLDERS} stakeholders`);
+  const seen = new Set<string>();
+  stakeholders.forEach((s, i) => {
+    if (!s.contact_id?.trim()) addError(errors, `stakeholders.${i}.contact_id`, 'contact_id is required');
+    else if (seen.has(s.contact_id)) addError(errors, `stakeholders.${i}.contact_id`, `contact ${s.contact_id} is listed more than once`);
+    seen.add(s.contact_id);
+    checkStakeholderRole(s.role, `stakeholders.${i}.role`, errors);
+  });
+}
+
+function addStakeholder(
+  command: Extract<OpportunityCommand, { type: 'AddStakeholder' }>,
+  state: OpportunityState,
+  ctx: DecideContext,
+): OpportunityEvent[] {
+  const contactId = requireText(command.contact_id, 'contact_id');
+  const errors: FieldErrors = {};
+  checkStakeholderRole(command.role, 'role', errors);
+  const current = stakeholdersOf(state);
+  const existing = current.find((s) => s.contact_id === contactId);
+  if (!existing && current.length >= MAX_STAKEHOLDERS)
+    addError(errors, 'contact_id', `a deal has at most ${MAX_STAKEHOLDERS} stakeholders`);
+  throwIfAny(errors);
+  if (existing?.role === command.role) return [];
+  if (existing) {
+    return [
+      {
+        type: 'StakeholderRoleChanged',
+        data: { contact_id: contactId, role: command.role, previous_role: existing.role, changed_at: ctx.now },
+      },
+    ];
+  }
+  return [{ type: 'StakeholderAdded', data: { contact_id: contactId, role: command.role, added_at: ctx.now } }];
 }
 
 function update(

@@ -1,4 +1,12 @@
-import { DEFAULT_PIPELINE, type DomainError, ErrorCode, type OpportunityCommand, type OpportunityEvent, type Pipeline } from '@app/domain';
+import {
+  DEFAULT_PIPELINE,
+  type DomainError,
+  ErrorCode,
+  type OpportunityCommand,
+  type OpportunityEvent,
+  type Pipeline,
+  type StakeholderRole,
+} from '@app/domain';
 import { atStage, created, day, given, NOW, onHoldFrom, stageChanged } from '../testing/given-when-then';
 import { fold } from './state';
 
@@ -1100,6 +1108,115 @@ describe('decide: Lose', () => {
     given(...atStage('proposal'))
       .when({ type: 'Lose', loss_reason: 'price' }, { pipeline })
       .thenThrows(VALIDATION);
+  });
+});
+
+describe('decide: stakeholders', () => {
+  const added = (contact_id: string, role: StakeholderRole, at = NOW): OpportunityEvent => ({
+    type: 'StakeholderAdded',
+    data: { contact_id, role, added_at: at },
+  });
+
+  it('a create with stakeholders records each after the creation, in the order given', () => {
+    const events = given()
+      .when(
+        create({
+          stakeholders: [
+            { contact_id: 'ct-1', role: 'decision_maker' },
+            { contact_id: 'ct-2', role: 'champion' },
+          ],
+        }),
+      )
+      .events();
+    expect(events.map((e) => e.type)).toEqual(['OpportunityCreated', 'StakeholderAdded', 'StakeholderAdded']);
+    expect(events.slice(1)).toEqual([added('ct-1', 'decision_maker'), added('ct-2', 'champion')]);
+    expect(fold(events).stakeholders).toEqual([
+      { contact_id: 'ct-1', role: 'decision_maker', added_at: NOW },
+      { contact_id: 'ct-2', role: 'champion', added_at: NOW },
+    ]);
+  });
+
+  it('a create refuses a contact listed twice, an unknown role and more than 50, naming each entry', () => {
+    const error = given()
+      .when(
+        create({
+          stakeholders: [
+            { contact_id: 'ct-1', role: 'user' },
+            { contact_id: 'ct-1', role: 'user' },
+            { contact_id: 'ct-3', role: 'boss' },
+          ],
+        }),
+      )
+      .thenThrows(VALIDATION);
+    expect(Object.keys(error.details!.errors as object).sort()).toEqual(['stakeholders.1.contact_id', 'stakeholders.2.role']);
+    const many = Array.from({ length: 51 }, (_, i) => ({ contact_id: `ct-${i}`, role: 'other' }));
+    given()
+      .when(create({ stakeholders: many }))
+      .thenThrows(VALIDATION, { errors: { stakeholders: [expect.stringContaining('at most 50')] } });
+  });
+
+  it('adds a contact with its role', () => {
+    given(created()).when({ type: 'AddStakeholder', contact_id: 'ct-1', role: 'influencer' }).then(added('ct-1', 'influencer'));
+  });
+
+  it('the same contact with another role is a role change; with the same role nothing happens', () => {
+    const deal = given(created(), added('ct-1', 'user', day(3)));
+    deal
+      .when({ type: 'AddStakeholder', contact_id: 'ct-1', role: 'blocker' })
+      .then({ type: 'StakeholderRoleChanged', data: { contact_id: 'ct-1', role: 'blocker', previous_role: 'user', changed_at: NOW } });
+    deal.when({ type: 'AddStakeholder', contact_id: 'ct-1', role: 'user' }).thenNothing();
+    const changed = fold([
+      created(),
+      added('ct-1', 'user', day(3)),
+      ...deal.when({ type: 'AddStakeholder', contact_id: 'ct-1', role: 'blocker' }).events(),
+    ]);
+    expect(changed.stakeholders).toEqual([{ contact_id: 'ct-1', role: 'blocker', added_at: day(3) }]);
+  });
+
+  it('refuses an unknown role naming role, and a 51st contact', () => {
+    given(created())
+      .when({ type: 'AddStakeholder', contact_id: 'ct-1', role: 'boss' as StakeholderRole })
+      .thenThrows(VALIDATION, { errors: { role: [expect.any(String)] } });
+    const full = Array.from({ length: 50 }, (_, i) => added(`ct-${i}`, 'other', day(2)));
+    given(created(), ...full)
+      .when({ type: 'AddStakeholder', contact_id: 'ct-new', role: 'user' })
+      .thenThrows(VALIDATION, { errors: { contact_id: [expect.stringContaining('at most 50')] } });
+    // A role change is not a 51st contact.
+    given(created(), ...full)
+      .when({ type: 'AddStakeholder', contact_id: 'ct-0', role: 'user' })
+      .then({ type: 'StakeholderRoleChanged', data: { contact_id: 'ct-0', role: 'user', previous_role: 'other', changed_at: NOW } });
+  });
+
+  it('removes a stakeholder, recording the role it had; a contact not on the deal is not_found', () => {
+    const deal = given(created(), added('ct-1', 'champion', day(3)), added('ct-2', 'user', day(4)));
+    deal
+      .when({ type: 'RemoveStakeholder', contact_id: 'ct-1' })
+      .then({ type: 'StakeholderRemoved', data: { contact_id: 'ct-1', role: 'champion', removed_at: NOW } });
+    const error = deal.when({ type: 'RemoveStakeholder', contact_id: 'ct-9' }).thenThrows(ErrorCode.NotFound);
+    expect(error.message).toBe('Stakeholder not found');
+    const after = fold([
+      created(),
+      added('ct-1', 'champion', day(3)),
+      added('ct-2', 'user', day(4)),
+      ...deal.when({ type: 'RemoveStakeholder', contact_id: 'ct-1' }).events(),
+    ]);
+    expect(after.stakeholders.map((s) => s.contact_id)).toEqual(['ct-2']);
+  });
+
+  it('a closed deal keeps the stakeholders it had', () => {
+    given(...atStage('won'), {
+      type: 'OpportunityWon',
+      data: {
+        from_stage: 'verbal_commitment',
+        to_stage: 'won',
+        actual_value_minor: 1,
+        close_date: TODAY,
+        close_reason: null,
+        won_at: day(9),
+      },
+    })
+      .when({ type: 'AddStakeholder', contact_id: 'ct-1', role: 'user' })
+      .thenThrows(ErrorCode.InvalidStageTransition);
   });
 });
 

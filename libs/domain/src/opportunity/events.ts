@@ -154,6 +154,25 @@ export interface NoteAdded {
   data: { note_id: string; content: string; added_at: string };
 }
 
+/** The capacities a contact can have in a deal. */
+export const STAKEHOLDER_ROLES = ['decision_maker', 'champion', 'influencer', 'user', 'blocker', 'other'] as const;
+export type StakeholderRole = (typeof STAKEHOLDER_ROLES)[number];
+
+export interface StakeholderAdded {
+  type: 'StakeholderAdded';
+  data: { contact_id: string; role: StakeholderRole; added_at: string };
+}
+
+export interface StakeholderRoleChanged {
+  type: 'StakeholderRoleChanged';
+  data: { contact_id: string; role: StakeholderRole; previous_role: StakeholderRole; changed_at: string };
+}
+
+export interface StakeholderRemoved {
+  type: 'StakeholderRemoved';
+  data: { contact_id: string; role: StakeholderRole; removed_at: string };
+}
+
 export interface ProspectConverted {
   type: 'ProspectConverted';
   data: { customer_id: string; converted_at: string };
@@ -170,7 +189,10 @@ export type OpportunityEvent =
   | ActivityLogged
   | ActivityCompleted
   | NoteAdded
-  | ProspectConverted;
+  | ProspectConverted
+  | StakeholderAdded
+  | StakeholderRoleChanged
+  | StakeholderRemoved;
 
 export type OpportunityEventType = OpportunityEvent['type'];
 
@@ -186,4 +208,7 @@ export const OPPORTUNITY_EVENT_TYPES: readonly OpportunityEventType[] = [
   'ActivityCompleted',
   'NoteAdded',
   'ProspectConverted',
+  'StakeholderAdded',
+  'StakeholderRoleChanged',
+  'StakeholderRemoved',
 ];

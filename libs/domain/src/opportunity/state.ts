@@ -1,4 +1,4 @@
-import type { OpportunityDetails, OpportunityEvent } from './events';
+import type { OpportunityDetails, OpportunityEvent, StakeholderRole } from './events';
 
 export interface OpportunityState extends OpportunityDetails {
   exists: boolean;
@@ -35,6 +35,14 @@ export interface OpportunityState extends OpportunityDetails {
   deleted_at: string | null;
   /** Activities logged on the deal and whether each is done. */
   activities: Record<string, 'scheduled' | 'completed'>;
+  /** Contacts involved in the deal, in the order they were added. */
+  stakeholders: Stakeholder[];
+}
+
+export interface Stakeholder {
+  contact_id: string;
+  role: StakeholderRole;
+  added_at: string;
 }
 
 export const INITIAL_STATE: OpportunityState = {
@@ -67,6 +75,7 @@ export const INITIAL_STATE: OpportunityState = {
   lessons_learned: null,
   deleted_at: null,
   activities: {},
+  stakeholders: [],
   name: '',
   description: null,
   customer_id: null,
@@ -219,6 +228,26 @@ export function evolve(state: OpportunityState, event: OpportunityEvent): Opport
         updated_at: event.data.converted_at,
         last_activity_at: event.data.converted_at,
       };
+    case 'StakeholderAdded': {
+      const d = event.data;
+      return {
+        ...next,
+        stakeholders: [...stakeholdersOf(next), { contact_id: d.contact_id, role: d.role, added_at: d.added_at }],
+        updated_at: d.added_at,
+      };
+    }
+    case 'StakeholderRoleChanged': {
+      const d = event.data;
+      return {
+        ...next,
+        stakeholders: stakeholdersOf(next).map((s) => (s.contact_id === d.contact_id ? { ...s, role: d.role } : s)),
+        updated_at: d.changed_at,
+      };
+    }
+    case 'StakeholderRemoved': {
+      const d = event.data;
+      return { ...next, stakeholders: stakeholdersOf(next).filter((s) => s.contact_id !== d.contact_id), updated_at: d.removed_at };
+    }
     default: {
       const unreachable: never = event;
       throw new Error(`Unknown event ${(unreachable as { type: string }).type}`);
@@ -251,4 +280,9 @@ export function fold(events: readonly OpportunityEvent[], from: OpportunityState
  */
 export function foldStored(stored: readonly { type: string; data: unknown }[], from: OpportunityState = INITIAL_STATE): OpportunityState {
   return stored.reduce((state, e) => evolve(state, { type: e.type, data: e.data } as OpportunityEvent), from);
+}
+
+/** A deal's stakeholders; states stored before deals had any (read models) have none. */
+export function stakeholdersOf(state: OpportunityState): Stakeholder[] {
+  return state.stakeholders ?? [];
 }
