@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import { decide, DEFAULT_PIPELINE, fold, type OpportunityCommand, type OpportunityEvent, opportunityStreamId } from '@app/domain';
-import type { EventStore, NewEvent } from '@app/event-store';
+import type { EventStore, NewEvent, RecordedEvent } from '@app/event-store';
 
 /** Runs commands through the real decider and appends the events, like the API does. */
 export class DealWriter {
@@ -51,4 +52,27 @@ function toNew(event: OpportunityEvent, orgId: string, actor: string, now: strin
     data: event.data,
     metadata: { org_id: orgId, actor_id: actor, correlation_id: randomUUID(), causation_id: randomUUID(), occurred_at: now },
   };
+}
+
+/**
+ * The whole log, read independently of the projections. readAll only returns events below the
+ * oldest running transaction of the server (a projector batch, another suite's), so read until the
+ * highest position written is included: then a projector sees every event written so far.
+ */
+export async function allEvents<DB>(db: Kysely<DB>, store: EventStore): Promise<RecordedEvent[]> {
+  const { rows } = await sql<{ p: string | null }>`select max(global_position)::text as p from events`.execute(db);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const out: RecordedEvent[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page = await store.readAll(after, 1000);
+      if (page.events.length === 0) break;
+      out.push(...page.events);
+      after = page.checkpoint;
+    }
+    if (rows[0].p === null || out[out.length - 1]?.position === rows[0].p) return out;
+    if (Date.now() > deadline) throw new Error(`log never showed position ${rows[0].p}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -11,7 +11,7 @@ import {
   replayProjection,
 } from '@app/read-models';
 import { testBackends } from '../support/test-database';
-import { DealWriter } from './fixtures';
+import { allEvents, DealWriter } from './fixtures';
 
 const OPTIONS = { batchSize: 7, pollMs: 20, maxAttempts: 2, haltOnPoison: false };
 
@@ -94,6 +94,7 @@ for (const backend of testBackends()) {
       await w.run(b, [{ type: 'Win', actual_value_minor: 4_500_000, close_date: '2030-07-01' }]);
       await w.create(c, { value_minor: 1_000_000, assigned_user_id: 'u2' });
       await w.run(c, [{ type: 'Lose', loss_reason: 'price' }]);
+      await allEvents(db, store);
       expect(await runner.catchUp(projection)).toBe(7); // a: 3 events, b: 2, c: 2
 
       const rows = await db
@@ -141,7 +142,7 @@ for (const backend of testBackends()) {
         await w.create(id, { value_minor: 100_000 * (i + 1) });
         await w.run(id, [{ type: 'AdvanceStage' }, { type: 'UpdateOpportunity', changes: { tags: [`t${i}`] }, probability: 33 }]);
       }
-      const events = (await store.readAll(null, 1000)).events;
+      const events = await allEvents(db, store);
       await db.transaction().execute((trx) => projection.applyBatch(trx, events));
       const once = await snapshot(db);
       await db.transaction().execute((trx) => projection.applyBatch(trx, events));
@@ -155,7 +156,7 @@ for (const backend of testBackends()) {
       const w = new DealWriter(store);
       const ids = Array.from({ length: 4 }, () => randomUUID());
       for (const id of ids) await w.create(id);
-      const events = (await store.readAll(null, 100)).events;
+      const events = await allEvents(db, store);
       const halting = new ProjectionRunner(db, store, [new FailingOn(new Set([events[2].eventId]))], {
         ...OPTIONS,
         batchSize: 100,
@@ -172,6 +173,7 @@ for (const backend of testBackends()) {
       expect(checkpoint.checkpoint).toBeNull();
 
       await w.run(ids[0], [{ type: 'AdvanceStage' }, { type: 'Delete' }]);
+      await allEvents(db, store);
       await runner.catchUp(projection);
       const restarted = await snapshot(db);
       await replayProjection(
@@ -188,7 +190,7 @@ for (const backend of testBackends()) {
       const [good, bad] = [randomUUID(), randomUUID()];
       await w.create(bad);
       await w.create(good);
-      const events = (await store.readAll(null, 100)).events;
+      const events = await allEvents(db, store);
       const poisoned = new ProjectionRunner(db, store, [new FailingOn(new Set([events[0].eventId]))], OPTIONS);
       await poisoned.catchUp(poisoned.projections[0]);
       const ids = (await db.selectFrom('opportunity_list').select('id').execute()).map((r) => r.id);
@@ -204,6 +206,7 @@ for (const backend of testBackends()) {
     it('two runners on the same projection apply every event once', async () => {
       const w = new DealWriter(store);
       for (let i = 0; i < 30; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      await allEvents(db, store);
       const second = new ProjectionRunner(db, store, [new OpportunityProjection()], OPTIONS);
       await Promise.all([runner.catchUp(projection), second.catchUp(second.projections[0]), runner.catchUp(projection)]);
       const totals = await db
@@ -219,10 +222,13 @@ for (const backend of testBackends()) {
       const w = new DealWriter(store);
       const other = new ProjectionRunner(db, store, [new OpportunityProjection()], OPTIONS);
       for (let i = 0; i < 3; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      await allEvents(db, store);
       expect(await runner.catchUp(projection)).toBe(3);
       for (let i = 0; i < 4; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      await allEvents(db, store);
       expect(await other.catchUp(other.projections[0])).toBe(4);
       for (let i = 0; i < 2; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      await allEvents(db, store);
       // The first runner still remembers its own checkpoint (after 3 events): it must apply only the last 2.
       expect(await runner.catchUp(projection)).toBe(2);
       const totals = await db
@@ -237,6 +243,7 @@ for (const backend of testBackends()) {
     it('notices a checkpoint set back by someone else while no new event arrives', async () => {
       const w = new DealWriter(store);
       for (let i = 0; i < 3; i++) await w.create(randomUUID(), { value_minor: 1000 });
+      await allEvents(db, store);
       expect(await runner.catchUp(projection)).toBe(3);
       // As a replay's swap does: the read model and its checkpoint replaced by an older state (here: empty).
       await db.transaction().execute(async (trx) => {

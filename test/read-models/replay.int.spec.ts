@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { decide, DEFAULT_PIPELINE, fold, INITIAL_STATE, type OpportunityCommand, type OpportunityEvent } from '@app/domain';
-import { PostgresEventStore, type RecordedEvent } from '@app/event-store';
+import { PostgresEventStore } from '@app/event-store';
 import { type Database } from '@app/platform';
 import {
   OpportunityProjection,
@@ -13,7 +13,7 @@ import {
   verifyProjection,
 } from '@app/read-models';
 import { testBackends } from '../support/test-database';
-import { DealWriter } from './fixtures';
+import { allEvents, DealWriter } from './fixtures';
 
 /**
  * Library-level replay (rebuild into a schema of its own beside the live one, then an atomic swap)
@@ -91,29 +91,6 @@ async function schemasBeside(db: Kysely<ReadModelTables>): Promise<string[]> {
 async function checkpointRow(db: Kysely<ReadModelTables>, projection: string, schema?: string) {
   const from = schema === undefined ? db : db.withSchema(schema);
   return from.selectFrom('projection_checkpoints').selectAll().where('projection', '=', projection).executeTakeFirst();
-}
-
-/**
- * The whole log, read independently of the projections. readAll only returns events below the
- * oldest running transaction (a live projector batch may be one), so read until the highest
- * position written is included.
- */
-async function allEvents(db: Kysely<ReadModelTables>, store: PostgresEventStore): Promise<RecordedEvent[]> {
-  const { rows } = await sql<{ p: string | null }>`select max(global_position)::text as p from events`.execute(db);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const out: RecordedEvent[] = [];
-    let after: string | null = null;
-    for (;;) {
-      const page = await store.readAll(after, 1000);
-      if (page.events.length === 0) break;
-      out.push(...page.events);
-      after = page.checkpoint;
-    }
-    if (rows[0].p === null || out[out.length - 1]?.position === rows[0].p) return out;
-    if (Date.now() > deadline) throw new Error(`log never showed position ${rows[0].p}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 async function waitUntilLiveAt(db: Kysely<ReadModelTables>, checkpoint: string) {

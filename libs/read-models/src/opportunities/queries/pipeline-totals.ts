@@ -84,7 +84,20 @@ export function aliveAt(db: Kysely<ReadModelTables>, orgId: string, at: Date) {
     .where((eb) => eb.or([eb('valid_to', 'is', null), eb('valid_to', '>', at)]));
 }
 
-function toTotalsRows(rows: any[]): TotalsRow[] {
+/** A group's sums as SQL returns them (int8 and numeric as strings). */
+interface SummedGroup {
+  pipeline_id: string;
+  stage: string;
+  status: TotalsRow['status'];
+  currency: string;
+  probability_band: number;
+  deal_count: string;
+  value_minor: string;
+  weighted_value_minor: string;
+  sales_cycle_days_sum: string;
+}
+
+function toTotalsRows(rows: SummedGroup[]): TotalsRow[] {
   return rows
     .map((r) => ({
       pipeline_id: r.pipeline_id,
