@@ -26,7 +26,12 @@ async function main(): Promise<void> {
   });
   app.enableShutdownHooks();
   await app.init();
-  logger.log(`Running projections: ${app.get(ProjectionRunner).projections.map((p) => p.name).join(', ')}; webhook dispatcher on`);
+  logger.log(
+    `Running projections: ${app
+      .get(ProjectionRunner)
+      .projections.map((p) => p.name)
+      .join(', ')}; webhook dispatcher on`,
+  );
 
   const metricsPort = process.env.WORKER_METRICS_PORT;
   if (metricsPort) {

@@ -65,6 +65,19 @@ export interface CustomersTable {
   updated_at: CreatedAt;
 }
 
+export interface ContactsTable {
+  org_id: string;
+  id: string;
+  first_name: string;
+  last_name: string;
+  email: string | null;
+  phone: string | null;
+  title: string | null;
+  customer_id: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
 /** One row per deal (list, detail and every list filter); `state` is the deal's folded domain state. */
 export interface OpportunityListTable {
   org_id: string;
@@ -200,6 +213,7 @@ export type ReadModelTables = {
   projection_dead_letters: ProjectionDeadLettersTable;
   users: UsersTable;
   customers: CustomersTable;
+  contacts: ContactsTable;
   opportunity_list: OpportunityListTable;
   pipeline_totals: PipelineTotalsTable;
   opportunity_intervals: OpportunityIntervalsTable;

@@ -1,4 +1,12 @@
-import { computeFields, type OpportunityEventType, type OpportunityState, stakeholdersOf, stageKindOf, statusOf, toMajor } from '@app/domain';
+import {
+  computeFields,
+  type OpportunityEventType,
+  type OpportunityState,
+  stakeholdersOf,
+  stageKindOf,
+  statusOf,
+  toMajor,
+} from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
 /** Event types a webhook endpoint can subscribe to, one per opportunity event. */

@@ -3,14 +3,30 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, Roles, validateQuery } from '@app/platform';
-import { customerNumberFor, listCustomers, listUsers, upsertUser } from '@app/read-models';
-import { CreateCustomerDto, CreateUserDto, DirectoryListQueryDto, UpdateCustomerDto, UpdateUserDto } from './directory.dto';
+import { CONTACT_COLUMNS, customerNumberFor, listContacts, listCustomers, listUsers, upsertUser } from '@app/read-models';
+import {
+  ContactListQueryDto,
+  CreateContactDto,
+  CreateCustomerDto,
+  CreateUserDto,
+  DirectoryListQueryDto,
+  UpdateContactDto,
+  UpdateCustomerDto,
+  UpdateUserDto,
+} from './directory.dto';
 
 const ID = /^[A-Za-z0-9_.:@-]{1,100}$/;
 
 function checkId(id: string): string {
   if (!ID.test(id)) throw DomainError.validation({ id: ['id may contain only letters, digits and _ . : @ -'] });
   return id;
+}
+
+/** A name part, trimmed; blank is refused like absent. */
+function nameField(value: string, field: string): string {
+  const trimmed = value.trim();
+  if (!trimmed) throw DomainError.validation({ [field]: [`${field} must not be blank`] });
+  return trimmed;
 }
 
 function page<T>(rows: T[], total: number, q: DirectoryListQueryDto) {
@@ -120,5 +136,71 @@ export class CustomersController {
       if (error?.code === '23505') throw new DomainError(ErrorCode.AlreadyExists, 'Another customer has this customer_number');
       throw error;
     }
+  }
+}
+
+/** Contacts render as their full record wherever a deal names them as stakeholders. */
+@Controller('contacts')
+export class ContactsController {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  @Post()
+  @Roles('admin', 'manager', 'rep')
+  async create(@Body() dto: CreateContactDto, @CurrentActor() actor: Actor) {
+    const row = await this.database.db
+      .insertInto('contacts')
+      .values({
+        org_id: actor.orgId,
+        id: dto.id ?? randomUUID(),
+        first_name: nameField(dto.first_name, 'first_name'),
+        last_name: nameField(dto.last_name, 'last_name'),
+        email: dto.email ?? null,
+        phone: dto.phone ?? null,
+        title: dto.title ?? null,
+        customer_id: dto.customer_id ?? null,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning(CONTACT_COLUMNS)
+      .executeTakeFirst();
+    if (!row) throw new DomainError(ErrorCode.AlreadyExists, `Contact ${dto.id} already exists`);
+    return { message: 'Contact created successfully', data: row };
+  }
+
+  @Get()
+  async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(ContactListQueryDto, raw);
+    const { rows, total } = await listContacts(this.database.db, actor.orgId, q);
+    return page(rows, total, q);
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    const row = await this.database.db
+      .selectFrom('contacts')
+      .select(CONTACT_COLUMNS)
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', checkId(id))
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('Contact');
+    return { data: row };
+  }
+
+  @Patch(':id')
+  @Roles('admin', 'manager', 'rep')
+  async update(@Param('id') id: string, @Body() dto: UpdateContactDto, @CurrentActor() actor: Actor) {
+    const changes = Object.fromEntries(
+      Object.entries(dto)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, k === 'first_name' || k === 'last_name' ? nameField(v as string, k) : v]),
+    );
+    const row = await this.database.db
+      .updateTable('contacts')
+      .set({ ...changes, updated_at: sql`now()` })
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', checkId(id))
+      .returning(CONTACT_COLUMNS)
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('Contact');
+    return { message: 'Contact updated successfully', data: row };
   }
 }

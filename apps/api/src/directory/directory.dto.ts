@@ -1,4 +1,8 @@
-import { IsEmail, IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsEmail, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+
+/** Digits with the usual separators and an optional leading +. */
+const PHONE = /^\+?[0-9 ().-]{3,50}$/;
+const PHONE_MESSAGE = 'phone may contain only digits, spaces, ( ) . - and a leading +';
 import { IsReferenceId } from '../opportunities/dto/validators';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
 import { IsOptionalNotNull } from '../opportunities/dto/validators';
@@ -30,4 +34,30 @@ export class UpdateCustomerDto {
 
 export class DirectoryListQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(200) search?: string;
+}
+
+/** A person at a customer (or not yet linked to one), who can be a stakeholder of deals. */
+export class CreateContactDto {
+  /** Optional: generated when absent. */
+  @IsOptionalNotNull() @IsReferenceId() id?: string;
+  @IsString() @IsNotEmpty() @MaxLength(100) first_name: string;
+  @IsString() @IsNotEmpty() @MaxLength(100) last_name: string;
+  @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
+  @IsOptional() @IsString() @MaxLength(50) @Matches(PHONE, { message: PHONE_MESSAGE }) phone?: string | null;
+  @IsOptional() @IsString() @MaxLength(200) title?: string | null;
+  /** The customer the contact works for (GET /customers). */
+  @IsOptional() @IsReferenceId() customer_id?: string | null;
+}
+
+export class UpdateContactDto {
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(100) first_name?: string;
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(100) last_name?: string;
+  @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
+  @IsOptional() @IsString() @MaxLength(50) @Matches(PHONE, { message: PHONE_MESSAGE }) phone?: string | null;
+  @IsOptional() @IsString() @MaxLength(200) title?: string | null;
+  @IsOptional() @IsReferenceId() customer_id?: string | null;
+}
+
+export class ContactListQueryDto extends DirectoryListQueryDto {
+  @IsOptional() @IsReferenceId() customer_id?: string;
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { CustomersController, UsersController } from './directory.controller';
+import { ContactsController, CustomersController, UsersController } from './directory.controller';
 
-/** The organisation's users and customers. */
-@Module({ controllers: [UsersController, CustomersController] })
+/** The organisation's users, customers and contacts. */
+@Module({ controllers: [UsersController, CustomersController, ContactsController] })
 export class DirectoryModule {}

@@ -18,7 +18,8 @@ import {
 } from './dto/stage.dto';
 import { UpdateOpportunityDto } from './dto/update-opportunity.dto';
 import { amountToMinor } from './dto/validators';
-import { assignedView, lostView, stageView, wonView } from './opportunity.view';
+import { assignedView, lostView, stageView, stakeholderViews, wonView } from './opportunity.view';
+import { StakeholderDto } from './dto/stakeholder.dto';
 
 /** UUIDs are case-insensitive: ids are validated and lower-cased before they name a stream. */
 const uuid = new ParseOpportunityIdPipe();
@@ -37,7 +38,7 @@ export class OpportunitiesController {
     @CommandMetadata() meta: CommandMeta,
     @ResponseHeaders() headers: Record<string, string>,
   ) {
-    const { value, expected_revenue, probability, ...fields } = dto;
+    const { value, expected_revenue, probability, stakeholders, ...fields } = dto;
     const id = meta.idempotencyKey ? nameBasedUuid(`${actor.orgId}:${meta.idempotencyKey}`) : randomUUID();
     const outcome = await this.commands.execute(
       new OpportunityCommandMessage(
@@ -50,13 +51,16 @@ export class OpportunitiesController {
             value_minor: amountToMinor(value) ?? 0,
             expected_revenue_minor: amountToMinor(expected_revenue) ?? amountToMinor(value) ?? null,
             ...(probability != null ? { probability } : {}),
+            ...(stakeholders ? { stakeholders: stakeholders.map((s) => ({ contact_id: s.contact_id, role: s.role ?? 'other' })) } : {}),
           },
         },
         meta,
       ),
     );
     headers.Location = `/api/v1/crm/opportunities/${id}`;
-    return { message: 'Opportunity created successfully', data: await this.detail(actor, outcome.state) };
+    // The stakeholders given come back as contact records.
+    const includes = stakeholders?.length || fields.stakeholder_ids?.length ? ['stakeholders'] : [];
+    return { message: 'Opportunity created successfully', data: await this.views.detail(actor, outcome.state, includes) };
   }
 
   @Put(':id')
@@ -171,6 +175,35 @@ export class OpportunitiesController {
     };
   }
 
+  /** Adds a contact to the deal with a role, or changes its role (the same role again changes nothing). */
+  @Post(':id/stakeholders')
+  @HttpCode(200)
+  async addStakeholder(
+    @Param('id', uuid) id: string,
+    @Body() dto: StakeholderDto,
+    @CurrentActor() actor: Actor,
+    @CommandMetadata() meta: CommandMeta,
+  ) {
+    const outcome = await this.commands.execute(
+      new OpportunityCommandMessage(id, { type: 'AddStakeholder', contact_id: dto.contact_id, role: dto.role ?? 'other' }, meta),
+    );
+    return { message: 'Stakeholder saved', data: await this.stakeholders(actor, outcome.state) };
+  }
+
+  @Delete(':id/stakeholders/:contactId')
+  @HttpCode(200)
+  async removeStakeholder(
+    @Param('id', uuid) id: string,
+    @Param('contactId') contactId: string,
+    @CurrentActor() actor: Actor,
+    @CommandMetadata() meta: CommandMeta,
+  ) {
+    const outcome = await this.commands.execute(
+      new OpportunityCommandMessage(id, { type: 'RemoveStakeholder', contact_id: contactId }, meta),
+    );
+    return { message: 'Stakeholder removed', data: await this.stakeholders(actor, outcome.state) };
+  }
+
   @Post(':id/assign')
   @HttpCode(200)
   async assign(
@@ -188,6 +221,11 @@ export class OpportunitiesController {
 
   private refs(actor: Actor, state: OpportunityState) {
     return this.views.refs(actor, state);
+  }
+
+  /** The deal's stakeholders after a change, as contact records with their roles. */
+  private async stakeholders(actor: Actor, state: OpportunityState) {
+    return { id: state.opportunity_id, version: state.version, stakeholders: stakeholderViews(state, await this.refs(actor, state)) };
   }
 
   private detail(actor: Actor, state: OpportunityState) {

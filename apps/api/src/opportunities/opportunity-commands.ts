@@ -6,6 +6,7 @@ import {
   ErrorCode,
   fold,
   foldStored,
+  initialStakeholders,
   type OpportunityCommand,
   type OpportunityEvent,
   type OpportunityState,
@@ -13,6 +14,7 @@ import {
   isUuid,
 } from '@app/domain';
 import { EventStore } from '@app/event-store';
+import { contactsByIds } from '@app/read-models';
 import { type Actor, APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
@@ -57,7 +59,7 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
         },
         decide: async (state, now) => {
           authorizeCommand(meta.actor, command, state);
-          if (!referencesChecked) await this.assertCategory(orgId, command);
+          if (!referencesChecked) await Promise.all([this.assertCategory(orgId, command), this.assertContacts(orgId, command)]);
           referencesChecked = true;
           const pipeline = await this.pipelines.get(
             orgId,
@@ -68,6 +70,32 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
       },
       meta,
     );
+  }
+
+  /** Stakeholders are contacts of the deal's org (GET /contacts), named by their ids. */
+  private async assertContacts(orgId: string, command: OpportunityCommand): Promise<void> {
+    const named =
+      command.type === 'CreateOpportunity'
+        ? initialStakeholders(command.input)
+        : command.type === 'AddStakeholder'
+          ? [{ contact_id: command.contact_id, field: 'contact_id' }]
+          : [];
+    if (named.length === 0) return;
+    const found = new Set(
+      (
+        await contactsByIds(
+          this.database.db,
+          orgId,
+          named.map((s) => s.contact_id),
+        )
+      ).map((c) => c.id),
+    );
+    const errors = Object.fromEntries(
+      named
+        .filter((s) => !found.has(s.contact_id))
+        .map((s) => [s.field, [`contact ${s.contact_id} does not exist (GET /contacts lists them)`]]),
+    );
+    if (Object.keys(errors).length > 0) throw DomainError.validation(errors);
   }
 
   /** A deal's category is one of its org's categories (GET /categories), named by its id. */

@@ -3,7 +3,7 @@ import { OpportunityState } from '@app/domain';
 import { Actor, APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
 import { loadRefs, Refs } from '@app/read-models';
 import { OpportunityRepository } from './opportunity.repository';
-import { opportunityDetail } from './opportunity.view';
+import { opportunityDetail, stakeholderContactIds } from './opportunity.view';
 
 /** Renders a deal for an actor: resolves its owner and customer, picks its pipeline. */
 @Injectable()
@@ -15,7 +15,7 @@ export class OpportunityViews {
   ) {}
 
   refs(actor: Actor, state: OpportunityState): Promise<Refs> {
-    return loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id]);
+    return loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id], stakeholderContactIds([state]));
   }
 
   pipeline(actor: Actor, state: OpportunityState) {

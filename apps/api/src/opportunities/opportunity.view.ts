@@ -6,6 +6,7 @@ import {
   type OpportunityState,
   type Pipeline,
   stageKindOf,
+  stakeholdersOf,
   statusOf,
   toMajor,
 } from '@app/domain';
@@ -104,7 +105,18 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     updated_at: s.updated_at,
     version: s.version,
     ...(includes.has('activities') ? { activities: options.activities ?? [] } : {}),
+    ...(includes.has('stakeholders') ? { stakeholders: stakeholderViews(s, refs) } : {}),
   };
+}
+
+/** Each stakeholder as its full contact record with its role (contact null if it left the directory). */
+export function stakeholderViews(s: OpportunityState, refs: Refs) {
+  return stakeholdersOf(s).map(({ contact_id, role, added_at }) => ({ contact_id, role, added_at, contact: refs.contact(contact_id) }));
+}
+
+/** The contact ids a set of deals' stakeholders name (for loading their records in one query). */
+export function stakeholderContactIds(states: readonly OpportunityState[]): string[] {
+  return states.flatMap((s) => stakeholdersOf(s).map((x) => x.contact_id));
 }
 
 /** The list shape: the fields a pipeline table shows, plus includes. */
@@ -139,6 +151,7 @@ export function opportunityListItem(s: OpportunityState, pipeline: Pipeline, now
     is_stale: d.is_stale,
     follow_up_date: d.follow_up_date,
     ...('activities' in d ? { activities: d.activities } : {}),
+    ...('stakeholders' in d ? { stakeholders: d.stakeholders } : {}),
     created_at: d.created_at,
     updated_at: d.updated_at,
   };

@@ -16,6 +16,8 @@ export type CreateOpportunityInput = Partial<OpportunityDetails> & {
   pipeline_id?: string;
   /** Contacts involved from the start (each recorded as StakeholderAdded after the creation). */
   stakeholders?: StakeholderInput[];
+  /** Shorthand: contacts involved from the start, each with the role `other`. */
+  stakeholder_ids?: string[];
 };
 
 export type OpportunityCommand =

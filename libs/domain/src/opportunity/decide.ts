@@ -11,7 +11,7 @@ import {
   type StageDefinition,
   stageOfKind,
 } from '../pipeline';
-import type { OpportunityCommand, StakeholderInput } from './commands';
+import type { CreateOpportunityInput, OpportunityCommand, StakeholderInput } from './commands';
 import { type DetailChanges, type OpportunityDetails, type OpportunityEvent, STAKEHOLDER_ROLES, type StageMovement } from './events';
 import { type OpportunityState, stakeholdersOf } from './state';
 
@@ -189,7 +189,7 @@ function create(
   if (!isProspect && !input.expected_close_date) addError(errors, 'expected_close_date', 'expected_close_date is required');
   collectDetailErrors(input, errors);
   if (input.probability !== undefined) checkProbability(input.probability, errors);
-  checkStakeholders(input.stakeholders ?? [], errors);
+  checkStakeholders(input, errors);
   throwIfAny(errors);
 
   const override = input.probability ?? null;
@@ -225,7 +225,7 @@ function create(
     tags: dedupe(input.tags ?? []),
     custom_fields: input.custom_fields ?? {},
   };
-  const added: OpportunityEvent[] = (input.stakeholders ?? []).map((s) => ({
+  const added: OpportunityEvent[] = initialStakeholders(input).map((s) => ({
     type: 'StakeholderAdded',
     data: { contact_id: s.contact_id, role: s.role, added_at: ctx.now },
   }));
@@ -257,15 +257,24 @@ function checkStakeholderRole(role: unknown, field: string, errors: FieldErrors)
   }
 }
 
-function checkStakeholders(stakeholders: StakeholderInput[], errors: FieldErrors): void {
-  if (stakeholders.length > MAX_STAKEHOLDERS) addError(errors, 'stakeholders', `a deal has at most ${MAX_STAKEHOLDERS} stakeholders`);
+/** A create's stakeholders: `stakeholders` with their roles, then `stakeholder_ids` as role `other`. */
+export function initialStakeholders(input: CreateOpportunityInput): (StakeholderInput & { field: string })[] {
+  return [
+    ...(input.stakeholders ?? []).map((s, i) => ({ ...s, field: `stakeholders.${i}.contact_id` })),
+    ...(input.stakeholder_ids ?? []).map((contact_id, i) => ({ contact_id, role: 'other' as const, field: `stakeholder_ids.${i}` })),
+  ];
+}
+
+function checkStakeholders(input: CreateOpportunityInput, errors: FieldErrors): void {
+  const all = initialStakeholders(input);
+  if (all.length > MAX_STAKEHOLDERS) addError(errors, 'stakeholders', `a deal has at most ${MAX_STAKEHOLDERS} stakeholders`);
   const seen = new Set<string>();
-  stakeholders.forEach((s, i) => {
-    if (!s.contact_id?.trim()) addError(errors, `stakeholders.${i}.contact_id`, 'contact_id is required');
-    else if (seen.has(s.contact_id)) addError(errors, `stakeholders.${i}.contact_id`, `contact ${s.contact_id} is listed more than once`);
+  for (const s of all) {
+    if (!s.contact_id?.trim()) addError(errors, s.field, 'contact_id is required');
+    else if (seen.has(s.contact_id)) addError(errors, s.field, `contact ${s.contact_id} is listed more than once`);
     seen.add(s.contact_id);
-    checkStakeholderRole(s.role, `stakeholders.${i}.role`, errors);
-  });
+  }
+  (input.stakeholders ?? []).forEach((s, i) => checkStakeholderRole(s.role, `stakeholders.${i}.role`, errors));
 }
 
 function addStakeholder(

@@ -1136,6 +1136,13 @@ describe('decide: stakeholders', () => {
     ]);
   });
 
+  it('stakeholder_ids is the shorthand for contacts with the role other, after those with roles', () => {
+    const events = given()
+      .when(create({ stakeholders: [{ contact_id: 'ct-1', role: 'champion' }], stakeholder_ids: ['ct-2'] }))
+      .events();
+    expect(events.slice(1)).toEqual([added('ct-1', 'champion'), added('ct-2', 'other')]);
+  });
+
   it('a create refuses a contact listed twice, an unknown role and more than 50, naming each entry', () => {
     const error = given()
       .when(
@@ -1149,6 +1156,10 @@ describe('decide: stakeholders', () => {
       )
       .thenThrows(VALIDATION);
     expect(Object.keys(error.details!.errors as object).sort()).toEqual(['stakeholders.1.contact_id', 'stakeholders.2.role']);
+    const both = given()
+      .when(create({ stakeholders: [{ contact_id: 'ct-1', role: 'user' }], stakeholder_ids: ['ct-2', 'ct-1'] }))
+      .thenThrows(VALIDATION);
+    expect(Object.keys(both.details!.errors as object)).toEqual(['stakeholder_ids.1']);
     const many = Array.from({ length: 51 }, (_, i) => ({ contact_id: `ct-${i}`, role: 'other' }));
     given()
       .when(create({ stakeholders: many }))

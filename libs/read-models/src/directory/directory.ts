@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
-import type { ReadModelTables } from '../tables';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { ContactsTable, ReadModelTables } from '../tables';
 
 export interface UserRef {
   id: string;
@@ -17,18 +17,65 @@ export interface CustomerRef {
 export interface Refs {
   user(id: string | null): UserRef | null;
   customer(id: string | null): CustomerRef | null;
+  /** The contact's record; null for an id no longer in the directory. */
+  contact(id: string): ContactRecord | null;
 }
 
-/** Users and customers for a set of ids, in two indexed lookups; unknown ids render as {id}. */
+/** The columns a contact is shown with, everywhere. */
+export const CONTACT_COLUMNS = [
+  'id',
+  'first_name',
+  'last_name',
+  'email',
+  'phone',
+  'title',
+  'customer_id',
+  'created_at',
+  'updated_at',
+] as const;
+export type ContactRecord = Pick<Selectable<ContactsTable>, (typeof CONTACT_COLUMNS)[number]>;
+
+/** The org's contacts among `ids` (unknown ids and other orgs' contacts are left out). */
+export async function contactsByIds(db: Kysely<ReadModelTables>, orgId: string, ids: readonly string[]): Promise<ContactRecord[]> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  return db.selectFrom('contacts').select(CONTACT_COLUMNS).where('org_id', '=', orgId).where('id', 'in', unique).execute();
+}
+
+export async function listContacts(db: Kysely<ReadModelTables>, orgId: string, q: PageQuery & { customer_id?: string }) {
+  let base = db.selectFrom('contacts').where('org_id', '=', orgId);
+  if (q.customer_id) base = base.where('customer_id', '=', q.customer_id);
+  if (q.search) {
+    const term = `%${escapeLike(q.search)}%`;
+    base = base.where((eb) =>
+      eb.or([eb('first_name', 'ilike', term), eb('last_name', 'ilike', term), eb('email', 'ilike', term), eb('title', 'ilike', term)]),
+    );
+  }
+  const [rows, count] = await Promise.all([
+    base
+      .select(CONTACT_COLUMNS)
+      .orderBy('last_name')
+      .orderBy('first_name')
+      .orderBy('id')
+      .limit(q.per_page)
+      .offset((q.page - 1) * q.per_page)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+/** Users, customers and contacts for sets of ids, in indexed lookups; unknown users and customers render as {id}. */
 export async function loadRefs(
   db: Kysely<ReadModelTables>,
   orgId: string,
   userIds: (string | null)[],
   customerIds: (string | null)[],
+  contactIds: readonly string[] = [],
 ): Promise<Refs> {
   const uids = [...new Set(userIds.filter((x): x is string => !!x))];
   const cids = [...new Set(customerIds.filter((x): x is string => !!x))];
-  const [users, customers] = await Promise.all([
+  const [users, customers, contacts] = await Promise.all([
     uids.length ? db.selectFrom('users').select(['id', 'name', 'email']).where('org_id', '=', orgId).where('id', 'in', uids).execute() : [],
     cids.length
       ? db
@@ -38,12 +85,15 @@ export async function loadRefs(
           .where('id', 'in', cids)
           .execute()
       : [],
+    contactsByIds(db, orgId, contactIds),
   ]);
+  const contactMap = new Map(contacts.map((c) => [c.id, c]));
   const userMap = new Map(users.map((u) => [u.id, u as UserRef]));
   const customerMap = new Map(customers.map((c) => [c.id, c as CustomerRef]));
   return {
     user: (id) => (id ? (userMap.get(id) ?? { id, name: null, email: null }) : null),
     customer: (id) => (id ? (customerMap.get(id) ?? { id, customer_number: null, company_name: null, email: null }) : null),
+    contact: (id) => contactMap.get(id) ?? null,
   };
 }
 

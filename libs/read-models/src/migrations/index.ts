@@ -4,6 +4,7 @@ import * as intervals from './2026_11_21_0005_opportunity_intervals';
 import * as activitiesPipelines from './2026_11_21_0007_activities_pipelines';
 import * as forecastAtRisk from './2026_11_21_0008_forecast_at_risk';
 import * as projectionHalts from './2026_12_03_0009_projection_halts';
+import * as contacts from './2026_12_03_0012_contacts';
 
 /**
  * The read models' tables (projection checkpoints and dead letters, directory, opportunity list,
@@ -17,4 +18,5 @@ export const READ_MODEL_MIGRATIONS: Record<string, Migration> = {
   '2026_11_21_0007_activities_pipelines': activitiesPipelines,
   '2026_11_21_0008_forecast_at_risk': forecastAtRisk,
   '2026_12_03_0009_projection_halts': projectionHalts,
+  '2026_12_03_0012_contacts': contacts,
 };

@@ -27,7 +27,7 @@ export class PageQueryDto {
   per_page: number = 25;
 }
 
-export const INCLUDES = ['customer', 'lead', 'activities', 'assigned_user', 'campaign'] as const;
+export const INCLUDES = ['customer', 'lead', 'activities', 'assigned_user', 'campaign', 'stakeholders'] as const;
 
 export class DetailQueryDto {
   @IsOptional()
@@ -58,6 +58,8 @@ export class ListOpportunitiesQueryDto extends PageQueryDto {
   status?: Array<'open' | 'won' | 'lost'>;
   @IsOptional() @Matches(LIST_ITEM, { message: 'customer_id must be an id' }) customer_id?: string;
   @IsOptional() @Matches(LIST_ITEM, { message: 'assigned_user_id must be an id' }) assigned_user_id?: string;
+  /** Deals this contact is a stakeholder of. */
+  @IsOptional() @Matches(LIST_ITEM, { message: 'contact_id must be an id' }) contact_id?: string;
   @IsOptional()
   @Transform(toList)
   @IsIn(['low', 'medium', 'high'], { each: true, message: 'priority must be low, medium or high' })

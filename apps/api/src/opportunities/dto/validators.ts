@@ -3,9 +3,10 @@ import { IsString, Matches, MaxLength, ValidateBy, ValidateIf, type ValidationOp
 import { DATE_BOUNDS, invalidAmountMessage, invalidDateMessage, isValidDate, parseAmount, parseInstant } from '@app/domain';
 import { applyDecorators } from '@nestjs/common';
 
-/** JSON integers are accepted for reference ids and normalised to strings. */
-export const toIdString = ({ value }: { value: unknown }) =>
-  typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+const idString = (value: unknown) => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value);
+
+/** JSON integers are accepted for reference ids (alone or in a list) and normalised to strings. */
+export const toIdString = ({ value }: { value: unknown }) => (Array.isArray(value) ? value.map(idString) : idString(value));
 
 /** An opaque reference id (customer, user, lead…): a string, or an integer sent as JSON number. */
 export function IsReferenceId(options?: ValidationOptions) {

@@ -18,7 +18,7 @@ import {
 } from '@app/read-models';
 import { sumToMajor } from '@app/domain';
 import { OpportunityRepository } from '../opportunity.repository';
-import { opportunityListItem } from '../opportunity.view';
+import { opportunityListItem, stakeholderContactIds } from '../opportunity.view';
 import { OpportunityViews } from '../opportunity-views.service';
 import { StaleRules } from '../../pipelines/stale-rules.service';
 import { activitiesByDeal, averageMinor } from '@app/read-models';
@@ -92,6 +92,7 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
       actor.orgId,
       states.map((s) => s.assigned_user_id),
       states.map((s) => s.customer_id),
+      includes.includes('stakeholders') ? stakeholderContactIds(states) : [],
     );
     const iso = now.toISOString();
     const pipelineIds = [...new Set(states.map((s) => s.pipeline_id))];

@@ -22,6 +22,8 @@ export interface ListFilters {
   pipeline_id?: string;
   customer_id?: string;
   assigned_user_id?: string;
+  /** Deals this contact is a stakeholder of. */
+  contact_id?: string;
   priority?: string[];
   source?: string;
   category_id?: string;
@@ -88,6 +90,11 @@ export function applyFilters<QB extends SelectQueryBuilder<ReadModelTables, 'opp
   if (f.pipeline_id) where((x) => x.where('pipeline_id', '=', f.pipeline_id!) as QB);
   if (f.customer_id) where((x) => x.where('customer_id', '=', f.customer_id!) as QB);
   if (f.assigned_user_id) where((x) => x.where('assigned_user_id', '=', f.assigned_user_id!) as QB);
+  if (f.contact_id) {
+    // Containment on the folded state's stakeholders (GIN index opportunity_list_stakeholders_idx).
+    const contact = JSON.stringify([{ contact_id: f.contact_id }]);
+    where((x) => x.where(sql<boolean>`state -> 'stakeholders' @> ${contact}::jsonb`) as QB);
+  }
   if (f.priority?.length) where((x) => x.where('priority', 'in', f.priority!) as QB);
   if (f.source) where((x) => x.where('source', '=', f.source!) as QB);
   if (f.category_id) where((x) => x.where('category_id', '=', f.category_id!) as QB);
