@@ -54,7 +54,7 @@ async function measure(writers: number, op: Op): Promise<number> {
 type Side = 'raw' | 'rawIndexed' | 'ours' | 'emmett';
 
 /** A plain single-row INSERT into `table` (a copy of the events table) per call. */
-function rawInsert(db: Kysely<any>, table: string, stream: (w: number, i: number) => string): Op {
+function rawInsert<DB>(db: Kysely<DB>, table: string, stream: (w: number, i: number) => string): Op {
   return (w, i) =>
     sql`insert into ${sql.table(table)} (stream_id, stream_version, event_id, type, data, metadata)
         values (${stream(w, i)}, ${i}, ${randomUUID()}, 'OpportunityUpdated', ${JSON.stringify(payload)}, ${JSON.stringify(metadata)})`.execute(

@@ -22,10 +22,11 @@ import {
 } from '../libs/read-models/src/opportunities/queries/list-opportunities';
 import { forecast, pipelineData } from '../libs/read-models/src/opportunities/queries/analytics';
 import { quarterOf } from '../libs/read-models/src/opportunities/queries/periods';
+import type { ReadModelTables } from '../libs/read-models/src/tables';
 import { OpportunityProjection } from '../libs/read-models/src/opportunities/opportunity.projection';
 import { ProjectionRunner } from '../libs/read-models/src/projector/projection-runner';
 import { PROJECTION_KINDS, replayProjection } from '../libs/read-models/src/replay';
-import { loadDeals } from '../apps/api/src/demo/generate-deals';
+import { type GeneratedEventTables, loadDeals } from '../apps/api/src/demo/generate-deals';
 import { percentile } from './stats';
 
 const { values } = parseArgs({
@@ -63,7 +64,7 @@ async function time(fn: () => Promise<unknown>): Promise<{ p50: number; p95: num
 
 /** Plan nodes touching opportunity_list / pipeline_totals, e.g. "Index Scan opportunity_list_stage_idx". */
 async function plan(
-  db: Kysely<any>,
+  db: Kysely<ReadModelTables>,
   compiled: { sql: string; parameters: readonly unknown[] },
 ): Promise<{ nodes: string[]; seqScan: boolean }> {
   const { rows } = await db.executeQuery<{ 'QUERY PLAN': any }>({
@@ -89,12 +90,18 @@ async function main(): Promise<void> {
   const schema = `bench_read_${Date.now()}`;
   const dataDir = PGLITE ? mkdtempSync(join(tmpdir(), 'bench-read-')) : null;
   const database = dataDir ? await openPGlite({ dataDir }) : await openPostgres({ connectionString: url!, schema, max: 10 });
-  const db = database.db;
+  const db = database.tables<ReadModelTables>();
   await migrateToLatest(db, SCHEMA_MIGRATIONS, dataDir ? undefined : schema);
   const store = new PostgresEventStore(database);
   try {
     let t = Date.now();
-    const events = await loadDeals(db, ORG, DEALS, 42, (n) => n % 20000 < 10 && process.stderr.write(`\rgenerated ${n} deals`));
+    const events = await loadDeals(
+      database.tables<GeneratedEventTables>(),
+      ORG,
+      DEALS,
+      42,
+      (n) => n % 20000 < 10 && process.stderr.write(`\rgenerated ${n} deals`),
+    );
     process.stderr.write(`\rgenerated ${DEALS} deals, ${events} events in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
 
     // The live projector's own pace (tables with all their indexes, one batch per transaction),

@@ -1,5 +1,6 @@
 import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { API, bearer, OPPS, streamLength, uniqueOrg } from './helpers';
+import type { WebhookTables } from '@app/webhooks';
 
 /**
  * A won deal can name its sale in another system (`transaction_id` on win): kept as given, shown by
@@ -48,7 +49,8 @@ describeEachBackend('sale reference on won deals (%s)', (backend) => {
     // The message the dispatcher will send, byte for byte, as the outbox holds it.
     let payload: { type: string; data: { opportunity: Record<string, unknown> } } | undefined;
     for (let i = 0; i < 200 && !payload; i++) {
-      const row = await t.database.db
+      const row = await t.database
+        .tables<WebhookTables>()
         .selectFrom('webhook_messages')
         .select('body')
         .where('endpoint_id', '=', hook.body.data.id)

@@ -2,7 +2,7 @@ import { opportunityStreamId } from '@app/domain';
 import type { Response } from 'supertest';
 import { randomUUID } from 'node:crypto';
 import { EventStore } from '@app/event-store';
-import { PROJECTION_KINDS, replayProjection } from '@app/read-models';
+import { PROJECTION_KINDS, type ReadModelTables, replayProjection } from '@app/read-models';
 import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { API, bearer, createDeal, dealBody, OPPS, readStream, uniqueOrg } from './helpers';
 
@@ -204,9 +204,14 @@ describeEachBackend('an event the read models cannot store (%s)', (backend) => {
 
     // The rebuild does not stop at the event: it is dead-lettered and the rest is applied.
     const kind = PROJECTION_KINDS.find((k) => k.name === 'opportunities')!;
-    const result = await replayProjection(t.database.db, t.app.get(EventStore), kind);
+    const result = await replayProjection(t.database.tables<ReadModelTables>(), t.app.get(EventStore), kind);
     expect(result.deadLettered).toBe(1);
-    const row = await t.database.db.selectFrom('opportunity_list').select('name').where('id', '=', healthy.id).executeTakeFirst();
+    const row = await t.database
+      .tables<ReadModelTables>()
+      .selectFrom('opportunity_list')
+      .select('name')
+      .where('id', '=', healthy.id)
+      .executeTakeFirst();
     expect(row).toEqual({ name: 'After the poison' });
 
     // Dead letters are counted per org: the other org has none.

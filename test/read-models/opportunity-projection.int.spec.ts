@@ -78,7 +78,7 @@ for (const backend of testBackends()) {
 
     beforeEach(async () => {
       database = await backend.open();
-      db = database.db;
+      db = database.tables<ReadModelTables>();
       store = new PostgresEventStore(database);
       runner = new ProjectionRunner(db, store, [projection], OPTIONS);
       await runner.ensureCheckpoints();

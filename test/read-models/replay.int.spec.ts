@@ -208,7 +208,7 @@ for (const backend of testBackends()) {
 
     beforeEach(async () => {
       database = await backend.open();
-      db = database.db;
+      db = database.tables<ReadModelTables>();
       store = new PostgresEventStore(database);
       runner = new ProjectionRunner(db, store, [projection], LIVE_OPTIONS);
       await runner.ensureCheckpoints();

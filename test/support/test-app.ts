@@ -6,6 +6,7 @@ import { createApp } from '../../apps/api/src/bootstrap';
 import { opportunityStreamId } from '@app/domain';
 import { EventStore, EventStoreDBEventStore, type RecordedEvent } from '@app/event-store';
 import { type Database, loadConfig, type Role, TokenService } from '@app/platform';
+import type { ReadModelTables } from '@app/read-models';
 import { serviceProjections } from '@app/webhooks';
 import { eventStoreUrl, type TestBackend, testBackends } from './test-database';
 
@@ -112,7 +113,8 @@ async function startProjectionsAtHead(database: Database, url: string): Promise<
     const head = await store.head();
     if (head === null) return;
     const position = head.split(':')[1];
-    await database.db
+    await database
+      .tables<ReadModelTables>()
       .insertInto('projection_checkpoints')
       .values(serviceProjections(store).map((p) => ({ projection: p.name, checkpoint: head, position })))
       .onConflict((oc) => oc.column('projection').doNothing())

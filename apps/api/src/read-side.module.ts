@@ -1,8 +1,8 @@
 import { type BeforeApplicationShutdown, Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, AppConfig, Database, DATABASE, Metrics } from '@app/platform';
-import { ConsistencyService, ProjectionRunner } from '@app/read-models';
-import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher } from '@app/webhooks';
+import { ConsistencyService, ProjectionRunner, type ReadModelTables } from '@app/read-models';
+import { AddressPolicy, dispatcherOptionsFrom, serviceProjections, WebhookDispatcher, type WebhookTables } from '@app/webhooks';
 
 /**
  * Runs the projectors and the webhook dispatcher in this process unless RUN_PROJECTORS /
@@ -56,7 +56,11 @@ export class ProjectionLag {
   async measure(): Promise<{ projection: string; behind: number; halted: string | null }[]> {
     const names = new Set(this.runner.projections.map((p) => p.name));
     const checkpoints = (
-      await this.database.db.selectFrom('projection_checkpoints').select(['projection', 'checkpoint', 'halted_reason']).execute()
+      await this.database
+        .tables<ReadModelTables>()
+        .selectFrom('projection_checkpoints')
+        .select(['projection', 'checkpoint', 'halted_reason'])
+        .execute()
     ).filter((c) => names.has(c.projection));
     return Promise.all(
       checkpoints.map(async (c) => ({
@@ -83,7 +87,7 @@ export class ProjectionLag {
       provide: ProjectionRunner,
       inject: [DATABASE, EventStore, APP_CONFIG],
       useFactory: (database: Database, store: EventStore, config: AppConfig) =>
-        new ProjectionRunner(database.db, store, serviceProjections(store), {
+        new ProjectionRunner(database.tables<ReadModelTables>(), store, serviceProjections(store), {
           batchSize: config.projectionBatchSize,
           pollMs: config.projectionPollMs,
           maxAttempts: 3,
@@ -94,14 +98,14 @@ export class ProjectionLag {
       provide: ConsistencyService,
       inject: [DATABASE, EventStore, ProjectionRunner, APP_CONFIG],
       useFactory: (database: Database, store: EventStore, runner: ProjectionRunner, config: AppConfig) =>
-        new ConsistencyService(database.db, store, runner, config.consistencyTimeoutMs),
+        new ConsistencyService(database.tables<ReadModelTables>(), store, runner, config.consistencyTimeoutMs),
     },
     { provide: AddressPolicy, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new AddressPolicy(config.webhookAllowedHosts) },
     {
       provide: WebhookDispatcher,
       inject: [DATABASE, AddressPolicy, APP_CONFIG],
       useFactory: (database: Database, policy: AddressPolicy, config: AppConfig) =>
-        new WebhookDispatcher(database.db, policy, dispatcherOptionsFrom(config)),
+        new WebhookDispatcher(database.tables<WebhookTables>(), policy, dispatcherOptionsFrom(config)),
     },
     BackgroundWorkers,
     ProjectionLag,

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     options: { projection: { type: 'string', default: 'all' }, restart: { type: 'boolean', default: false } },
   });
   await withStores(async (database, store) => {
-    const db = database.db.withTables<ReadModelTables>();
+    const db = database.tables<ReadModelTables>();
     for (const kind of selectKinds(values.projection)) {
       const bar = progressBar(`replay ${kind.name}`);
       try {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
-import { customerNumberFor, ProjectionRunner } from '@app/read-models';
+import { customerNumberFor, ProjectionRunner, type ReadModelTables } from '@app/read-models';
 import { serviceProjections } from '@app/webhooks';
 import { COMPANIES, generateDeal, rng } from './demo/generate-deals';
 import { withStores } from './cli-support';
@@ -19,12 +19,13 @@ async function main(): Promise<void> {
   const deals = Number(values.deals);
   if (!Number.isInteger(deals) || deals < 1 || deals > 100_000) throw new Error('--deals must be a whole number from 1 to 100000');
   await withStores(async (database, store) => {
-    const db = database.db;
-    await db
+    // The org is the platform's; users and customers are the read models' directory.
+    await database.db
       .insertInto('orgs')
       .values({ id: orgId, name: orgId })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
+    const db = database.tables<ReadModelTables>();
     await db
       .insertInto('users')
       .values(

@@ -6,6 +6,7 @@ import { testBackends } from '../../../test/support/test-database';
 import { ConsistencyService } from './consistency';
 import type { Projection } from './projector/projection';
 import { ProjectionRunner } from './projector/projection-runner';
+import type { ReadModelTables } from './tables';
 
 /*
  * Read-your-writes: waitFor holds a query until every named read model has applied the position a
@@ -52,12 +53,12 @@ for (const backend of testBackends()) {
     }
 
     const service = (timeoutMs = LONG, withRunner = true) =>
-      new ConsistencyService(database.db, store, withRunner ? runner : null, timeoutMs);
+      new ConsistencyService(database.tables<ReadModelTables>(), store, withRunner ? runner : null, timeoutMs);
 
     beforeEach(async () => {
       database = await backend.open();
       store = new PostgresEventStore(database);
-      runner = new ProjectionRunner(database.db, store, [a, b], OPTIONS);
+      runner = new ProjectionRunner(database.tables<ReadModelTables>(), store, [a, b], OPTIONS);
       await runner.ensureCheckpoints();
     });
     afterEach(() => database.close());
@@ -98,7 +99,7 @@ for (const backend of testBackends()) {
       const position = await write();
       const waiting = service(LONG, false).waitFor(position, undefined, [a.name]);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const elsewhere = new ProjectionRunner(database.db, store, [a], OPTIONS);
+      const elsewhere = new ProjectionRunner(database.tables<ReadModelTables>(), store, [a], OPTIONS);
       await elsewhere.catchUp(a);
       const report = await waiting;
       expect(report).toMatchObject({ reached: true, projection_position: position, behind_by: 0 });

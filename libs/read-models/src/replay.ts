@@ -271,7 +271,7 @@ export async function verifyProjection(
   kind: ProjectionKind,
   options: { onProgress?: (p: Progress) => void } = {},
 ): Promise<Difference[]> {
-  const db = database.db.withTables<ReadModelTables>();
+  const db = database.tables<ReadModelTables>();
   const live = await liveSchemaOf(db);
   const schema = verifySchemaName(live, kind.name);
   try {

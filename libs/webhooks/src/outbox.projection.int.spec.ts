@@ -7,6 +7,7 @@ import { DealWriter } from '../../../test/read-models/fixtures';
 import { testBackends } from '../../../test/support/test-database';
 import { createEndpoint } from './endpoints';
 import { WebhookOutboxProjection } from './outbox.projection';
+import type { WebhookTables } from './tables';
 
 /*
  * The cut-off of a webhook endpoint: it receives the events appended after it was created and
@@ -25,7 +26,7 @@ for (const backend of testBackends()) {
     beforeAll(async () => {
       database = await backend.open();
       store = new PostgresEventStore(database);
-      projector = database.db;
+      projector = database.tables<ReadModelTables>();
     });
     afterAll(() => database?.close());
     beforeEach(() => {
@@ -33,7 +34,10 @@ for (const backend of testBackends()) {
     });
 
     const subscribe = () =>
-      createEndpoint(database.db, store, deals.orgId, { url: 'https://example.com/hook', event_types: ['opportunity.created'] });
+      createEndpoint(database.tables<WebhookTables>(), store, deals.orgId, {
+        url: 'https://example.com/hook',
+        event_types: ['opportunity.created'],
+      });
 
     /** Feeds every event of the log to the outbox in one projector transaction. */
     async function project(): Promise<RecordedEvent[]> {
@@ -43,8 +47,13 @@ for (const backend of testBackends()) {
     }
 
     async function queued(endpointId: string): Promise<string[]> {
-      const rows = await database.db.selectFrom('webhook_messages').select('stream_id').where('endpoint_id', '=', endpointId).execute();
-      return rows.map((r) => r.stream_id);
+      const rows = await database
+        .tables<WebhookTables>()
+        .selectFrom('webhook_messages')
+        .select('stream_id')
+        .where('endpoint_id', '=', endpointId)
+        .execute();
+      return rows.map((r) => String(r.stream_id));
     }
 
     const streamOf = (events: RecordedEvent[], id: string) => events.find((e) => e.streamId.endsWith(id))!.streamId;
@@ -63,7 +72,8 @@ for (const backend of testBackends()) {
       await deals.create(randomUUID());
       const head = await store.head();
       const endpoint = await subscribe();
-      const row = await database.db
+      const row = await database
+        .tables<WebhookTables>()
         .selectFrom('webhook_endpoints')
         .select('created_checkpoint')
         .where('id', '=', endpoint.id)
@@ -76,7 +86,8 @@ for (const backend of testBackends()) {
       const [before, after] = [randomUUID(), randomUUID()];
       await deals.create(before);
       const endpoint = await subscribe();
-      await database.db
+      await database
+        .tables<WebhookTables>()
         .updateTable('webhook_endpoints')
         .set({ created_at: new Date('2000-01-01T00:00:00Z') })
         .where('id', '=', endpoint.id)
@@ -96,7 +107,8 @@ for (const backend of testBackends()) {
       const endpoint = await subscribe();
       // The event before is dated by its commit (created_at = now()): put the endpoint between the two.
       await sql`select pg_sleep(0.01)`.execute(database.db);
-      await database.db
+      await database
+        .tables<WebhookTables>()
         .updateTable('webhook_endpoints')
         .set({ created_checkpoint: checkpoint, created_at: sql`now()` })
         .where('id', '=', endpoint.id)

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, Role, ROLES, Roles, TokenService, validateQuery } from '@app/platform';
+import type { ReadModelTables } from '@app/read-models';
 import { IsOptionalNotNull, IsReferenceId } from '../opportunities/dto/validators';
 
 class CreateTokenDto {
@@ -86,7 +87,8 @@ export class CategoriesController {
   @Post()
   @Roles('admin', 'manager')
   async create(@Body() dto: CategoryDto, @CurrentActor() actor: Actor) {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .insertInto('categories')
       .values({
         org_id: actor.orgId,
@@ -106,7 +108,8 @@ export class CategoriesController {
   @Get()
   async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(CategoriesQueryDto, raw);
-    let query = this.database.db
+    let query = this.database
+      .tables<ReadModelTables>()
       .selectFrom('categories')
       .select([...CATEGORY_COLUMNS])
       .where('org_id', '=', actor.orgId);
@@ -119,7 +122,8 @@ export class CategoriesController {
   async update(@Param('id', uuid) id: string, @Body() dto: UpdateCategoryDto, @CurrentActor() actor: Actor) {
     const changes = Object.fromEntries(Object.entries(dto).filter(([, v]) => v !== undefined));
     try {
-      const row = await this.database.db
+      const row = await this.database
+        .tables<ReadModelTables>()
         .updateTable('categories')
         .set({ ...changes, updated_at: sql`now()` })
         .where('org_id', '=', actor.orgId)
@@ -138,7 +142,8 @@ export class CategoriesController {
   @Roles('admin', 'manager')
   @HttpCode(204)
   async remove(@Param('id', uuid) id: string, @CurrentActor() actor: Actor) {
-    const result = await this.database.db
+    const result = await this.database
+      .tables<ReadModelTables>()
       .deleteFrom('categories')
       .where('org_id', '=', actor.orgId)
       .where('id', '=', id)

@@ -43,7 +43,7 @@ const REGIONS = ['emea', 'amer', 'apac'];
 const DAY = 86_400_000;
 
 /** The columns of the event log (the event store's table) the loader below writes. */
-interface GeneratedEventTables {
+export interface GeneratedEventTables {
   events: {
     stream_id: string;
     stream_version: number;

@@ -3,7 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { DomainError, ErrorCode } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, Roles, validateQuery } from '@app/platform';
-import { CONTACT_COLUMNS, customerNumberFor, listContacts, listCustomers, listUsers, upsertUser } from '@app/read-models';
+import {
+  CONTACT_COLUMNS,
+  customerNumberFor,
+  listContacts,
+  listCustomers,
+  listUsers,
+  upsertUser,
+  type ReadModelTables,
+} from '@app/read-models';
 import {
   ContactListQueryDto,
   CreateContactDto,
@@ -41,7 +49,7 @@ export class UsersController {
   @Post()
   @Roles('admin', 'manager')
   async create(@Body() dto: CreateUserDto, @CurrentActor() actor: Actor) {
-    const row = await upsertUser(this.database.db, actor.orgId, dto, 'create');
+    const row = await upsertUser(this.database.tables<ReadModelTables>(), actor.orgId, dto, 'create');
     if (!row) throw new DomainError(ErrorCode.AlreadyExists, `User ${dto.id} already exists`);
     return { message: 'User created successfully', data: row };
   }
@@ -49,13 +57,14 @@ export class UsersController {
   @Get()
   async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(DirectoryListQueryDto, raw);
-    const { rows, total } = await listUsers(this.database.db, actor.orgId, q);
+    const { rows, total } = await listUsers(this.database.tables<ReadModelTables>(), actor.orgId, q);
     return page(rows, total, q);
   }
 
   @Get(':id')
   async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('users')
       .select(['id', 'name', 'email', 'created_at', 'updated_at'])
       .where('org_id', '=', actor.orgId)
@@ -68,7 +77,12 @@ export class UsersController {
   @Patch(':id')
   @Roles('admin', 'manager')
   async update(@Param('id') id: string, @Body() dto: UpdateUserDto, @CurrentActor() actor: Actor) {
-    const row = await upsertUser(this.database.db, actor.orgId, { id: checkId(id), name: dto.name!, email: dto.email }, 'update');
+    const row = await upsertUser(
+      this.database.tables<ReadModelTables>(),
+      actor.orgId,
+      { id: checkId(id), name: dto.name!, email: dto.email },
+      'update',
+    );
     if (!row) throw DomainError.notFound('User');
     return { message: 'User updated successfully', data: row };
   }
@@ -83,7 +97,8 @@ export class CustomersController {
   @Roles('admin', 'manager', 'rep')
   async create(@Body() dto: CreateCustomerDto, @CurrentActor() actor: Actor) {
     const id = dto.id ?? randomUUID();
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .insertInto('customers')
       .values({
         org_id: actor.orgId,
@@ -102,13 +117,14 @@ export class CustomersController {
   @Get()
   async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(DirectoryListQueryDto, raw);
-    const { rows, total } = await listCustomers(this.database.db, actor.orgId, q);
+    const { rows, total } = await listCustomers(this.database.tables<ReadModelTables>(), actor.orgId, q);
     return page(rows, total, q);
   }
 
   @Get(':id')
   async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('customers')
       .select(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
       .where('org_id', '=', actor.orgId)
@@ -123,7 +139,8 @@ export class CustomersController {
   async update(@Param('id') id: string, @Body() dto: UpdateCustomerDto, @CurrentActor() actor: Actor) {
     const changes = Object.fromEntries(Object.entries(dto).filter(([, v]) => v !== undefined));
     try {
-      const row = await this.database.db
+      const row = await this.database
+        .tables<ReadModelTables>()
         .updateTable('customers')
         .set({ ...changes, updated_at: sql`now()` })
         .where('org_id', '=', actor.orgId)
@@ -147,7 +164,8 @@ export class ContactsController {
   @Post()
   @Roles('admin', 'manager', 'rep')
   async create(@Body() dto: CreateContactDto, @CurrentActor() actor: Actor) {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .insertInto('contacts')
       .values({
         org_id: actor.orgId,
@@ -169,13 +187,14 @@ export class ContactsController {
   @Get()
   async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(ContactListQueryDto, raw);
-    const { rows, total } = await listContacts(this.database.db, actor.orgId, q);
+    const { rows, total } = await listContacts(this.database.tables<ReadModelTables>(), actor.orgId, q);
     return page(rows, total, q);
   }
 
   @Get(':id')
   async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('contacts')
       .select(CONTACT_COLUMNS)
       .where('org_id', '=', actor.orgId)
@@ -193,7 +212,8 @@ export class ContactsController {
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => [k, k === 'first_name' || k === 'last_name' ? nameField(v as string, k) : v]),
     );
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .updateTable('contacts')
       .set({ ...changes, updated_at: sql`now()` })
       .where('org_id', '=', actor.orgId)

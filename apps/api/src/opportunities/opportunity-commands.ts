@@ -14,7 +14,7 @@ import {
   isUuid,
 } from '@app/domain';
 import { EventStore } from '@app/event-store';
-import { contactsByIds } from '@app/read-models';
+import { contactsByIds, type ReadModelTables } from '@app/read-models';
 import { type Actor, APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
@@ -84,7 +84,7 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
     const found = new Set(
       (
         await contactsByIds(
-          this.database.db,
+          this.database.tables<ReadModelTables>(),
           orgId,
           named.map((s) => s.contact_id),
         )
@@ -109,7 +109,13 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
     if (id === undefined || id === null) return;
     const found =
       isUuid(id) &&
-      (await this.database.db.selectFrom('categories').select('id').where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst());
+      (await this.database
+        .tables<ReadModelTables>()
+        .selectFrom('categories')
+        .select('id')
+        .where('org_id', '=', orgId)
+        .where('id', '=', id)
+        .executeTakeFirst());
     if (!found) throw DomainError.validation({ category_id: [`category ${id} does not exist (GET /categories lists them)`] });
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OpportunityState } from '@app/domain';
 import { Actor, APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
-import { loadRefs, Refs } from '@app/read-models';
+import { loadRefs, Refs, type ReadModelTables } from '@app/read-models';
 import { OpportunityRepository } from './opportunity.repository';
 import { opportunityDetail, stakeholderContactIds } from './opportunity.view';
 
@@ -15,7 +15,13 @@ export class OpportunityViews {
   ) {}
 
   refs(actor: Actor, state: OpportunityState): Promise<Refs> {
-    return loadRefs(this.database.db, actor.orgId, [state.assigned_user_id], [state.customer_id], stakeholderContactIds([state]));
+    return loadRefs(
+      this.database.tables<ReadModelTables>(),
+      actor.orgId,
+      [state.assigned_user_id],
+      [state.customer_id],
+      stakeholderContactIds([state]),
+    );
   }
 
   pipeline(actor: Actor, state: OpportunityState) {

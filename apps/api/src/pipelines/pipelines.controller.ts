@@ -2,7 +2,7 @@ import { PipelineCommandMessage } from './pipeline-commands';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
 import { DEFAULT_PIPELINE_ID, defaultPipelineProtected, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, ResponseHeaders, Roles } from '@app/platform';
-import { ConsistencyService, READ_MODEL_NAMES } from '@app/read-models';
+import { ConsistencyService, READ_MODEL_NAMES, type ReadModelTables } from '@app/read-models';
 import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
 import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateStageDto } from './pipelines.dto';
 import { PipelineRepository } from './pipeline.repository';
@@ -52,7 +52,8 @@ export class PipelinesController {
   @ReadYourWrites()
   @Get()
   async list(@CurrentActor() actor: Actor) {
-    const rows = await this.database.db
+    const rows = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('pipelines')
       .select(['id', 'definition', 'version', 'deleted_at'])
       .where('org_id', '=', actor.orgId)
@@ -64,7 +65,7 @@ export class PipelinesController {
       views.push(pipelineView(state.pipeline!, state.version, await this.dealCounts(actor.orgId, DEFAULT_PIPELINE_ID)));
     }
     for (const r of rows.filter((x) => x.deleted_at === null)) {
-      const definition = (typeof r.definition === 'string' ? JSON.parse(r.definition) : r.definition) as Pipeline;
+      const definition = r.definition;
       views.push(pipelineView(definition, Number(r.version), await this.dealCounts(actor.orgId, r.id)));
     }
     return {
@@ -183,7 +184,8 @@ export class PipelinesController {
   }
 
   private async dealCounts(orgId: string, pipelineId: string): Promise<Map<string, number>> {
-    const rows = await this.database.db
+    const rows = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('opportunity_list')
       .select(['stage', (eb) => eb.fn.countAll<string>().as('n')])
       .where('org_id', '=', orgId)

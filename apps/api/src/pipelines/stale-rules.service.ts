@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { activeStages, DEFAULT_PIPELINE_ID, Pipeline } from '@app/domain';
+import { activeStages, DEFAULT_PIPELINE_ID } from '@app/domain';
 import { APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
-import { StaleRule } from '@app/read-models';
+import { StaleRule, type ReadModelTables } from '@app/read-models';
 import { PipelineRepository } from './pipeline.repository';
 
 /** Per-stage rotting: a stage's rotting_days, else STALE_AFTER_DAYS, for every active stage of every pipeline. */
@@ -18,13 +18,14 @@ export class StaleRules {
   }
 
   async forOrg(orgId: string, defaultDays = this.config.staleAfterDays): Promise<StaleRule[]> {
-    const rows = await this.database.db
+    const rows = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('pipelines')
       .select(['id', 'definition'])
       .where('org_id', '=', orgId)
       .where('deleted_at', 'is', null)
       .execute();
-    const definitions = rows.map((r) => (typeof r.definition === 'string' ? JSON.parse(r.definition) : r.definition) as Pipeline);
+    const definitions = rows.map((r) => r.definition);
     if (!definitions.some((p) => p.id === DEFAULT_PIPELINE_ID)) {
       definitions.push((await this.pipelines.load(orgId, DEFAULT_PIPELINE_ID)).pipeline!);
     }

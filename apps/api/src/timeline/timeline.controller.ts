@@ -3,7 +3,15 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post } from '@ne
 import { randomUUID } from 'node:crypto';
 import { ActivityLogged, DomainError, OpportunityEvent } from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, nameBasedUuid, validateQuery } from '@app/platform';
-import { ConsistencyService, customerNumberFor, findActivity, listActivities, listNotes, READ_MODEL_NAMES } from '@app/read-models';
+import {
+  ConsistencyService,
+  customerNumberFor,
+  findActivity,
+  listActivities,
+  listNotes,
+  READ_MODEL_NAMES,
+  type ReadModelTables,
+} from '@app/read-models';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
 import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
 import { ParseOpportunityIdPipe } from '../opportunities/opportunity-id.pipe';
@@ -74,7 +82,7 @@ export class TimelineController {
     @CommandMetadata() meta: CommandMeta,
   ) {
     await this.consistency.waitFor(undefined, actor.orgId, READ_MODEL_NAMES);
-    const activity = await findActivity(this.database.db, actor.orgId, activityId);
+    const activity = await findActivity(this.database.tables<ReadModelTables>(), actor.orgId, activityId);
     if (!activity) throw DomainError.notFound('Activity');
     const done = await this.commands.execute(
       new OpportunityCommandMessage(
@@ -84,7 +92,10 @@ export class TimelineController {
       ),
     );
     await this.consistency.waitFor(done.position ?? undefined, undefined, READ_MODEL_NAMES);
-    return { message: 'Activity completed successfully', data: await findActivity(this.database.db, actor.orgId, activityId) };
+    return {
+      message: 'Activity completed successfully',
+      data: await findActivity(this.database.tables<ReadModelTables>(), actor.orgId, activityId),
+    };
   }
 
   @ReadYourWrites()
@@ -96,7 +107,7 @@ export class TimelineController {
   ) {
     const q = validateQuery(ActivitiesQueryDto, raw);
     await this.ensureDeal(actor, id);
-    const { rows, total } = await listActivities(this.database.db, actor.orgId, id, q.page, q.per_page, q.type);
+    const { rows, total } = await listActivities(this.database.tables<ReadModelTables>(), actor.orgId, id, q.page, q.per_page, q.type);
     return {
       data: rows,
       meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) },
@@ -132,7 +143,7 @@ export class TimelineController {
   async notes(@Param('id', ParseOpportunityIdPipe) id: string, @ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(PageQueryDto, raw);
     await this.ensureDeal(actor, id);
-    const { rows, total } = await listNotes(this.database.db, actor.orgId, id, q.page, q.per_page);
+    const { rows, total } = await listNotes(this.database.tables<ReadModelTables>(), actor.orgId, id, q.page, q.per_page);
     return {
       data: rows,
       meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) },
@@ -149,7 +160,8 @@ export class TimelineController {
     const outcome = await this.commands.execute(
       new OpportunityCommandMessage(id, { type: 'ConvertProspect', customer_id: customerId, activity_id: randomUUID() }, meta),
     );
-    const customer = await this.database.db
+    const customer = await this.database
+      .tables<ReadModelTables>()
       .insertInto('customers')
       .values({
         org_id: actor.orgId,
@@ -175,7 +187,8 @@ export class TimelineController {
 
   /** The deal is in the read model (the route has waited for the caller's writes). */
   private async ensureDeal(actor: Actor, id: string): Promise<void> {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('opportunity_list')
       .select('id')
       .where('org_id', '=', actor.orgId)

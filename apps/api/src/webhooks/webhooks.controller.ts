@@ -16,6 +16,7 @@ import {
   SUBSCRIBABLE_EVENT_TYPES,
   updateEndpoint,
   WebhookDispatcher,
+  type WebhookTables,
 } from '@app/webhooks';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
 import { IsOptionalNotNull } from '../opportunities/dto/validators';
@@ -65,48 +66,52 @@ export class WebhooksController {
     private readonly store: EventStore,
   ) {}
 
+  private get webhooks() {
+    return this.database.tables<WebhookTables>();
+  }
+
   /** The whsec_ secret is in this response only. */
   @Post()
   async create(@Body() dto: CreateWebhookDto, @CurrentActor() actor: Actor) {
     await this.policy.checkUrl(dto.url);
-    const data = await createEndpoint(this.database.db, this.store, actor.orgId, dto);
+    const data = await createEndpoint(this.webhooks, this.store, actor.orgId, dto);
     return { message: 'Webhook endpoint created; store the secret now, it is not shown again', data };
   }
 
   @Get()
   async list(@CurrentActor() actor: Actor) {
-    return { data: await listEndpoints(this.database.db, actor.orgId) };
+    return { data: await listEndpoints(this.webhooks, actor.orgId) };
   }
 
   @Get(':id')
   async get(@Param('id', uuid) id: string, @CurrentActor() actor: Actor) {
-    return { data: await getEndpoint(this.database.db, actor.orgId, id) };
+    return { data: await getEndpoint(this.webhooks, actor.orgId, id) };
   }
 
   @Patch(':id')
   async update(@Param('id', uuid) id: string, @Body() dto: UpdateWebhookDto, @CurrentActor() actor: Actor) {
     if (dto.url !== undefined) await this.policy.checkUrl(dto.url);
-    return { message: 'Webhook endpoint updated', data: await updateEndpoint(this.database.db, actor.orgId, id, dto) };
+    return { message: 'Webhook endpoint updated', data: await updateEndpoint(this.webhooks, actor.orgId, id, dto) };
   }
 
   @Delete(':id')
   @HttpCode(204)
   async remove(@Param('id', uuid) id: string, @CurrentActor() actor: Actor) {
-    await deleteEndpoint(this.database.db, actor.orgId, id);
+    await deleteEndpoint(this.webhooks, actor.orgId, id);
   }
 
   /** New secret shown once; the old one stays valid (and signed with) during the overlap. */
   @Post(':id/rotate-secret')
   @HttpCode(200)
   async rotate(@Param('id', uuid) id: string, @Body() dto: RotateSecretDto, @CurrentActor() actor: Actor) {
-    const data = await rotateSecret(this.database.db, actor.orgId, id, dto.overlap_seconds ?? this.config.webhookSecretOverlapSeconds);
+    const data = await rotateSecret(this.webhooks, actor.orgId, id, dto.overlap_seconds ?? this.config.webhookSecretOverlapSeconds);
     return { message: 'Secret rotated; the previous secret stays valid until previous_secret_expires_at', data };
   }
 
   @Get(':id/deliveries')
   async deliveries(@Param('id', uuid) id: string, @Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
     const q = validateQuery(DeliveriesQueryDto, raw);
-    const { rows, total } = await listDeliveries(this.database.db, actor.orgId, id, q.page, q.per_page, q.status);
+    const { rows, total } = await listDeliveries(this.webhooks, actor.orgId, id, q.page, q.per_page, q.status);
     return {
       data: rows,
       meta: { current_page: q.page, per_page: q.per_page, total, last_page: Math.max(1, Math.ceil(total / q.per_page)) },
@@ -118,7 +123,7 @@ export class WebhooksController {
   async redeliver(@Param('id', uuid) id: string, @Param('deliveryId') deliveryId: string, @CurrentActor() actor: Actor) {
     if (!/^msg_[0-9a-f]{32}$/.test(deliveryId))
       throw DomainError.validation({ deliveryId: ['deliveryId must be a webhook-id such as msg_…'] });
-    const data = await redeliver(this.database.db, actor.orgId, id, deliveryId);
+    const data = await redeliver(this.webhooks, actor.orgId, id, deliveryId);
     this.dispatcher.wake();
     return { message: 'Delivery queued again with the same webhook-id', data };
   }
@@ -127,7 +132,7 @@ export class WebhooksController {
   @Post(':id/test')
   @HttpCode(200)
   async test(@Param('id', uuid) id: string, @CurrentActor() actor: Actor) {
-    const endpoint = await getEndpoint(this.database.db, actor.orgId, id);
+    const endpoint = await getEndpoint(this.webhooks, actor.orgId, id);
     await this.policy.checkUrl(endpoint.url);
     const data = await this.dispatcher.sendTest(actor.orgId, id);
     return { message: data.delivered ? 'Test ping delivered' : 'Test ping not delivered', data };

@@ -71,7 +71,7 @@ export class PostgresEventStore extends EventStore {
   constructor(private readonly database: Database) {
     super();
     this.name = database.kind;
-    this.db = database.db;
+    this.db = database.tables<EventStoreTables>();
   }
 
   /** Cross-process wake-ups (other API processes appending) via LISTEN. */

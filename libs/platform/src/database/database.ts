@@ -19,8 +19,14 @@ export type DatabaseKind = 'pglite' | 'postgres';
 /** One handle for either backend: Kysely for queries, plus the wake-up channel. */
 export interface Database {
   readonly kind: DatabaseKind;
-  /** Each library types it with its own tables (PlatformTables, EventStoreTables, WebhookTables, …). */
-  readonly db: Kysely<any>;
+  /** Queries on the platform's own tables (tokens, idempotency keys); other libraries use tables(). */
+  readonly db: Kysely<PlatformTables>;
+  /**
+   * The same connections typed with a library's tables, e.g. `tables<ReadModelTables>()`. Each
+   * library declares the tables it owns (next to their migrations); Kysely's table types are
+   * invariant, so a handle is narrowed to the tables a caller uses rather than one union type.
+   */
+  tables<T>(): Kysely<T>;
   /** The schema every connection is confined to, if any. */
   readonly schema?: string;
   /** Subscribe to a NOTIFY channel; returns an unsubscribe function. */
@@ -60,6 +66,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   return {
     kind: 'postgres',
     db,
+    tables: <T>() => db as unknown as Kysely<T>,
     schema: options.schema,
     async listen(channel, onNotify) {
       const client = new Client(connOptions);
@@ -112,6 +119,7 @@ export async function openPGlite(options: PGliteOptions = {}): Promise<Database 
   return {
     kind: 'pglite',
     db,
+    tables: <T>() => db as unknown as Kysely<T>,
     pglite,
     // One process owns an embedded database, so in-process signals are enough.
     async listen() {

@@ -21,7 +21,7 @@ export function mergeMigrations(...sets: Migrations[]): Migrations {
  * the database is confined to one schema (without it Kysely would find another schema's
  * bookkeeping tables and skip creating its own).
  */
-export async function migrateToLatest(db: Kysely<any>, migrations: Migrations, schema?: string): Promise<void> {
+export async function migrateToLatest<DB>(db: Kysely<DB>, migrations: Migrations, schema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },

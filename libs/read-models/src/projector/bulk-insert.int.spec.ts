@@ -79,7 +79,7 @@ for (const backend of testBackends()) {
 
     beforeAll(async () => {
       database = await backend.open();
-      db = database.db;
+      db = database.tables<ScratchTables>();
     });
     afterAll(() => database?.close());
 

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { IQueryHandler, QueryHandler } from '@nestjs/cqrs';
-import { DomainError, OpportunityState, parseAmount } from '@app/domain';
+import { DomainError, parseAmount } from '@app/domain';
 import { Actor, Database, DATABASE } from '@app/platform';
 import {
   forecast,
@@ -15,6 +15,7 @@ import {
   pipelineSummary,
   DateRange,
   stats,
+  type ReadModelTables,
 } from '@app/read-models';
 import { sumToMajor } from '@app/domain';
 import { OpportunityRepository } from '../opportunity.repository';
@@ -23,7 +24,6 @@ import { OpportunityViews } from '../opportunity-views.service';
 import { StaleRules } from '../../pipelines/stale-rules.service';
 import { activitiesByDeal, averageMinor } from '@app/read-models';
 
-const parseState = (state: unknown): OpportunityState => (typeof state === 'string' ? JSON.parse(state) : state) as OpportunityState;
 
 export class GetOpportunity {
   constructor(
@@ -41,7 +41,8 @@ export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
   ) {}
 
   async execute({ actor, id, includes }: GetOpportunity) {
-    const row = await this.database.db
+    const row = await this.database
+      .tables<ReadModelTables>()
       .selectFrom('opportunity_list')
       .select(['state', 'last_version'])
       .where('org_id', '=', actor.orgId)
@@ -50,9 +51,9 @@ export class GetOpportunityHandler implements IQueryHandler<GetOpportunity> {
       .executeTakeFirst();
     if (!row) throw DomainError.notFound('Opportunity');
     const activities = includes.includes('activities')
-      ? ((await activitiesByDeal(this.database.db, actor.orgId, [id])).get(id) ?? [])
+      ? ((await activitiesByDeal(this.database.tables<ReadModelTables>(), actor.orgId, [id])).get(id) ?? [])
       : undefined;
-    return { version: Number(row.last_version), data: await this.views.detail(actor, parseState(row.state), includes, activities) };
+    return { version: Number(row.last_version), data: await this.views.detail(actor, row.state, includes, activities) };
   }
 }
 
@@ -74,7 +75,7 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
 
   async execute({ actor, query, includes }: ListOpportunities) {
     const now = new Date();
-    const db = this.database.db;
+    const db = this.database.tables<ReadModelTables>();
     const [{ rows, byCurrency, total }, winRateRows] = await Promise.all([
       listOpportunities(db, actor.orgId, query, now),
       db
@@ -86,7 +87,7 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
         .groupBy('status')
         .execute(),
     ]);
-    const states = rows.map((r) => parseState(r.state));
+    const states = rows.map((r) => r.state);
     const refs = await loadRefs(
       db,
       actor.orgId,
@@ -167,7 +168,7 @@ export class GetPipelineDataHandler implements IQueryHandler<GetPipelineData> {
 
   async execute({ actor, params }: GetPipelineData) {
     const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
-    return pipelineData(this.database.db, actor.orgId, { ...params, pipeline }, new Date());
+    return pipelineData(this.database.tables<ReadModelTables>(), actor.orgId, { ...params, pipeline }, new Date());
   }
 }
 
@@ -183,7 +184,7 @@ export class GetForecastHandler implements IQueryHandler<GetForecast> {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   execute({ actor, params }: GetForecast) {
-    return forecast(this.database.db, actor.orgId, params, new Date());
+    return forecast(this.database.tables<ReadModelTables>(), actor.orgId, params, new Date());
   }
 }
 
@@ -199,7 +200,7 @@ export class GetMonthlyForecastHandler implements IQueryHandler<GetMonthlyForeca
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   execute({ actor, params }: GetMonthlyForecast) {
-    return monthlyForecast(this.database.db, actor.orgId, params, new Date());
+    return monthlyForecast(this.database.tables<ReadModelTables>(), actor.orgId, params, new Date());
   }
 }
 
@@ -222,7 +223,7 @@ export class GetStatsHandler implements IQueryHandler<GetStats> {
     const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
     const days = params.staleDays ?? this.staleRules.defaultDays;
     const rules = await this.staleRules.forOrg(actor.orgId, days);
-    return stats(this.database.db, actor.orgId, pipeline, new Date(), rules, days, params.currency);
+    return stats(this.database.tables<ReadModelTables>(), actor.orgId, pipeline, new Date(), rules, days, params.currency);
   }
 }
 
@@ -242,7 +243,7 @@ export class GetPipelineSummaryHandler implements IQueryHandler<GetPipelineSumma
 
   async execute({ actor, params }: GetPipelineSummary) {
     const pipeline = await this.repository.pipelineFor(actor.orgId, params.pipelineId);
-    return pipelineSummary(this.database.db, actor.orgId, pipeline, new Date(), params.period, params.currency);
+    return pipelineSummary(this.database.tables<ReadModelTables>(), actor.orgId, pipeline, new Date(), params.period, params.currency);
   }
 }
 
