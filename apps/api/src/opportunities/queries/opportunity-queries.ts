@@ -24,7 +24,6 @@ import { OpportunityViews } from '../opportunity-views.service';
 import { StaleRules } from '../../pipelines/stale-rules.service';
 import { activitiesByDeal, averageMinor } from '@app/read-models';
 
-
 export class GetOpportunity {
   constructor(
     readonly actor: Actor,
