@@ -53,10 +53,33 @@ async function main(): Promise<void> {
       )
       .onConflict((oc) => oc.doNothing())
       .execute();
+    // Two contacts per customer, the deals' stakeholders (a decision maker and a champion).
+    const contactsPerCustomer = 2;
+    await db
+      .insertInto('contacts')
+      .values(
+        Array.from({ length: customers * contactsPerCustomer }, (_, k) => {
+          const i = Math.floor(k / contactsPerCustomer);
+          const n = k % contactsPerCustomer;
+          const first = FIRST[(i + n + 3) % FIRST.length];
+          const last = LAST[(i * 7 + n) % LAST.length];
+          return {
+            org_id: orgId,
+            id: `ct_${i}_${n}`,
+            first_name: first,
+            last_name: last,
+            email: `${first.toLowerCase()}.${i}.${n}@example.com`,
+            title: n === 0 ? 'VP Operations' : 'Head of IT',
+            customer_id: `cust_${i}`,
+          };
+        }),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .execute();
     const random = rng(Date.now() % 100000);
     let events = 0;
     for (let i = 0; i < deals; i++) {
-      const rows = generateDeal(orgId, random, Date.now(), FIRST.length, customers);
+      const rows = generateDeal(orgId, random, Date.now(), FIRST.length, customers, contactsPerCustomer);
       await store.append(
         rows[0].stream_id,
         rows.map((r) => ({ eventId: r.event_id, type: r.type, data: JSON.parse(r.data), metadata: JSON.parse(r.metadata) })),
@@ -70,7 +93,9 @@ async function main(): Promise<void> {
     const runner = new ProjectionRunner(db, store, serviceProjections(store));
     await runner.ensureCheckpoints();
     for (const projection of runner.projections) await runner.catchUp(projection);
-    process.stdout.write(`Seeded org "${orgId}": ${deals} deals, ${events} events, ${FIRST.length} users, ${customers} customers.\n`);
+    process.stdout.write(
+      `Seeded org "${orgId}": ${deals} deals, ${events} events, ${FIRST.length} users, ${customers} customers, ${customers * contactsPerCustomer} contacts.\n`,
+    );
   });
 }
 

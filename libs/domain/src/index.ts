@@ -3,7 +3,6 @@ export * from './money';
 export * from './dates';
 export * from './pipeline';
 export * from './opportunity/events';
-export * from './opportunity/commands';
 export * from './opportunity/state';
 export * from './opportunity/decide';
 export * from './opportunity/computed';

@@ -69,7 +69,21 @@ export interface GeneratedEventRow {
  * One deal's history made with the real decider: created some time in the last two years,
  * then moved forward, won, lost or put on hold the way real pipelines look.
  */
-export function generateDeal(orgId: string, random: () => number, now: number, owners = 50, customers = 20000): GeneratedEventRow[] {
+/** The stakeholder roles the demo gives a customer's contacts `ct_<customer>_<n>`, in order. */
+export const DEMO_CONTACT_ROLES = ['decision_maker', 'champion', 'influencer'] as const;
+
+/**
+ * `contactsPerCustomer` > 0 (the demo data): each deal names its customer's contacts as stakeholders.
+ * 0 (the benchmarks) draws exactly the same numbers as before contacts existed.
+ */
+export function generateDeal(
+  orgId: string,
+  random: () => number,
+  now: number,
+  owners = 50,
+  customers = 20000,
+  contactsPerCustomer = 0,
+): GeneratedEventRow[] {
   const id = randomUUID();
   const stream = opportunityStreamId(orgId, id);
   // About a third of deals are still open: younger, closing from a month ago to ten months ahead.
@@ -82,14 +96,25 @@ export function generateDeal(orgId: string, random: () => number, now: number, o
   const close = new Date(closeAt).toISOString().slice(0, 10);
   const owner = `user_${Math.floor(random() * owners)}`;
   const currency = random() < 0.85 ? 'USD' : random() < 0.66 ? 'EUR' : 'GBP';
+  const name = `${COMPANIES[Math.floor(random() * COMPANIES.length)]} ${PRODUCTS[Math.floor(random() * PRODUCTS.length)]} ${Math.floor(random() * 1000)}`;
+  const description = random() < 0.5 ? `Deal for ${COMPANIES[Math.floor(random() * COMPANIES.length)]} team` : null;
+  const customerId = `cust_${Math.floor(random() * customers)}`;
   const commands: OpportunityCommand[] = [
     {
       type: 'CreateOpportunity',
       opportunity_id: id,
       input: {
-        name: `${COMPANIES[Math.floor(random() * COMPANIES.length)]} ${PRODUCTS[Math.floor(random() * PRODUCTS.length)]} ${Math.floor(random() * 1000)}`,
-        description: random() < 0.5 ? `Deal for ${COMPANIES[Math.floor(random() * COMPANIES.length)]} team` : null,
-        customer_id: `cust_${Math.floor(random() * customers)}`,
+        name,
+        description,
+        customer_id: customerId,
+        ...(contactsPerCustomer > 0
+          ? {
+              stakeholders: DEMO_CONTACT_ROLES.slice(0, contactsPerCustomer).map((role, n) => ({
+                contact_id: `ct_${customerId.slice('cust_'.length)}_${n}`,
+                role,
+              })),
+            }
+          : {}),
         value_minor: (1 + Math.floor(random() * 500)) * 100_000,
         currency,
         expected_close_date: close,

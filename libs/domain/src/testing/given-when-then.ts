@@ -9,7 +9,7 @@
  */
 import { DomainError, type ErrorCode } from '../errors';
 import { DEFAULT_PIPELINE, findStage } from '../pipeline';
-import type { OpportunityCommand } from '../opportunity/commands';
+import type { OpportunityCommand } from '../opportunity/decide';
 import { decide, type DecideContext } from '../opportunity/decide';
 import type { OpportunityCreated, OpportunityEvent, OpportunityStageChanged, StageMovement } from '../opportunity/events';
 import { fold } from '../opportunity/state';
