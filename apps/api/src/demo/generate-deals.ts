@@ -42,19 +42,7 @@ const TAGS = ['enterprise', 'smb', 'integration', 'renewal', 'partner', 'inbound
 const REGIONS = ['emea', 'amer', 'apac'];
 const DAY = 86_400_000;
 
-/** The columns of the event log (the event store's table) the loader below writes. */
-export interface GeneratedEventTables {
-  events: {
-    stream_id: string;
-    stream_version: number;
-    event_id: string;
-    type: string;
-    data: string;
-    metadata: string;
-    created_at: Date;
-  };
-}
-
+/** One row of the event log (the event store's table) as the loader below writes it. */
 export interface GeneratedEventRow {
   stream_id: string;
   stream_version: number;
@@ -63,6 +51,10 @@ export interface GeneratedEventRow {
   data: string;
   metadata: string;
   created_at: Date;
+}
+
+export interface GeneratedEventTables {
+  events: GeneratedEventRow;
 }
 
 /**

@@ -51,18 +51,12 @@ export async function listContacts(db: Kysely<ReadModelTables>, orgId: string, q
       eb.or([eb('first_name', 'ilike', term), eb('last_name', 'ilike', term), eb('email', 'ilike', term), eb('title', 'ilike', term)]),
     );
   }
-  const [rows, count] = await Promise.all([
-    base
-      .select(CONTACT_COLUMNS)
-      .orderBy('last_name')
-      .orderBy('first_name')
-      .orderBy('id')
-      .limit(q.per_page)
-      .offset((q.page - 1) * q.per_page)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+  return paged(
+    q,
+    (limit, offset) =>
+      base.select(CONTACT_COLUMNS).orderBy('last_name').orderBy('first_name').orderBy('id').limit(limit).offset(offset).execute(),
+    () => base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  );
 }
 
 /** Users, customers and contacts for sets of ids, in indexed lookups; unknown users and customers render as {id}. */
@@ -103,23 +97,28 @@ export interface PageQuery {
   search?: string;
 }
 
+/** One page of a directory query and the total it pages through, in parallel. */
+async function paged<R>(
+  q: PageQuery,
+  page: (limit: number, offset: number) => Promise<R[]>,
+  count: () => Promise<{ n: string }>,
+): Promise<{ rows: R[]; total: number }> {
+  const [rows, total] = await Promise.all([page(q.per_page, (q.page - 1) * q.per_page), count()]);
+  return { rows, total: Number(total.n) };
+}
+
 export async function listUsers(db: Kysely<ReadModelTables>, orgId: string, q: PageQuery) {
   let base = db.selectFrom('users').where('org_id', '=', orgId);
   if (q.search)
     base = base.where((eb) =>
       eb.or([eb('name', 'ilike', `%${escapeLike(q.search!)}%`), eb('email', 'ilike', `%${escapeLike(q.search!)}%`)]),
     );
-  const [rows, count] = await Promise.all([
-    base
-      .select(['id', 'name', 'email', 'created_at', 'updated_at'])
-      .orderBy('name')
-      .orderBy('id')
-      .limit(q.per_page)
-      .offset((q.page - 1) * q.per_page)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+  return paged(
+    q,
+    (limit, offset) =>
+      base.select(['id', 'name', 'email', 'created_at', 'updated_at']).orderBy('name').orderBy('id').limit(limit).offset(offset).execute(),
+    () => base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  );
 }
 
 export async function listCustomers(db: Kysely<ReadModelTables>, orgId: string, q: PageQuery) {
@@ -128,17 +127,18 @@ export async function listCustomers(db: Kysely<ReadModelTables>, orgId: string, 
     const term = `%${escapeLike(q.search)}%`;
     base = base.where((eb) => eb.or([eb('company_name', 'ilike', term), eb('email', 'ilike', term), eb('customer_number', 'ilike', term)]));
   }
-  const [rows, count] = await Promise.all([
-    base
-      .select(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
-      .orderBy('company_name')
-      .orderBy('id')
-      .limit(q.per_page)
-      .offset((q.page - 1) * q.per_page)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+  return paged(
+    q,
+    (limit, offset) =>
+      base
+        .select(['id', 'customer_number', 'company_name', 'email', 'created_at', 'updated_at'])
+        .orderBy('company_name')
+        .orderBy('id')
+        .limit(limit)
+        .offset(offset)
+        .execute(),
+    () => base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  );
 }
 
 export async function upsertUser(
