@@ -19,6 +19,17 @@ export default tseslint.config(
       // Off for now: queries are typed (Kysely<XTables>), but migrations take Kysely<any> by design and
       // about 15 places in apps/libs (error duck-typing, query-builder generics) still say any.
       '@typescript-eslint/no-explicit-any': 'off',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@app/*/*', '!@app/*/testing/*'],
+              message: 'Import a library through its entry point (@app/<library>); test helpers from @app/<library>/testing/.',
+            },
+          ],
+        },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { EventStore } from '@app/event-store';
-import type { Database } from '@app/platform/database/database';
+import type { Database } from '@app/platform';
 import { OpportunityProjection } from './opportunities/opportunity.projection';
 import { PipelinesProjection } from './pipelines/pipelines.projection';
 import type { Projection } from './projector/projection';

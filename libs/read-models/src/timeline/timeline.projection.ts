@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { OpportunityEvent } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
-import { nameBasedUuid } from '@app/platform/ids';
+import { nameBasedUuid } from '@app/platform';
 import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
 import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
 import type { Projection } from '../projector/projection';
