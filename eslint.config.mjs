@@ -24,7 +24,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['@app/*/*', '!@app/*/testing/*'],
+              regex: '^@app/[^/]+/(?!testing/)',
               message: 'Import a library through its entry point (@app/<library>); test helpers from @app/<library>/testing/.',
             },
           ],
