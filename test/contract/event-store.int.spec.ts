@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventStoreDBClient } from '@eventstore/db-client';
-import { type KyselyPlugin, sql } from 'kysely';
+import { type Kysely, type KyselyPlugin, sql } from 'kysely';
 import { categoryPrefix, opportunityStreamId, STREAM_CATEGORIES } from '@app/domain';
 import { ConcurrencyError, EventStoreDBEventStore, type NewEvent, PostgresEventStore } from '@app/event-store';
 import type { Database } from '@app/platform';
@@ -36,10 +36,12 @@ function countingDatabase(database: Database): { database: Database; probe: Back
       return args.result;
     },
   };
+  const counted = database.db.withPlugin(plugin);
   return {
     database: {
       ...database,
-      db: database.db.withPlugin(plugin),
+      db: counted,
+      tables: <T>() => counted as unknown as Kysely<T>,
       async prepared<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
         probe.roundTrips++;
         const rows = await database.prepared<R>(name, text, values);
