@@ -5,6 +5,7 @@ import { AuthGuard, ErrorFilter, IdempotencyInterceptor, ResponseHeadersIntercep
 import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { CoreModule, type CoreModuleOptions } from './core.module';
+import { CustomFieldsModule } from './custom-fields/custom-fields.module';
 import { DirectoryModule } from './directory/directory.module';
 import { OperationsModule } from './operations/operations.module';
 import { OpportunitiesModule } from './opportunities/opportunities.module';
@@ -32,6 +33,7 @@ export class AppModule {
         OperationsModule,
         OpportunitiesModule,
         PipelinesModule,
+        CustomFieldsModule,
         TimelineModule,
         AuditModule,
         DirectoryModule,

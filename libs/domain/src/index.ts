@@ -8,3 +8,4 @@ export * from './opportunity/decide';
 export * from './opportunity/computed';
 export * from './pipeline-aggregate';
 export * from './streams';
+export * from './custom-fields';

@@ -2,7 +2,7 @@
  * Stream names, in one place: '<category>-<org>-<id>'. Every stream carries its org, so no id can
  * reach another org's data; org ids have no '-' (a-z, 0-9, _), so the first two dashes split a name.
  */
-export const STREAM_CATEGORIES = ['opportunity', 'pipeline'] as const;
+export const STREAM_CATEGORIES = ['opportunity', 'pipeline', 'custom_fields'] as const;
 export type StreamCategory = (typeof STREAM_CATEGORIES)[number];
 
 export interface StreamName {
@@ -17,6 +17,8 @@ export function streamName(category: StreamCategory, orgId: string, id: string):
 
 export const opportunityStreamId = (orgId: string, opportunityId: string) => streamName('opportunity', orgId, opportunityId);
 export const pipelineStreamId = (orgId: string, pipelineId: string) => streamName('pipeline', orgId, pipelineId);
+/** One stream per org holds its custom-field definitions and settings. */
+export const customFieldsStreamId = (orgId: string) => streamName('custom_fields', orgId, 'definitions');
 
 /** The prefix every stream of a category starts with (a server-side filter on EventStoreDB). */
 export const categoryPrefix = (category: StreamCategory) => `${category}-`;

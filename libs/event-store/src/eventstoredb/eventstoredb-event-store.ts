@@ -66,7 +66,7 @@ export interface EventStoreDBEventStoreOptions {
   /**
    * Stream-name prefixes that belong to this application: readAll, the lag, checkpointAt and the
    * wake-up subscription only see events of streams starting with one of them. Default: one per
-   * stream category of libs/domain/src/streams.ts ('opportunity-', 'pipeline-'). Tests narrow it
+   * stream category of libs/domain/src/streams.ts ('opportunity-', 'pipeline-', 'custom_fields-'). Tests narrow it
    * to one org ('opportunity-<org>-', …) to share a server.
    */
   streamPrefixes?: string[];

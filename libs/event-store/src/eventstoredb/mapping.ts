@@ -36,7 +36,7 @@ const UNKNOWN_POSITION_FLOOR = 2n ** 63n;
 
 export type AnyRecorded = EsdbRecordedEvent & { position?: Position };
 
-/** The app's streams: one prefix per category of libs/domain/src/streams.ts ('opportunity-', 'pipeline-'). */
+/** The app's streams: one prefix per category of libs/domain/src/streams.ts ('opportunity-', 'pipeline-', 'custom_fields-'). */
 export function defaultStreamPrefixes(): string[] {
   return STREAM_CATEGORIES.map(categoryPrefix);
 }

@@ -14,11 +14,15 @@ import {
 
 describe('EventStoreDB mapping', () => {
   it('follows every stream category of the domain by default', () => {
-    expect(defaultStreamPrefixes()).toEqual(['opportunity-', 'pipeline-']);
+    expect(defaultStreamPrefixes()).toEqual(['opportunity-', 'pipeline-', 'custom_fields-']);
   });
 
   it("narrows the configured prefixes to one org's streams", () => {
-    expect(orgPrefixes(['opportunity-', 'pipeline-'], 'acme')).toEqual(['opportunity-acme-', 'pipeline-acme-']);
+    expect(orgPrefixes(['opportunity-', 'pipeline-', 'custom_fields-'], 'acme')).toEqual([
+      'opportunity-acme-',
+      'pipeline-acme-',
+      'custom_fields-acme-',
+    ]);
     expect(orgPrefixes(['opportunity-acme-', 'pipeline-acme-'], 'acme')).toEqual(['opportunity-acme-', 'pipeline-acme-']);
     expect(orgPrefixes(['opportunity-acme-'], 'other')).toEqual([]);
     expect(orgPrefixes(['opportunity-'], 'a-b')).toEqual([]);

@@ -90,14 +90,14 @@ describe('EventStoreDB catch-up reads over the client Subscription stream', () =
     const store = new EventStoreDBEventStore(client);
     const page = await store.readAll('esdb:7:7', 3);
     expect(page.events.map((e) => e.position)).toEqual(['10', '11', '12']);
-    expect(calls[0]).toEqual({ fromPosition: { commit: 7n, prepare: 7n }, prefixes: ['opportunity-', 'pipeline-'] });
+    expect(calls[0]).toEqual({ fromPosition: { commit: 7n, prepare: 7n }, prefixes: ['opportunity-', 'pipeline-', 'custom_fields-'] });
   });
 
   it("filters the audit feed on the server by the org's stream prefixes", async () => {
     const { client, calls } = scriptedClient([[{ confirmation: true }, ...events(1, 2), { caughtUp: true }]]);
     const store = new EventStoreDBEventStore(client);
     expect((await store.readAll(null, 10, { orgId: 'acme' })).events).toHaveLength(2);
-    expect(calls[0].prefixes).toEqual(['opportunity-acme-', 'pipeline-acme-']);
+    expect(calls[0].prefixes).toEqual(['opportunity-acme-', 'pipeline-acme-', 'custom_fields-acme-']);
   });
 
   it('an empty log after the checkpoint: no events, the checkpoint unchanged', async () => {

@@ -1,0 +1,82 @@
+import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
+import { API, bearer, uniqueOrg } from './helpers';
+
+/**
+ * Typed custom-field definitions per org: admins define, change and remove them (a rep or a
+ * manager gets 403), every change is an event of the org's stream (GET /custom-fields/history).
+ */
+
+const FIELDS = `${API}/custom-fields`;
+
+describeEachBackend('custom-field definitions (%s)', (backend) => {
+  const t = useTestApp(backend);
+  const org = uniqueOrg('cfd');
+  const tokens = useTokens(t, {
+    admin: [org, 'admin_1', 'admin'],
+    manager: [org, 'mgr_1', 'manager'],
+    rep: [org, 'rep_1', 'rep'],
+  });
+  const as = (who: keyof typeof tokens) => bearer(tokens[who]);
+
+  describe('definitions', () => {
+    it('admins define fields; reps and managers may read but not write', async () => {
+      const seats = await t.http().post(FIELDS).set(as('admin')).send({ key: 'seats', label: 'Seats', type: 'number', display_order: 2 });
+      expect(seats.status).toBe(201);
+      expect(seats.body.data).toEqual({
+        key: 'seats',
+        label: 'Seats',
+        type: 'number',
+        options: null,
+        required: false,
+        display_order: 2,
+        pipeline_id: null,
+      });
+      for (const body of [
+        { key: 'renewal', label: 'Renewal date', type: 'date', display_order: 3 },
+        { key: 'tier', label: 'Tier', type: 'single_select', options: ['gold', 'silver'], display_order: 1 },
+        { key: 'modules', label: 'Modules', type: 'multi_select', options: ['crm', 'erp'], display_order: 4 },
+        { key: 'signed', label: 'Signed', type: 'boolean', display_order: 5 },
+      ]) {
+        expect((await t.http().post(FIELDS).set(as('admin')).send(body)).status).toBe(201);
+      }
+      const before = await t.countEvents(org);
+      expect((await t.http().post(FIELDS).set(as('rep')).send({ key: 'x', label: 'X', type: 'text' })).status).toBe(403);
+      expect((await t.http().post(FIELDS).set(as('manager')).send({ key: 'x', label: 'X', type: 'text' })).status).toBe(403);
+      expect((await t.http().patch(`${FIELDS}/seats`).set(as('rep')).send({ label: 'Y' })).status).toBe(403);
+      expect((await t.http().delete(`${FIELDS}/seats`).set(as('rep'))).status).toBe(403);
+      expect((await t.http().put(`${FIELDS}/settings`).set(as('rep')).send({ allow_unknown: false })).status).toBe(403);
+      expect(await t.countEvents(org)).toBe(before);
+
+      const list = await t.http().get(FIELDS).set(as('rep'));
+      expect(list.status).toBe(200);
+      expect(list.body.data.map((d: { key: string }) => d.key)).toEqual(['tier', 'seats', 'renewal', 'modules', 'signed']);
+      expect(list.body.meta).toMatchObject({ allow_unknown: true });
+      const one = await t.http().get(`${FIELDS}/tier`).set(as('rep'));
+      expect(one.status).toBe(200);
+      expect(one.body.data.options).toEqual(['gold', 'silver']);
+      expect((await t.http().get(`${FIELDS}/nope`).set(as('rep'))).status).toBe(404);
+    });
+
+    it('refuses bad definitions with a 400 naming the field, and appends nothing', async () => {
+      const before = await t.countEvents(org);
+      for (const [body, field] of [
+        [{ key: 'Bad-Key', label: 'x', type: 'text' }, 'key'],
+        [{ key: 'seats', label: 'again', type: 'text' }, 'key'],
+        [{ key: 'history', label: 'x', type: 'text' }, 'key'],
+        [{ key: 'ok', label: 'x', type: 'colour' }, 'type'],
+        [{ key: 'ok', label: 'x', type: 'single_select' }, 'options'],
+        [{ key: 'ok', label: 'x', type: 'multi_select', options: ['a', 'a'] }, 'options'],
+        [{ key: 'ok', label: 'x', type: 'text', pipeline_id: 'no_such_pipeline' }, 'pipeline_id'],
+        [{ key: 'ok', label: 'x', type: 'text', display_order: 1.5 }, 'display_order'],
+      ] as const) {
+        const res = await t.http().post(FIELDS).set(as('admin')).send(body);
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+        expect(Object.keys(res.body.errors ?? {})).toContain(field);
+      }
+      expect((await t.http().patch(`${FIELDS}/nope`).set(as('admin')).send({ label: 'x' })).status).toBe(404);
+      expect((await t.http().patch(`${FIELDS}/seats`).set(as('admin')).send({ type: 'single_select' })).status).toBe(400);
+      expect((await t.http().put(`${FIELDS}/settings`).set(as('admin')).send({ allow_unknown: 'no' })).status).toBe(400);
+      expect(await t.countEvents(org)).toBe(before);
+    });
+  });
+});
