@@ -1,5 +1,5 @@
 import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
-import { API, bearer, uniqueOrg } from './helpers';
+import { API, bearer, createDeal, dealBody, getDeal, OPPS, uniqueOrg } from './helpers';
 
 /**
  * Typed custom-field definitions per org: admins define, change and remove them (a rep or a
@@ -17,6 +17,7 @@ describeEachBackend('custom-field definitions (%s)', (backend) => {
     rep: [org, 'rep_1', 'rep'],
   });
   const as = (who: keyof typeof tokens) => bearer(tokens[who]);
+  let dealId: string;
 
   describe('definitions', () => {
     it('admins define fields; reps and managers may read but not write', async () => {
@@ -77,6 +78,92 @@ describeEachBackend('custom-field definitions (%s)', (backend) => {
       expect((await t.http().patch(`${FIELDS}/seats`).set(as('admin')).send({ type: 'single_select' })).status).toBe(400);
       expect((await t.http().put(`${FIELDS}/settings`).set(as('admin')).send({ allow_unknown: 'no' })).status).toBe(400);
       expect(await t.countEvents(org)).toBe(before);
+    });
+  });
+
+  describe('deals against the definitions', () => {
+    it('accepts typed values and keeps keys without a definition while allow_unknown is true', async () => {
+      const { id } = await createDeal(t, tokens.rep, {
+        name: 'Typed',
+        custom_fields: { seats: 40, renewal: '2027-01-31', tier: 'gold', modules: ['crm'], signed: false, free_text: [1, 2] },
+      });
+      dealId = id;
+      const res = await getDeal(t, tokens.rep, id);
+      expect(res.body.data.custom_fields).toEqual({
+        seats: 40,
+        renewal: '2027-01-31',
+        tier: 'gold',
+        modules: ['crm'],
+        signed: false,
+        free_text: [1, 2],
+      });
+    });
+
+    it('refuses a wrong type with a 400 naming custom_fields.<key> and the type, and appends nothing', async () => {
+      const before = await t.countEvents(org);
+      for (const [fields, key, expected] of [
+        [{ seats: '40' }, 'seats', 'number'],
+        [{ renewal: '2027-02-30' }, 'renewal', 'date'],
+        [{ renewal: '0000-01-01' }, 'renewal', 'date'],
+        [{ tier: 'bronze' }, 'tier', 'single_select'],
+        [{ modules: ['crm', 'crm'] }, 'modules', 'multi_select'],
+        [{ modules: ['hr'] }, 'modules', 'multi_select'],
+        [{ signed: 'yes' }, 'signed', 'boolean'],
+      ] as const) {
+        const created = await t
+          .http()
+          .post(OPPS)
+          .set(as('rep'))
+          .send(dealBody({ custom_fields: fields }));
+        expect({ fields, status: created.status }).toEqual({ fields, status: 400 });
+        expect(created.body.errors[`custom_fields.${key}`].join(' ')).toContain(expected);
+        const updated = await t.http().patch(`${OPPS}/${dealId}`).set(as('rep')).send({ custom_fields: fields });
+        expect({ fields, status: updated.status }).toEqual({ fields, status: 400 });
+        expect(Object.keys(updated.body.errors)).toEqual([`custom_fields.${key}`]);
+      }
+      // 1e400 parses as Infinity: not a finite number, so not storable as one.
+      const huge = await t
+        .http()
+        .post(OPPS)
+        .set(as('rep'))
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify(dealBody({ custom_fields: { seats: 0 } })).replace('"seats":0', '"seats":1e400'));
+      expect(huge.status).toBe(400);
+      expect(Object.keys(huge.body.errors)).toEqual(['custom_fields.seats']);
+      expect(await t.countEvents(org)).toBe(before);
+    });
+
+    it('a required field is needed on create; unknown keys are refused once allow_unknown is false', async () => {
+      expect((await t.http().patch(`${FIELDS}/signed`).set(as('admin')).send({ required: true })).status).toBe(200);
+      const before = await t.countEvents(org);
+      const missing = await t.http().post(OPPS).set(as('rep')).send(dealBody());
+      expect(missing.status).toBe(400);
+      expect(Object.keys(missing.body.errors)).toEqual(['custom_fields.signed']);
+      expect(await t.countEvents(org)).toBe(before);
+
+      const settings = await t.http().put(`${FIELDS}/settings`).set(as('admin')).send({ allow_unknown: false });
+      expect(settings.status).toBe(200);
+      expect(settings.body.data).toEqual({ allow_unknown: false });
+      const after = await t.countEvents(org);
+      const unknown = await t
+        .http()
+        .patch(`${OPPS}/${dealId}`)
+        .set(as('rep'))
+        .send({ custom_fields: { other_key: 1 } });
+      expect(unknown.status).toBe(400);
+      expect(Object.keys(unknown.body.errors)).toEqual(['custom_fields.other_key']);
+      expect(await t.countEvents(org)).toBe(after);
+      expect(
+        (
+          await t
+            .http()
+            .patch(`${OPPS}/${dealId}`)
+            .set(as('rep'))
+            .send({ custom_fields: { seats: 41 } })
+        ).status,
+      ).toBe(200);
+      expect((await t.http().put(`${FIELDS}/settings`).set(as('admin')).send({ allow_unknown: true })).status).toBe(200);
+      expect((await t.http().patch(`${FIELDS}/signed`).set(as('admin')).send({ required: false })).status).toBe(200);
     });
   });
 });

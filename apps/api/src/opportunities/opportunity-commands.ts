@@ -18,6 +18,7 @@ import { contactsByIds, type ReadModelTables } from '@app/read-models';
 import { type Actor, APP_CONFIG, type AppConfig, DATABASE, type Database } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
+import { CustomFieldsRepository } from '../custom-fields/custom-fields.repository';
 
 export type OpportunityOutcome = CommandOutcome<OpportunityState, OpportunityEvent>;
 
@@ -38,6 +39,7 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
   constructor(
     private readonly store: EventStore,
     private readonly pipelines: PipelineRepository,
+    private readonly customFields: CustomFieldsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DATABASE) private readonly database: Database,
   ) {}
@@ -65,7 +67,11 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
             orgId,
             command.type === 'CreateOpportunity' ? command.input.pipeline_id : state.pipeline_id,
           );
-          return decide(command, state, { now, actor_id: meta.actor.userId, pipeline });
+          // A create (required fields) or an update that gives custom_fields is checked against the definitions.
+          const checksFields =
+            command.type === 'CreateOpportunity' || (command.type === 'UpdateOpportunity' && command.changes.custom_fields != null);
+          const customFields = checksFields ? await this.customFields.load(orgId) : undefined;
+          return decide(command, state, { now, actor_id: meta.actor.userId, pipeline, custom_fields: customFields });
         },
       },
       meta,

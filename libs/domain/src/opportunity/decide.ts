@@ -1,3 +1,4 @@
+import { customFieldErrors, type CustomFieldsState } from '../custom-fields';
 import { DATE_BOUNDS, dateOf, invalidDateMessage, isValidDate, parseInstant } from '../dates';
 import { DomainError, ErrorCode, type FieldErrors } from '../errors';
 import { MAX_AMOUNT, MAX_AMOUNT_MINOR } from '../money';
@@ -100,6 +101,11 @@ export interface DecideContext {
   now: string;
   actor_id: string;
   pipeline: Pipeline;
+  /**
+   * The org's custom-field definitions, for a create or an update that gives custom_fields
+   * (absent: the values are not checked, as before definitions existed).
+   */
+  custom_fields?: CustomFieldsState;
 }
 
 export interface AllowedTransitions {
@@ -270,6 +276,7 @@ function create(
   collectDetailErrors(input, errors);
   if (input.probability !== undefined) checkProbability(input.probability, errors);
   checkStakeholders(input, errors);
+  if (ctx.custom_fields) customFieldErrors(ctx.custom_fields, ctx.pipeline.id, input.custom_fields ?? {}, true, errors);
   throwIfAny(errors);
 
   const override = input.probability ?? null;
@@ -400,6 +407,8 @@ function update(
   }
   collectDetailErrors(changes, errors);
   if (typeof command.probability === 'number') checkProbability(command.probability, errors);
+  if (ctx.custom_fields && changes.custom_fields)
+    customFieldErrors(ctx.custom_fields, ctx.pipeline.id, changes.custom_fields, false, errors);
   throwIfAny(errors);
 
   const effective = diff(state, changes);

@@ -2,6 +2,7 @@ import {
   DEFAULT_PIPELINE,
   type DomainError,
   ErrorCode,
+  type CustomFieldsState,
   type OpportunityCommand,
   type OpportunityEvent,
   type Pipeline,
@@ -1458,5 +1459,57 @@ describe('decide: pipeline policy', () => {
           lost_at: NOW,
         },
       });
+  });
+});
+
+describe('decide: custom fields against their definitions', () => {
+  const definitions: CustomFieldsState = {
+    version: 2,
+    allow_unknown: true,
+    definitions: [
+      { key: 'seats', label: 'Seats', type: 'number', required: false, display_order: 1, pipeline_id: null },
+      {
+        key: 'tier',
+        label: 'Tier',
+        type: 'single_select',
+        options: ['gold', 'silver'],
+        required: true,
+        display_order: 2,
+        pipeline_id: null,
+      },
+    ],
+  };
+  const custom_fields = definitions;
+
+  it('a create with typed values records them as given', () => {
+    given()
+      .when(create({ custom_fields: { seats: 40, tier: 'gold', free: 'x' } }), { custom_fields })
+      .then(createdNow({ custom_fields: { seats: 40, tier: 'gold', free: 'x' } }));
+  });
+
+  it('a create refuses a wrong type and a missing required field, naming custom_fields.<key>', () => {
+    const error = given()
+      .when(create({ custom_fields: { seats: '40' } }), { custom_fields })
+      .thenThrows(VALIDATION);
+    expect(fieldsOf(error)).toEqual(['custom_fields.seats', 'custom_fields.tier']);
+    expect((error.details as { errors: Record<string, string[]> }).errors['custom_fields.seats'][0]).toContain('number');
+  });
+
+  it('an unknown key is refused only when allow_unknown is false', () => {
+    const error = given()
+      .when(create({ custom_fields: { tier: 'gold', free: 'x' } }), { custom_fields: { ...definitions, allow_unknown: false } })
+      .thenThrows(VALIDATION);
+    expect(fieldsOf(error)).toEqual(['custom_fields.free']);
+  });
+
+  it('an update checks only the keys it gives; an old value that no longer fits stays', () => {
+    const deal = created({ custom_fields: { seats: 'forty', tier: 'gold' } });
+    given(deal)
+      .when({ type: 'UpdateOpportunity', changes: { custom_fields: { tier: 'silver' } } }, { custom_fields })
+      .then({ type: 'OpportunityUpdated', data: { changes: { custom_fields: { seats: 'forty', tier: 'silver' } }, updated_at: NOW } });
+    const error = given(deal)
+      .when({ type: 'UpdateOpportunity', changes: { custom_fields: { tier: null, seats: 'x' } } }, { custom_fields })
+      .thenThrows(VALIDATION);
+    expect(fieldsOf(error)).toEqual(['custom_fields.seats', 'custom_fields.tier']);
   });
 });
