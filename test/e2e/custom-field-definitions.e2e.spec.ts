@@ -166,4 +166,89 @@ describeEachBackend('custom-field definitions (%s)', (backend) => {
       expect((await t.http().patch(`${FIELDS}/signed`).set(as('admin')).send({ required: false })).status).toBe(200);
     });
   });
+
+  describe('the detail', () => {
+    it('lists the definitions that apply, in display order, and reports values that no longer fit', async () => {
+      const res = await getDeal(t, tokens.rep, dealId);
+      expect(res.body.data.custom_field_definitions.map((d: { key: string }) => d.key)).toEqual([
+        'tier',
+        'seats',
+        'renewal',
+        'modules',
+        'signed',
+      ]);
+      expect(res.body.data.custom_field_mismatches).toEqual([]);
+
+      // seats becomes a single_select: the stored 41 stays readable and is reported.
+      const before = await t.countEvents(org);
+      const changed = await t
+        .http()
+        .patch(`${FIELDS}/seats`)
+        .set(as('admin'))
+        .send({ type: 'single_select', options: ['small', 'large'] });
+      expect(changed.status).toBe(200);
+      expect(changed.body.data).toMatchObject({ type: 'single_select', options: ['small', 'large'] });
+      expect(await t.countEvents(org)).toBe(before + 1);
+      const after = await getDeal(t, tokens.rep, dealId);
+      expect(after.body.data.custom_fields.seats).toBe(41);
+      expect(after.body.data.custom_field_mismatches).toEqual([{ key: 'seats', reason: expect.stringContaining('single_select') }]);
+      const list = await t.http().get(`${OPPS}?cf_seats=41`).set(as('rep'));
+      expect(list.body.data.map((d: { id: string }) => d.id)).toEqual([dealId]);
+      expect(list.body.data[0].custom_field_definitions).toBeUndefined();
+
+      expect((await t.http().patch(`${FIELDS}/seats`).set(as('admin')).send({ type: 'number' })).status).toBe(200);
+      expect((await getDeal(t, tokens.rep, dealId)).body.data.custom_field_mismatches).toEqual([]);
+    });
+
+    it('a field of one pipeline applies only to its deals', async () => {
+      const pipeline = await t
+        .http()
+        .post(`${API}/pipelines`)
+        .set(as('admin'))
+        .send({
+          id: 'enterprise',
+          name: 'Enterprise',
+          stages: [
+            { key: 'open', name: 'Open', display_order: 1 },
+            { key: 'won', name: 'Won', display_order: 2, is_won: true },
+            { key: 'lost', name: 'Lost', display_order: 3, is_lost: true },
+          ],
+        });
+      expect(pipeline.status).toBe(201);
+      const region = await t
+        .http()
+        .post(FIELDS)
+        .set(as('admin'))
+        .send({ key: 'region', label: 'Region', type: 'text', pipeline_id: 'enterprise', display_order: 0 });
+      expect(region.status).toBe(201);
+      const { id } = await createDeal(t, tokens.rep, { stage: 'open', pipeline_id: 'enterprise', custom_fields: { region: 'EMEA' } });
+      const enterprise = await getDeal(t, tokens.rep, id);
+      expect(enterprise.body.data.custom_field_definitions.map((d: { key: string }) => d.key)[0]).toBe('region');
+      const other = await getDeal(t, tokens.rep, dealId);
+      expect(other.body.data.custom_field_definitions.map((d: { key: string }) => d.key)).not.toContain('region');
+    });
+  });
+
+  describe('history', () => {
+    it('every change of the definitions is an event with who made it', async () => {
+      const removed = await t.http().delete(`${FIELDS}/region`).set(as('admin'));
+      expect(removed.status).toBe(204);
+      expect((await t.http().get(`${FIELDS}/region`).set(as('rep'))).status).toBe(404);
+      const res = await t.http().get(`${FIELDS}/history`).set(as('rep'));
+      expect(res.status).toBe(200);
+      const types = res.body.data.map((e: { type: string }) => e.type);
+      expect(types.slice(0, 5)).toEqual(Array(5).fill('CustomFieldDefined'));
+      expect(types).toContain('CustomFieldSettingsChanged');
+      expect(types.at(-1)).toBe('CustomFieldRemoved');
+      const change = res.body.data.find(
+        (e: { type: string; data: { definition: { key: string } } }) =>
+          e.type === 'CustomFieldChanged' && e.data.definition.key === 'seats',
+      );
+      expect(change).toMatchObject({
+        actor_id: 'admin_1',
+        data: { previous: { type: 'number' }, definition: { type: 'single_select', options: ['small', 'large'] } },
+      });
+      expect(res.body.data.map((e: { version: number }) => e.version)).toEqual(types.map((_: string, i: number) => i + 1));
+    });
+  });
 });

@@ -1,27 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put } from '@nestjs/common';
-import { CUSTOM_FIELD_KEY, type CustomFieldCommand, type CustomFieldDefinition, type CustomFieldsState, DomainError } from '@app/domain';
+import { CUSTOM_FIELD_KEY, type CustomFieldCommand, type CustomFieldsState, DomainError } from '@app/domain';
 import { Actor, CurrentActor, ResponseHeaders, Roles } from '@app/platform';
 import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
 import { historyItem } from '../audit/audit.service';
 import { CreateCustomFieldDto, CustomFieldSettingsDto, UpdateCustomFieldDto } from './custom-fields.dto';
 import { CustomFieldCommandMessage } from './custom-field-commands';
 import { CustomFieldsRepository } from './custom-fields.repository';
+import { customFieldView } from './custom-field.view';
 
 function checkKey(key: string): string {
   if (!CUSTOM_FIELD_KEY.test(key)) throw DomainError.validation({ key: ['key must be 1–64 lower-case letters, digits and _'] });
   return key;
-}
-
-export function customFieldView(d: CustomFieldDefinition) {
-  return {
-    key: d.key,
-    label: d.label,
-    type: d.type,
-    options: d.options ?? null,
-    required: d.required,
-    display_order: d.display_order,
-    pipeline_id: d.pipeline_id,
-  };
 }
 
 function listView(state: CustomFieldsState) {

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OpportunityState } from '@app/domain';
+import { customFieldMismatches, definitionsFor, OpportunityState } from '@app/domain';
 import { Actor, APP_CONFIG, AppConfig, Database, DATABASE } from '@app/platform';
 import { loadRefs, Refs, type ReadModelTables } from '@app/read-models';
+import { CustomFieldsRepository } from '../custom-fields/custom-fields.repository';
+import { customFieldView } from '../custom-fields/custom-field.view';
 import { OpportunityRepository } from './opportunity.repository';
 import { opportunityDetail, stakeholderContactIds } from './opportunity.view';
 
@@ -12,6 +14,7 @@ export class OpportunityViews {
     @Inject(DATABASE) private readonly database: Database,
     private readonly repository: OpportunityRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly customFields: CustomFieldsRepository,
   ) {}
 
   refs(actor: Actor, state: OpportunityState): Promise<Refs> {
@@ -28,12 +31,24 @@ export class OpportunityViews {
     return this.repository.pipelineForDisplay(actor.orgId, state.pipeline_id);
   }
 
+  /**
+   * The detail also says which custom fields apply to the deal's pipeline (today's definitions, in
+   * display order) and which stored values no longer fit them (the values stay as recorded).
+   */
   async detail(actor: Actor, state: OpportunityState, includes: string[] = [], activities?: unknown[]) {
-    const [pipeline, refs] = await Promise.all([this.pipeline(actor, state), this.refs(actor, state)]);
-    return opportunityDetail(state, pipeline, new Date().toISOString(), refs, {
-      includes,
-      activities,
-      staleAfterDays: this.config.staleAfterDays,
-    });
+    const [pipeline, refs, fields] = await Promise.all([
+      this.pipeline(actor, state),
+      this.refs(actor, state),
+      this.customFields.load(actor.orgId),
+    ]);
+    return {
+      ...opportunityDetail(state, pipeline, new Date().toISOString(), refs, {
+        includes,
+        activities,
+        staleAfterDays: this.config.staleAfterDays,
+      }),
+      custom_field_definitions: definitionsFor(fields, state.pipeline_id).map(customFieldView),
+      custom_field_mismatches: customFieldMismatches(fields, state.pipeline_id, state.custom_fields),
+    };
   }
 }
