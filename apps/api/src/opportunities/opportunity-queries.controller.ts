@@ -1,7 +1,9 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
+import { type CustomFieldsState, DomainError, isValidDate } from '@app/domain';
 import { Actor, CurrentActor, ResponseHeaders, validateQuery } from '@app/platform';
-import { quarterOf } from '@app/read-models';
+import { type CustomFieldRange, quarterOf, type TypedCustomField } from '@app/read-models';
+import { CustomFieldsRepository } from '../custom-fields/custom-fields.repository';
 import { ReadQuery, ReadYourWrites } from '../read-your-writes';
 import {
   DetailQueryDto,
@@ -28,6 +30,8 @@ import {
 } from './queries/opportunity-queries';
 
 const CUSTOM_FIELD_PARAM = /^cf_([A-Za-z0-9_]{1,64})$/;
+const CUSTOM_FIELD_RANGE = /^cf_([a-z][a-z0-9_]{0,63})__(gte|lte)$/;
+const DECIMAL = /^-?\d{1,30}(\.\d{1,30})?$/;
 
 /** Queries read the projections; each first waits (bounded) for the caller's last write (@ReadYourWrites). */
 @Controller('opportunities')
@@ -37,6 +41,7 @@ export class OpportunityQueriesController {
     private readonly audit: AuditService,
     private readonly views: OpportunityViews,
     private readonly staleRules: StaleRules,
+    private readonly customFields: CustomFieldsRepository,
   ) {}
 
   // Declared first on purpose: routes are registered most specific first, so /stats is never taken for an id.
@@ -64,7 +69,10 @@ export class OpportunityQueriesController {
   @ReadYourWrites()
   @Get()
   async list(@ReadQuery() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
-    const { rest, customFields } = splitCustomFields(raw);
+    const { rest, customFields, ranges, sortKey } = splitCustomFields(raw);
+    const typed = ranges.length > 0 || sortKey !== undefined ? await this.customFields.load(actor.orgId) : undefined;
+    const customFieldRanges = ranges.map((r) => typedRange(typed!, r));
+    const sortCustomField = sortKey === undefined ? undefined : typedField(typed!, sortKey, 'sort_by');
     const q = validateQuery(ListOpportunitiesQueryDto, rest);
     const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, stale, ...filters } = q;
     const result = await this.queries.execute(
@@ -77,6 +85,8 @@ export class OpportunityQueriesController {
           min_value_minor: minorOrUndefined(min_value),
           max_value_minor: minorOrUndefined(max_value),
           custom_fields: customFields,
+          custom_field_ranges: customFieldRanges,
+          ...(sortCustomField ? { sort_custom_field: sortCustomField } : {}),
         },
         includes ?? [],
       ),
@@ -149,14 +159,51 @@ export class OpportunityQueriesController {
   }
 }
 
+/**
+ * cf_<key>=value (equality), cf_<key>__gte / __lte (ranges on number and date fields) and
+ * sort_by=cf_<key>; the rest goes to the DTO.
+ */
 function splitCustomFields(raw: Record<string, unknown>) {
   const rest: Record<string, unknown> = {};
   // No prototype: cf___proto__ is a key like any other (it matches no deal), not a prototype assignment.
   const customFields: Record<string, string> = Object.create(null) as Record<string, string>;
+  const ranges: { param: string; key: string; op: 'gte' | 'lte'; value: unknown }[] = [];
+  let sortKey: string | undefined;
   for (const [key, value] of Object.entries(raw)) {
+    const range = CUSTOM_FIELD_RANGE.exec(key);
     const match = CUSTOM_FIELD_PARAM.exec(key);
-    if (match && typeof value === 'string') customFields[match[1]] = value;
+    if (range) ranges.push({ param: key, key: range[1], op: range[2] as 'gte' | 'lte', value });
+    else if (match && typeof value === 'string') customFields[match[1]] = value;
+    else if (key === 'sort_by' && typeof value === 'string' && value.startsWith('cf_')) sortKey = value.slice(3);
     else rest[key] = value;
   }
-  return { rest, customFields };
+  return { rest, customFields, ranges, sortKey };
+}
+
+/** A number or date definition of the org, or a 400 naming the parameter. */
+function typedField(state: CustomFieldsState, key: string, param: string): TypedCustomField {
+  const definition = state.definitions.find((d) => d.key === key);
+  if (!definition || (definition.type !== 'number' && definition.type !== 'date')) {
+    const rangeCapable = state.definitions.filter((d) => d.type === 'number' || d.type === 'date').map((d) => `cf_${d.key}`);
+    throw DomainError.validation({
+      [param]: [
+        `${param} needs a number or date custom field; ${definition ? `${key} is a ${definition.type} field` : `${key} is not defined`}` +
+          (rangeCapable.length ? ` (these are: ${rangeCapable.join(', ')})` : ''),
+      ],
+    });
+  }
+  return { key, type: definition.type };
+}
+
+function typedRange(state: CustomFieldsState, r: { param: string; key: string; op: 'gte' | 'lte'; value: unknown }): CustomFieldRange {
+  const field = typedField(state, r.key, r.param);
+  const value = r.value;
+  if (field.type === 'number') {
+    if (typeof value !== 'string' || !DECIMAL.test(value)) throw DomainError.validation({ [r.param]: [`${r.param} must be a number`] });
+    return { ...field, op: r.op, value };
+  }
+  if (typeof value !== 'string' || !isValidDate(value)) {
+    throw DomainError.validation({ [r.param]: [`${r.param} must be a date in the form YYYY-MM-DD`] });
+  }
+  return { ...field, op: r.op, value };
 }

@@ -43,6 +43,34 @@ export interface ListFilters {
   custom_fields?: Record<string, string>;
   /** Stale (rotting) or not, by the stages' rules. */
   stale?: { value: boolean; rules: StaleRule[] };
+  /** cf_<key>__gte / cf_<key>__lte on a number or date field (bounds checked by the caller). */
+  custom_field_ranges?: CustomFieldRange[];
+}
+
+/** A number or date custom field, as a filter or sort reads it. */
+export interface TypedCustomField {
+  key: string;
+  type: 'number' | 'date';
+}
+
+export interface CustomFieldRange extends TypedCustomField {
+  op: 'gte' | 'lte';
+  /** A finite number (number fields) or 'YYYY-MM-DD' (date fields). */
+  value: number | string;
+}
+
+/**
+ * custom_fields[key] as a number or a 'YYYY-MM-DD' text, or null for a value of another type: the
+ * guard comes before the cast, so a value stored before the definition changed never fails the
+ * query; it just matches no range and sorts last. Dates compare as text (the form sorts by date;
+ * the month and day are checked by the pattern, so '2027-13-99' is no date, though '2027-02-30' of
+ * an old value would sort as one: text never fails where a ::date cast would).
+ */
+function typedCustomField(field: TypedCustomField) {
+  const key = sql.val(field.key);
+  return field.type === 'number'
+    ? sql`(case when jsonb_typeof(custom_fields -> ${key}) = 'number' then (custom_fields ->> ${key})::numeric end)`
+    : sql`(case when jsonb_typeof(custom_fields -> ${key}) = 'string' and (custom_fields ->> ${key}) ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' then (custom_fields ->> ${key}) end)`;
 }
 
 /** An open deal in this stage with no activity for `days` days is stale (rotting). */
@@ -54,6 +82,8 @@ export interface StaleRule {
 
 export interface ListQuery extends ListFilters {
   sort_by: SortField;
+  /** sort_by=cf_<key> on a number or date field: sorts by it (nulls last), before sort_by. */
+  sort_custom_field?: TypedCustomField;
   sort_direction: 'asc' | 'desc';
   page: number;
   per_page: number;
@@ -157,6 +187,11 @@ export function applyFilters<QB extends SelectQueryBuilder<ReadModelTables, 'opp
     const candidates = customFieldCandidates(key, value);
     where((x) => x.where((eb) => eb.or(candidates.map((c) => eb(sql`custom_fields`, '@>', sql`${JSON.stringify(c)}::jsonb`)))) as QB);
   }
+  for (const range of f.custom_field_ranges ?? []) {
+    const bound = range.type === 'number' ? sql`${String(range.value)}::numeric` : sql`${String(range.value)}::text`;
+    const op = sql.raw(range.op === 'gte' ? '>=' : '<=');
+    where((x) => x.where(sql<boolean>`${typedCustomField(range)} ${op} ${bound}`) as QB);
+  }
   return q;
 }
 
@@ -186,8 +221,12 @@ export function listPageQuery(db: Kysely<ReadModelTables>, orgId: string, query:
   const column = SORTABLE[query.sort_by];
   // Only a nullable column needs NULLS LAST; on the others it would stop the index serving the sort.
   const direction = `${query.sort_direction === 'asc' ? 'asc' : 'desc'}${NULLABLE_SORTS.has(query.sort_by) ? ' nulls last' : ''}`;
+  const custom = query.sort_custom_field;
   return applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
     .select(['id', 'state', 'stage_kind', 'last_version'])
+    .$if(custom !== undefined, (qb) =>
+      qb.orderBy(sql`${typedCustomField(custom!)} ${sql.raw(query.sort_direction === 'asc' ? 'asc' : 'desc')} nulls last`),
+    )
     .orderBy(sql`${sql.ref(column)} ${sql.raw(direction)}`)
     .orderBy('id', query.sort_direction)
     .limit(query.per_page)
@@ -226,7 +265,7 @@ export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: L
 }
 
 export async function listOpportunities(db: Kysely<ReadModelTables>, orgId: string, query: ListQuery, now: Date) {
-  const { sort_by: _s, sort_direction: _d, page: _p, per_page: _pp, ...filters } = query;
+  const { sort_by: _s, sort_direction: _d, sort_custom_field: _c, page: _p, per_page: _pp, ...filters } = query;
   const [rows, totals] = await Promise.all([
     listPageQuery(db, orgId, query, now).execute(),
     listTotalsQuery(db, orgId, filters, now).execute(),
