@@ -3,7 +3,10 @@ import { API, bearer, createDeal, dealBody, getDeal, OPPS, uniqueOrg } from './h
 
 /**
  * Typed custom-field definitions per org: admins define, change and remove them (a rep or a
- * manager gets 403), every change is an event of the org's stream (GET /custom-fields/history).
+ * manager gets 403); deal creates and updates are checked against them (a wrong type is a 400 on
+ * custom_fields.<key> and nothing is appended); the detail lists the definitions of the deal's
+ * pipeline and the stored values that no longer fit after a change (the value stays); number and
+ * date fields filter by range and sort; every change is an event (GET /custom-fields/history).
  */
 
 const FIELDS = `${API}/custom-fields`;
