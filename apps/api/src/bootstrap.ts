@@ -21,9 +21,11 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bodyParser: false,
     // Literal segments before parameters (/opportunities/stats before /opportunities/:id), whatever
-    // the order of modules and methods; a route that could still never be reached stops the start.
+    // the order of modules and methods. The same route twice stops the start; Nest's shadow check
+    // only warns, because it also reports a literal route declared before its parameter sibling,
+    // which the sort already serves correctly.
     routeResolutionStrategy: 'specificity',
-    routeConflictPolicy: { duplicate: 'error', shadow: 'error' },
+    routeConflictPolicy: { duplicate: 'error', shadow: 'warn' },
     logger: logger ? new PinoNestLogger(logger) : false,
   });
   app.use(requestContextMiddleware);

@@ -36,7 +36,6 @@ export class CustomFieldsController {
     return listView(state);
   }
 
-  // Declared before /history on purpose (as GET /opportunities/:id before /stats): the route-conflict check wants it so.
   @Get(':key')
   async get(@Param('key') key: string, @CurrentActor() actor: Actor, @ResponseHeaders() headers: Record<string, string>) {
     const state = await this.repository.load(actor.orgId);

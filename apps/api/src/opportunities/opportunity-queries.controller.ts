@@ -44,7 +44,7 @@ export class OpportunityQueriesController {
     private readonly customFields: CustomFieldsRepository,
   ) {}
 
-  // Declared first on purpose: routes are registered most specific first, so /stats is never taken for an id.
+  // Declared first, and still never taken for /stats: routes are registered most specific first.
   @ReadYourWrites()
   @Get(':id')
   async get(
