@@ -16,6 +16,7 @@ describeEachBackend('contacts and stakeholders (%s)', (backend) => {
   const org = uniqueOrg('stake');
   const other = uniqueOrg('stake_other');
   const tokens = useTokens(t, {
+    admin: [org, 'admin_1', 'admin'],
     manager: [org, 'mgr_1', 'manager'],
     viewer: [org, 'viewer_1', 'viewer'],
     outsider: [other, 'mgr_9', 'manager'],
@@ -229,5 +230,48 @@ describeEachBackend('contacts and stakeholders (%s)', (backend) => {
       expect(then.status).toBe(200);
       expect(then.body.data.stakeholders.map((s: { contact_id: string }) => s.contact_id)).toEqual([dana, lee, sam]);
     });
+  });
+
+  it('the whole flow: stakeholders and typed custom fields on one deal, its detail, a number-range filter', async () => {
+    const seats = await t.http().post(`${API}/custom-fields`).set(as('admin')).send({ key: 'seats', label: 'Seats', type: 'number' });
+    expect(seats.status).toBe(201);
+    const created = await t
+      .http()
+      .post(OPPS)
+      .set(as('manager'))
+      .send({
+        name: 'Seats expansion',
+        customer_id: 'cust_1',
+        value: 12000,
+        expected_close_date: '2031-06-30',
+        stakeholders: [{ contact_id: dana, role: 'champion' }],
+        custom_fields: { seats: 250 },
+      });
+    expect(created.status).toBe(201);
+    const id = created.body.data.id as string;
+    const refused = await t
+      .http()
+      .post(OPPS)
+      .set(as('manager'))
+      .send({ name: 'Bad seats', customer_id: 'cust_1', value: 1, expected_close_date: '2031-06-30', custom_fields: { seats: 'many' } });
+    expect(refused.status).toBe(400);
+    expect(Object.keys(refused.body.errors)).toEqual(['custom_fields.seats']);
+
+    const detail = await t.http().get(`${OPPS}/${id}?includes=stakeholders`).set(as('manager'));
+    expect(detail.status).toBe(200);
+    expect(detail.body.data.stakeholders).toEqual([
+      expect.objectContaining({
+        contact_id: dana,
+        role: 'champion',
+        contact: expect.objectContaining({ first_name: 'Dana', last_name: 'Cole' }),
+      }),
+    ]);
+    expect(detail.body.data.custom_field_definitions).toEqual([expect.objectContaining({ key: 'seats', type: 'number' })]);
+    expect(detail.body.data.custom_fields).toEqual({ seats: 250 });
+
+    const inRange = await t.http().get(`${OPPS}?cf_seats__gte=200&cf_seats__lte=300&contact_id=${dana}`).set(as('manager'));
+    expect(inRange.body.data.map((d: { id: string }) => d.id)).toEqual([id]);
+    const outOfRange = await t.http().get(`${OPPS}?cf_seats__gte=251`).set(as('manager'));
+    expect(outOfRange.body.meta.total).toBe(0);
   });
 });

@@ -1,8 +1,18 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import {
+  type CustomFieldEvent,
+  type CustomFieldInput,
+  customFieldsStreamId,
+  decideCustomFields,
+  evolveCustomFields,
+  INITIAL_CUSTOM_FIELDS_STATE,
+} from '@app/domain';
+import type { EventStore } from '@app/event-store';
 import { parseArgs } from 'node:util';
 import { customerNumberFor, ProjectionRunner, type ReadModelTables } from '@app/read-models';
 import { serviceProjections } from '@app/webhooks';
-import { COMPANIES, generateDeal, rng } from './demo/generate-deals';
+import { COMPANIES, DEMO_REGIONS, generateDeal, rng } from './demo/generate-deals';
 import { withStores } from './cli-support';
 
 const FIRST = ['Jane', 'Robert', 'Amara', 'Luis', 'Mei', 'Noah', 'Priya', 'Tomasz', 'Chloe', 'Kwame'];
@@ -76,6 +86,7 @@ async function main(): Promise<void> {
       )
       .onConflict((oc) => oc.doNothing())
       .execute();
+    await defineDemoCustomFields(store, orgId);
     const random = rng(Date.now() % 100000);
     let events = 0;
     for (let i = 0; i < deals; i++) {
@@ -103,3 +114,36 @@ main().catch((error) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
+
+/**
+ * The custom fields the generated deals carry, as typed definitions (decided by the real
+ * decider): `region` one of the demo regions, `seats` a number. An org that has them already keeps them.
+ */
+async function defineDemoCustomFields(store: EventStore, orgId: string): Promise<void> {
+  const streamId = customFieldsStreamId(orgId);
+  const existing = await store.readStream(streamId);
+  if (existing.length > 0) return;
+  const now = new Date().toISOString();
+  let state = INITIAL_CUSTOM_FIELDS_STATE;
+  const events: CustomFieldEvent[] = [];
+  const inputs: CustomFieldInput[] = [
+    { key: 'region', label: 'Region', type: 'single_select', options: DEMO_REGIONS, display_order: 1 },
+    { key: 'seats', label: 'Seats', type: 'number', display_order: 2 },
+  ];
+  for (const input of inputs) {
+    for (const event of decideCustomFields({ type: 'DefineCustomField', input }, state, now)) {
+      state = evolveCustomFields(state, event);
+      events.push(event);
+    }
+  }
+  await store.append(
+    streamId,
+    events.map((e) => ({
+      eventId: randomUUID(),
+      type: e.type,
+      data: e.data,
+      metadata: { org_id: orgId, actor_id: 'seed-demo', correlation_id: 'seed-demo', causation_id: 'seed-demo', occurred_at: now },
+    })),
+    'no_stream',
+  );
+}

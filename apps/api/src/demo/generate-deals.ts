@@ -39,7 +39,8 @@ export const COMPANIES = [
 ];
 const PRODUCTS = ['Platform', 'Analytics', 'Integration', 'Renewal', 'Expansion', 'Pilot', 'Enterprise License', 'Support'];
 const TAGS = ['enterprise', 'smb', 'integration', 'renewal', 'partner', 'inbound', 'outbound'];
-const REGIONS = ['emea', 'amer', 'apac'];
+/** The regions of the demo's `region` custom field. */
+export const DEMO_REGIONS = ['emea', 'amer', 'apac'];
 const DAY = 86_400_000;
 
 /** One row of the event log (the event store's table) as the loader below writes it. */
@@ -113,7 +114,7 @@ export function generateDeal(
         priority: (['low', 'medium', 'high'] as const)[Math.floor(random() * 3)],
         assigned_user_id: owner,
         tags: TAGS.filter(() => random() < 0.2),
-        custom_fields: { region: REGIONS[Math.floor(random() * 3)], seats: Math.floor(random() * 1000) },
+        custom_fields: { region: DEMO_REGIONS[Math.floor(random() * 3)], seats: Math.floor(random() * 1000) },
         budget_confirmed: random() < 0.5,
         need_confirmed: random() < 0.5,
       },
