@@ -1,5 +1,6 @@
 import { DATE_BOUNDS, isValidDate } from './dates';
 import { DomainError, type FieldErrors } from './errors';
+import { PIPELINE_KEY } from './pipeline-aggregate';
 
 /**
  * Typed custom-field definitions, one event-sourced aggregate per org (stream
@@ -67,7 +68,6 @@ export const INITIAL_CUSTOM_FIELDS_STATE: CustomFieldsState = { version: 0, allo
 export const CUSTOM_FIELD_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 /** Path segments of /custom-fields/… that a key would shadow. */
 const RESERVED_KEYS = ['history', 'settings'];
-const PIPELINE_ID = /^[a-z][a-z0-9_]{0,62}$/;
 export const MAX_CUSTOM_FIELDS = 200;
 export const MAX_CUSTOM_FIELD_OPTIONS = 100;
 export const MAX_CUSTOM_FIELD_TEXT = 2000;
@@ -108,7 +108,7 @@ function toDefinition(input: CustomFieldInput, errors: FieldErrors): CustomField
     add(errors, 'display_order', 'display_order must be a whole number from 0 to 1000000');
   }
   const pipelineId = input.pipeline_id ?? null;
-  if (pipelineId !== null && (typeof pipelineId !== 'string' || !PIPELINE_ID.test(pipelineId))) {
+  if (pipelineId !== null && (typeof pipelineId !== 'string' || !PIPELINE_KEY.test(pipelineId))) {
     add(errors, 'pipeline_id', 'pipeline_id must be lower-case letters, digits and _');
   }
   return {

@@ -80,7 +80,8 @@ export function initialPipelineState(pipelineId: string): PipelineState {
     : INITIAL_PIPELINE_STATE;
 }
 
-const KEY = /^[a-z][a-z0-9_]{0,62}$/;
+/** Pipeline ids, stage keys and loss-reason codes: lower-case letters, digits and _, starting with a letter. */
+export const PIPELINE_KEY = /^[a-z][a-z0-9_]{0,62}$/;
 
 export function slugOf(name: string): string {
   const slug = name
@@ -95,7 +96,7 @@ function toStage(input: StageInput, errors: FieldErrors, path: string): StageDef
   if (flags > 1) add(errors, path, 'a stage is at most one of is_won, is_lost, is_on_hold');
   const kind: StageKind = input.is_won ? 'won' : input.is_lost ? 'lost' : input.is_on_hold ? 'on_hold' : 'active';
   const key = input.key ?? slugOf(input.name);
-  if (!KEY.test(key)) add(errors, `${path}.key`, 'key must be lower-case letters, digits and _ (starting with a letter)');
+  if (!PIPELINE_KEY.test(key)) add(errors, `${path}.key`, 'key must be lower-case letters, digits and _ (starting with a letter)');
   if (!input.name?.trim()) add(errors, `${path}.name`, 'name is required');
   if (!Number.isInteger(input.display_order) || input.display_order < 1)
     add(errors, `${path}.display_order`, 'display_order must be a whole number ≥ 1');
@@ -132,7 +133,7 @@ function checkShape(stages: StageDefinition[], errors: FieldErrors, field = 'sta
 
 function checkLossReasons(reasons: string[], errors: FieldErrors): void {
   if (reasons.length === 0) add(errors, 'loss_reasons', 'at least one loss reason is needed');
-  if (reasons.some((r) => !KEY.test(r))) add(errors, 'loss_reasons', 'loss reason codes are lower-case letters, digits and _');
+  if (reasons.some((r) => !PIPELINE_KEY.test(r))) add(errors, 'loss_reasons', 'loss reason codes are lower-case letters, digits and _');
   if (new Set(reasons).size !== reasons.length) add(errors, 'loss_reasons', 'loss reason codes must be unique');
 }
 

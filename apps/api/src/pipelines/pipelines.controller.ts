@@ -1,6 +1,15 @@
 import { PipelineCommandMessage } from './pipeline-commands';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put } from '@nestjs/common';
-import { DEFAULT_PIPELINE_ID, defaultPipelineProtected, DomainError, ErrorCode, Pipeline, PipelineCommand, slugOf } from '@app/domain';
+import {
+  DEFAULT_PIPELINE_ID,
+  defaultPipelineProtected,
+  DomainError,
+  ErrorCode,
+  Pipeline,
+  PipelineCommand,
+  PIPELINE_KEY,
+  slugOf,
+} from '@app/domain';
 import { Actor, CurrentActor, Database, DATABASE, ResponseHeaders, Roles } from '@app/platform';
 import { ConsistencyService, READ_MODEL_NAMES, type ReadModelTables } from '@app/read-models';
 import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
@@ -8,10 +17,8 @@ import { CreatePipelineDto, LossReasonsDto, StageDto, UpdatePipelineDto, UpdateS
 import { PipelineRepository } from './pipeline.repository';
 import { ReadYourWrites } from '../read-your-writes';
 
-const ID = /^[a-z][a-z0-9_]{0,62}$/;
-
 function checkId(id: string, field = 'id'): string {
-  if (!ID.test(id)) throw DomainError.validation({ [field]: [`${field} must be lower-case letters, digits and _`] });
+  if (!PIPELINE_KEY.test(id)) throw DomainError.validation({ [field]: [`${field} must be lower-case letters, digits and _`] });
   return id;
 }
 

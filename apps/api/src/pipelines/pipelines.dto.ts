@@ -14,13 +14,13 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PIPELINE_KEY } from '@app/domain';
 import { IsOptionalNotNull } from '../opportunities/dto/validators';
 
-const KEY = /^[a-z][a-z0-9_]{0,62}$/;
 const KEY_MESSAGE = '$property must be lower-case letters, digits and _ (starting with a letter)';
 
 export class StageDto {
-  @IsOptionalNotNull() @Matches(KEY, { message: KEY_MESSAGE }) key?: string;
+  @IsOptionalNotNull() @Matches(PIPELINE_KEY, { message: KEY_MESSAGE }) key?: string;
   @IsString() @IsNotEmpty() @MaxLength(100) name: string;
   @IsInt() @Min(1) @Max(1000) display_order: number;
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(100) probability?: number;
@@ -44,14 +44,14 @@ export class PolicyDto {
 }
 
 export class CreatePipelineDto {
-  @IsOptionalNotNull() @Matches(KEY, { message: KEY_MESSAGE }) id?: string;
+  @IsOptionalNotNull() @Matches(PIPELINE_KEY, { message: KEY_MESSAGE }) id?: string;
   @IsString() @IsNotEmpty() @MaxLength(100) name: string;
   @IsArray() @ArrayMinSize(3) @ArrayMaxSize(50) @ValidateNested({ each: true }) @Type(() => StageDto) stages: StageDto[];
   @IsOptionalNotNull()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
-  @Matches(KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
+  @Matches(PIPELINE_KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
   loss_reasons?: string[];
   @IsOptionalNotNull() @ValidateNested() @Type(() => PolicyDto) policy?: PolicyDto;
 }
@@ -65,6 +65,6 @@ export class LossReasonsDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
-  @Matches(KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
+  @Matches(PIPELINE_KEY, { each: true, message: 'loss reason codes are lower-case letters, digits and _' })
   loss_reasons: string[];
 }
