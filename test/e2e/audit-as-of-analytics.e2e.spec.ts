@@ -1,5 +1,5 @@
 import type { Response, Test } from 'supertest';
-import { fold, type OpportunityEvent, type OpportunityState } from '@app/domain';
+import { type OpportunityState, foldStored } from '@app/domain';
 import { EventStore, type RecordedEvent } from '@app/event-store';
 import { describeEachBackend, useTestApp, useTokens } from '../support/test-app';
 import { bearer, calendarDaysBetween, OPPS, uniqueOrg } from './helpers';
@@ -93,7 +93,7 @@ describeEachBackend('audit: as_of analytics equal a replay of the log (%s)', (ba
     const out: Deal[] = [];
     for (const [id, events] of streams) {
       const upTo = events.filter((e) => e.recordedAt.getTime() <= at);
-      const state = fold(upTo.map((e) => ({ type: e.type, data: e.data }) as OpportunityEvent));
+      const state = foldStored(upTo);
       if (upTo.length === 0 || !state.exists || state.deleted) continue;
       out.push({ id, state });
     }

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { decide, DEFAULT_PIPELINE, fold, type OpportunityCommand, type OpportunityEvent, opportunityStreamId } from '@app/domain';
+import {
+  decide,
+  DEFAULT_PIPELINE,
+  fold,
+  type OpportunityCommand,
+  type OpportunityEvent,
+  opportunityStreamId,
+  foldStored,
+} from '@app/domain';
 import type { EventStore, NewEvent, RecordedEvent } from '@app/event-store';
 
 /** Runs commands through the real decider and appends the events, like the API does. */
@@ -13,7 +21,7 @@ export class DealWriter {
   async run(id: string, commands: OpportunityCommand[], at: string[] = [], actor = 'rep_1'): Promise<OpportunityEvent[]> {
     const stream = opportunityStreamId(this.orgId, id);
     const existing = await this.store.readStream(stream);
-    let state = fold(existing.map((e) => ({ type: e.type, data: e.data }) as OpportunityEvent));
+    let state = foldStored(existing);
     const produced: OpportunityEvent[] = [];
     for (const [i, command] of commands.entries()) {
       const now = at[i] ?? new Date().toISOString();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { fold, type OpportunityEvent } from '@app/domain';
+import { foldStored } from '@app/domain';
 import { PostgresEventStore } from '@app/event-store';
 import { PROJECTION_KINDS, verifyProjection } from '@app/read-models';
 import type { ApiProcess } from '../support/api-process';
@@ -153,7 +153,7 @@ describe('kill -9 mid-load and restart', () => {
       expect(list.body.meta.total).toBe(dealIds.length);
       for (const id of dealIds) {
         const items = histories.get(id)!;
-        const state = fold(items.map((e) => ({ type: e.type, data: e.data }) as OpportunityEvent));
+        const state = foldStored(items);
         const res = await call(api, 'GET', `/opportunities/${id}`);
         expect({
           id,

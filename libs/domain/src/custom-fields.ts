@@ -172,6 +172,14 @@ export function decideCustomFields(command: CustomFieldCommand, state: CustomFie
   }
 }
 
+/** An org's custom-field definitions from their stored events. */
+export function foldStoredCustomFields(stored: readonly { type: string; data: unknown }[]): CustomFieldsState {
+  return stored.reduce(
+    (state, e) => evolveCustomFields(state, { type: e.type, data: e.data } as CustomFieldEvent),
+    INITIAL_CUSTOM_FIELDS_STATE,
+  );
+}
+
 export function evolveCustomFields(state: CustomFieldsState, event: CustomFieldEvent): CustomFieldsState {
   const next = { ...state, version: state.version + 1 };
   switch (event.type) {

@@ -239,6 +239,15 @@ export function decidePipeline(command: PipelineCommand, state: PipelineState, n
   }
 }
 
+/** A pipeline from its stored events (type and data as the log keeps them). */
+export function foldStoredPipeline(
+  pipelineId: string,
+  stored: readonly { type: string; data: unknown }[],
+  from: PipelineState = initialPipelineState(pipelineId),
+): PipelineState {
+  return stored.reduce((state, e) => evolvePipeline(state, { type: e.type, data: e.data } as PipelineEvent), from);
+}
+
 export function evolvePipeline(state: PipelineState, event: PipelineEvent): PipelineState {
   const next = { ...state, version: state.version + 1 };
   const p = state.pipeline;

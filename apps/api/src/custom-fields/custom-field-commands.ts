@@ -7,12 +7,12 @@ import {
   customFieldsStreamId,
   decideCustomFields,
   evolveCustomFields,
+  foldStoredCustomFields,
 } from '@app/domain';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, type AppConfig } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
-import { foldCustomFields } from './custom-fields.repository';
 
 export type CustomFieldsOutcome = CommandOutcome<CustomFieldsState, CustomFieldEvent>;
 
@@ -42,7 +42,7 @@ export class CustomFieldCommandHandler implements ICommandHandler<CustomFieldCom
       {
         streamId: customFieldsStreamId(orgId),
         noun: 'custom field',
-        fold: foldCustomFields,
+        fold: foldStoredCustomFields,
         evolve: (state, events) => events.reduce(evolveCustomFields, state),
         decide: async (state, now) => {
           const pipelineId =

@@ -7,11 +7,11 @@ import {
   type PipelineState,
   pipelineStreamId,
   evolvePipeline,
+  foldStoredPipeline,
 } from '@app/domain';
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, type AppConfig } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
-import { foldPipeline } from './pipeline.repository';
 
 export type PipelineOutcome = CommandOutcome<PipelineState, PipelineEvent>;
 
@@ -41,7 +41,7 @@ export class PipelineCommandHandler implements ICommandHandler<PipelineCommandMe
         streamId: pipelineStreamId(meta.actor.orgId, pipelineId),
         noun: 'pipeline',
         creates: command.type === 'CreatePipeline',
-        fold: (recorded) => foldPipeline(pipelineId, recorded),
+        fold: (recorded) => foldStoredPipeline(pipelineId, recorded),
         evolve: (state, events) => events.reduce(evolvePipeline, state),
         decide: async (state, now) => decidePipeline(command, state, now),
       },

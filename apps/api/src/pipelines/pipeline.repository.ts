@@ -1,19 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import {
-  DEFAULT_PIPELINE_ID,
-  DomainError,
-  evolvePipeline,
-  initialPipelineState,
-  type Pipeline,
-  type PipelineEvent,
-  type PipelineState,
-  pipelineStreamId,
-} from '@app/domain';
-import { EventStore, type RecordedEvent } from '@app/event-store';
-
-export function foldPipeline(pipelineId: string, recorded: RecordedEvent[]): PipelineState {
-  return recorded.reduce((s, e) => evolvePipeline(s, { type: e.type, data: e.data } as PipelineEvent), initialPipelineState(pipelineId));
-}
+import { DEFAULT_PIPELINE_ID, DomainError, type Pipeline, type PipelineState, pipelineStreamId, foldStoredPipeline } from '@app/domain';
+import { EventStore } from '@app/event-store';
 
 /** Pipelines are event-sourced too: read by folding their (short) stream, so rules are never stale. */
 @Injectable()
@@ -21,7 +8,7 @@ export class PipelineRepository {
   constructor(private readonly store: EventStore) {}
 
   async load(orgId: string, pipelineId: string): Promise<PipelineState> {
-    return foldPipeline(pipelineId, await this.store.readStream(pipelineStreamId(orgId, pipelineId)));
+    return foldStoredPipeline(pipelineId, await this.store.readStream(pipelineStreamId(orgId, pipelineId)));
   }
 
   /** The pipeline a deal follows; an unknown or deleted id is a field error on pipeline_id. */

@@ -1,13 +1,5 @@
 import type { ColumnType, Kysely } from 'kysely';
-import {
-  evolve,
-  INITIAL_STATE,
-  OPPORTUNITY_EVENT_TYPES,
-  type OpportunityEvent,
-  type OpportunityState,
-  parseStreamName,
-  isUuid,
-} from '@app/domain';
+import { INITIAL_STATE, OPPORTUNITY_EVENT_TYPES, type OpportunityState, parseStreamName, isUuid, foldStored } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 
 const HANDLED = new Set<string>(OPPORTUNITY_EVENT_TYPES);
@@ -95,7 +87,7 @@ export async function foldBatch<DB extends Record<T, DealStatesTable>, T extends
     if (event.streamVersion !== deal.lastVersion + 1) {
       throw new Error(`Gap in ${event.streamId}: have ${deal.lastVersion}, got ${event.streamVersion}`);
     }
-    deal.state = evolve(deal.state, { type: event.type, data: event.data } as OpportunityEvent);
+    deal.state = foldStored([event], deal.state);
     deal.lastVersion = event.streamVersion;
     deal.lastPosition = event.position;
     onEvent?.(event, deal);

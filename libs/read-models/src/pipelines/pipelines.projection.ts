@@ -1,12 +1,5 @@
 import { type Kysely } from 'kysely';
-import {
-  evolvePipeline,
-  initialPipelineState,
-  parseStreamName,
-  type PipelineEvent,
-  PIPELINE_EVENT_TYPES,
-  type PipelineState,
-} from '@app/domain';
+import { initialPipelineState, parseStreamName, PIPELINE_EVENT_TYPES, type PipelineState, foldStoredPipeline } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import type { Projection } from '../projector/projection';
 import type { ReadModelTables } from '../tables';
@@ -40,7 +33,7 @@ export class PipelinesProjection implements Projection {
             pipeline: row.definition,
           }
         : initialPipelineState(id);
-      const next = evolvePipeline(state, { type: e.type, data: e.data } as PipelineEvent);
+      const next = foldStoredPipeline(id, [e], state);
       const values = {
         org_id: orgId,
         id,
