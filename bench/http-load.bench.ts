@@ -1,14 +1,18 @@
 /**
- * W1: HTTP command load against the REAL API process (autocannon), and
+ * W1: HTTP command load against the REAL API process (autocannon), side by side with two peer
+ * services doing the same commands, and
  * W5: command → visible in the list read model, under W1-style load held at a fixed rate.
  * Each workload is a module of bench/http-load/ (w1-command-mix.ts, w5-list-lag.ts) that says how it
- * measures; this script starts the API processes, warms them up and runs the workloads on them.
+ * measures; this script starts the processes, warms them up and runs the workloads on them.
  *
  * The API runs as a child process (`node dist/apps/api/apps/api/src/main.js`, build it first with
  * `npx nest build api`; test/support/api-process.ts starts it): on embedded PGlite (fresh DATA_DIR)
  * and, when BENCH_DATABASE_URL is set, on PostgreSQL (a fresh database `bench_http_<random>` on that
- * server, dropped afterwards), both started at once and measured side by side, runs interleaved in
- * rotating order. Both workloads run on the same processes, W1 first.
+ * server, dropped afterwards). With BENCH_DATABASE_URL, W1 also measures two peers, each a child
+ * process of the bench build (dist/bench/bench/peers/) on a fresh database `bench_peer_<random>`:
+ * Emmett 0.42 on Express 5 (bench/peers/emmett-express.ts) and the limit, Fastify 5 doing one
+ * INSERT per request (bench/peers/fastify-insert.ts). All are started at once and measured side by
+ * side, runs interleaved in rotating order. W1 runs first; W5 runs on our API only.
  *
  * Usage:
  *   npx nest build api && npx nest build bench
@@ -19,7 +23,7 @@
  * Tables go to stdout, progress to stderr.
  */
 import { cpus } from 'node:os';
-import { type Api, cleanup, drained, startBenchApi } from './http-load/api';
+import { type Api, cleanup, drained, startBenchApi, startPeer } from './http-load/api';
 import { mixRequests, newCounts, runAutocannon } from './http-load/command-mix';
 import { memory } from './http-load/monitor';
 import { API_MAIN, f0, log, ONLY, PG_URL, QUICK, WARMUP_S } from './http-load/options';
@@ -33,16 +37,19 @@ async function main(): Promise<void> {
   }
   const started = performance.now();
   const backends: Api['backend'][] = PG_URL ? ['PGlite', 'PostgreSQL'] : ['PGlite'];
-  log(`starting ${backends.join(' and ')} API process(es) from ${API_MAIN}`);
-  const apis = await Promise.all(backends.map(startBenchApi));
-  for (const api of apis) log(`${api.backend} API ready on ${api.origin} (pid ${api.pid}, RSS ${f0(memory(api.pid).rssKiB / 1024)} MiB)`);
-  const rssAtStart = new Map(apis.map((api) => [api.backend, memory(api.pid).rssKiB / 1024]));
+  const peers = PG_URL && ONLY.has('w1') ? (['emmett', 'fastify'] as const) : [];
+  log(`starting our API on ${backends.join(' and ')}${peers.length ? ` and the peers ${peers.join(', ')} on PostgreSQL` : ''}`);
+  if (!PG_URL) log('the W1 peers run on PostgreSQL only: set BENCH_DATABASE_URL to measure them');
+  const [apis, peerApis] = await Promise.all([Promise.all(backends.map(startBenchApi)), Promise.all(peers.map(startPeer))]);
+  const sides = [...apis, ...peerApis];
+  for (const side of sides) log(`${side.label} ready on ${side.origin} (pid ${side.pid}, RSS ${f0(memory(side.pid).rssKiB / 1024)} MiB)`);
+  const rssAtStart = new Map(sides.map((side) => [side.label, memory(side.pid).rssKiB / 1024]));
 
   // Warm-up (JIT, pools, caches) at 16 connections, not measured.
-  for (const api of apis) {
-    log(`${api.backend}: warm-up ${WARMUP_S} s`);
-    await runAutocannon({ url: api.origin, connections: 16, duration: WARMUP_S, requests: mixRequests('warmup', newCounts()) });
-    await drained(api);
+  for (const side of sides) {
+    log(`${side.label}: warm-up ${WARMUP_S} s`);
+    await runAutocannon({ url: side.origin, connections: 16, duration: WARMUP_S, requests: mixRequests('warmup', newCounts()) });
+    if (side.service === 'ours') await drained(side);
   }
 
   const stamp = new Date().toISOString().slice(0, 19) + 'Z';
@@ -50,13 +57,13 @@ async function main(): Promise<void> {
     `${stamp}, Node ${process.version}, ${cpus().length} cores; API = node dist/apps/api/apps/api/src/main.js as a child process ` +
     `(projectors in-process, LOG_LEVEL=warn), load generated in this process on loopback`;
 
-  if (ONLY.has('w1')) await runW1(apis, setup, rssAtStart);
+  if (ONLY.has('w1')) await runW1(sides, setup, rssAtStart);
   if (ONLY.has('w5')) await runW5(apis, setup);
 
-  for (const api of apis) {
-    if (api.problemCount) {
-      console.log(`\n${api.backend} API logged ${api.problemCount} warning/error line(s); first ones:\n`);
-      for (const line of api.problems) console.log(`    ${line}`);
+  for (const side of sides) {
+    if (side.problemCount) {
+      console.log(`\n${side.label} logged ${side.problemCount} warning/error line(s); first ones:\n`);
+      for (const line of side.problems) console.log(`    ${line}`);
     }
   }
   console.log(`\n(${((performance.now() - started) / 1000).toFixed(1)} s${QUICK ? ', --quick' : ''})`);

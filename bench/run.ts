@@ -27,7 +27,7 @@ interface Run {
 const runs: Run[] = [
   {
     id: 'w1w5',
-    name: 'W1 HTTP command mix (autocannon) and W5 command → list lag (paced load), real API process',
+    name: 'W1 HTTP command mix (autocannon; ours beside Emmett/Express and a Fastify one-INSERT limit) and W5 command → list lag (paced load), real API process',
     script: 'http-load.bench.js',
     args: quick ? ['--quick'] : [],
     backend: 'both',

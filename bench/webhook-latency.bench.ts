@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const port = (receiver.address() as AddressInfo).port;
-  const config = { ...loadConfig({ WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', PROJECTION_POLL_MS: '500', WEBHOOK_POLL_MS: '500' }) };
+  const config = {
+    ...loadConfig({ RATE_LIMIT_PER_MINUTE: '0', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', PROJECTION_POLL_MS: '500', WEBHOOK_POLL_MS: '500' }),
+  };
   const app = await createApp({ config, database, logger: false });
   await app.init();
   const http = () => request(app.getHttpServer());

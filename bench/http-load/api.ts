@@ -1,14 +1,28 @@
 /**
- * The API processes the HTTP workloads measure (test/support/api-process.ts starts them, on a data
- * target of test/support/api-targets.ts), their cleanup, a small keep-alive HTTP client for setup
- * and the W5 probes (the W1 load comes from autocannon), and the projections' backlog.
+ * The processes the HTTP workloads measure: our API (test/support/api-process.ts starts it, on a
+ * data target of test/support/api-targets.ts) and W1's peer services (bench/peers/, started the
+ * same way, each on a fresh database of its own), their cleanup, a small keep-alive HTTP client for
+ * setup and the W5 probes (the W1 load comes from autocannon), and the projections' backlog.
  */
+import { existsSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { type ApiProcess, startApi } from '../../test/support/api-process';
 import { pgliteTarget, postgresTarget, type Target } from '../../test/support/api-targets';
-import { API_MAIN, log, OPPS, PG_URL, PREFIX, sleep, TOKEN } from './options';
+import { API_MAIN, log, OPPS, PEER_MAIN, PG_URL, PREFIX, sleep, TOKEN } from './options';
+
+/** What answers: our API, or a peer service of W1 (bench/peers/). */
+export type Service = 'ours' | 'emmett' | 'fastify';
+
+export const SERVICE_NAMES: Record<Service, string> = {
+  ours: 'ours',
+  emmett: 'Emmett 0.42 on Express 5',
+  fastify: 'Fastify 5, one INSERT (the limit)',
+};
 
 export interface Api {
+  service: Service;
+  /** How the tables and the log name it: the backend for ours (PGlite, PostgreSQL), a short name for a peer. */
+  label: string;
   backend: 'PGlite' | 'PostgreSQL';
   port: number;
   origin: string;
@@ -17,7 +31,7 @@ export interface Api {
   /** Log lines at warn level or above, and anything that is not a JSON log line. */
   problems: string[];
   problemCount: number;
-  /** Position of an event written before any load: the non-waiting consistency token of W5. */
+  /** Position of an event written before any load: the non-waiting consistency token of W5 (ours only). */
   basePosition: string;
   /** PostgreSQL: the bench database's name. */
   database?: string;
@@ -105,6 +119,8 @@ export async function startBenchApi(backend: Api['backend']): Promise<Api> {
   });
   running.add(child);
   const api: Api = {
+    service: 'ours',
+    label: backend,
     backend,
     port: child.port,
     origin: `http://127.0.0.1:${child.port}`,
@@ -123,6 +139,56 @@ export async function startBenchApi(backend: Api['backend']): Promise<Api> {
   api.basePosition = first.headers['x-global-position'] as string;
   await drained(api);
   return api;
+}
+
+/** The short names of the peers in tables and the log. */
+export const PEER_LABELS: Record<Exclude<Service, 'ours'>, string> = { emmett: 'Emmett/Express', fastify: 'Fastify-INSERT' };
+
+/**
+ * Starts a peer service of W1 (the bench build of bench/peers/, with this Node) on a fresh
+ * database `bench_peer_<random>` of the BENCH_DATABASE_URL server, dropped by cleanup(), and waits
+ * until it answers GET /health. Everything a peer writes to stdout or stderr is a problem.
+ */
+export async function startPeer(service: Exclude<Service, 'ours'>): Promise<Api> {
+  const main = PEER_MAIN[service];
+  if (!existsSync(main)) throw new Error(`${main} is missing: build the bench (npx nest build bench)`);
+  const target = postgresTarget(PG_URL!, 'bench_peer_');
+  targets.push(target);
+  await target.prepare();
+  const problems: string[] = [];
+  let problemCount = 0;
+  const label = PEER_LABELS[service];
+  const child = await startApi(
+    { ADMIN_TOKEN: TOKEN, DATABASE_URL: target.env.DATABASE_URL },
+    {
+      main,
+      readyPath: '/health',
+      timeoutMs: 60_000,
+      onLine: (line) => {
+        if (!line.trim()) return;
+        problemCount++;
+        if (problems.length < 10) problems.push(line.length > 600 ? `${line.slice(0, 600)}…` : line);
+      },
+    },
+  ).catch((error: unknown) => {
+    throw new Error(`${label}: ${(error as Error).message}`);
+  });
+  running.add(child);
+  return {
+    service,
+    label,
+    backend: 'PostgreSQL',
+    port: child.port,
+    origin: `http://127.0.0.1:${child.port}`,
+    process: child,
+    pid: child.child.pid!,
+    problems,
+    get problemCount() {
+      return problemCount;
+    },
+    basePosition: '',
+    database: target.database,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,8 +250,9 @@ export function call(
   });
 }
 
+/** A create with what a deal needs (no stage: it starts at the pipeline's first stage, prospecting). */
 export function createBody(name: string) {
-  return { name, customer_id: 'c-bench', value: 1000, expected_close_date: '2031-06-30', stage: 'negotiation' };
+  return { name, customer_id: 'c-bench', value: 1000, expected_close_date: '2031-06-30' };
 }
 
 /** Largest projection lag in events, from /health/ready. */

@@ -1,7 +1,9 @@
 /**
- * The command mix both workloads send: each deal's life is POST create (stage negotiation) → PATCH
- * name and value → POST stage/next → POST win. W1 drives it closed-loop with autocannon, W5 sends it
- * open-loop at an even pace (pacedLoad).
+ * The command mix both workloads send: each deal's life is POST create (no stage given, so the deal
+ * starts at the pipeline's first stage, prospecting) → POST stage/next five times (qualification,
+ * needs_analysis, proposal, negotiation, verbal_commitment) → POST win. W1 drives it closed-loop with
+ * autocannon (against our API and the peer services alike), W5 sends it open-loop at an even pace
+ * (pacedLoad).
  */
 import { Agent } from 'node:http';
 import { type Api, call, createBody } from './api';
@@ -41,23 +43,26 @@ type Autocannon = (opts: Record<string, unknown>, cb: (err: Error | null, result
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon: Autocannon = require('autocannon');
 
-export type Step = 'create' | 'patch' | 'next' | 'win';
+export type Step = 'create' | 'next' | 'win';
 export type StatusCounts = Record<Step, Record<number, number>>;
 
 export function newCounts(): StatusCounts {
-  return { create: {}, patch: {}, next: {}, win: {} };
+  return { create: {}, next: {}, win: {} };
 }
 
-/** A deal's next command in the mix (null after the win). */
-export const NEXT_STEP: Record<Step, Step | null> = { create: 'patch', patch: 'next', next: 'win', win: null };
+/** A deal's life, one command per position: create, five stage/next (prospecting → verbal_commitment), win. */
+export const DEAL_LIFE: readonly Step[] = ['create', 'next', 'next', 'next', 'next', 'next', 'win'];
 
-/** One step of a deal's life: the same paths and bodies for W1 and W5. */
+/** The position in DEAL_LIFE of a deal's next command after the one at `position` (null after the win). */
+export function NEXT_STEP(position: number): number | null {
+  return position + 1 < DEAL_LIFE.length ? position + 1 : null;
+}
+
+/** One step of a deal's life: the same paths and bodies for W1 and W5 (no If-Match). */
 export function mixCommand(step: Step, label: string, n: number, id = ''): { method: string; path: string; body: unknown } {
   switch (step) {
     case 'create':
       return { method: 'POST', path: OPPS, body: { ...createBody(`${label} deal ${n}`), value: 1000 + (n % 997) } };
-    case 'patch':
-      return { method: 'PATCH', path: `${OPPS}/${id}`, body: { name: `${label} renamed ${n}`, value: 2000 + (n % 991) } };
     case 'next':
       return { method: 'POST', path: `${OPPS}/${id}/stage/next`, body: {} };
     case 'win':
@@ -65,7 +70,10 @@ export function mixCommand(step: Step, label: string, n: number, id = ''): { met
   }
 }
 
-/** One deal's life per loop of a connection: create → patch → stage/next → win (ids from the create response). */
+/**
+ * One deal's life per loop of a connection: create → stage/next × 5 → win, the id taken from the
+ * create response's data.id. A command that fails ends the deal: the connection starts a new one.
+ */
 export function mixRequests(tag: string, counts: StatusCounts): AcRequest[] {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
   let n = 0;
@@ -78,22 +86,27 @@ export function mixRequests(tag: string, counts: StatusCounts): AcRequest[] {
     ...(step === 'create' ? { path: OPPS } : {}),
     setupRequest: (req, ctx) => {
       if (step === 'create') n++;
-      else if (!ctx.id) return undefined; // no id: back to create
+      else if (!ctx.id) return undefined; // no id: back to create (autocannon restarts the sequence)
       const command = mixCommand(step, `W1 ${tag}`, n, ctx.id as string);
       return { ...req, path: command.path, body: JSON.stringify(command.body) };
     },
     onResponse: (status, body, ctx) => {
       count(step, status);
-      if (step === 'create' && status === 201) {
-        try {
-          ctx.id = JSON.parse(body).data.id;
-        } catch {
-          /* leave id unset: the sequence restarts */
+      if (step === 'create') {
+        ctx.id = undefined;
+        if (status === 201) {
+          try {
+            ctx.id = JSON.parse(body).data.id;
+          } catch {
+            /* leave id unset: the sequence restarts */
+          }
         }
+      } else if (status < 200 || status >= 300) {
+        ctx.id = undefined; // the deal is off its path: start a new one
       }
     },
   });
-  return (['create', 'patch', 'next', 'win'] as Step[]).map(request);
+  return DEAL_LIFE.map(request);
 }
 
 /**
@@ -101,7 +114,7 @@ export function mixRequests(tag: string, counts: StatusCounts): AcRequest[] {
  * or not earlier ones have answered. (autocannon's rate limit is a per-second quota per
  * connection: each connection sends back to back until its share of the second is used, then
  * waits for the next second, so "100 commands/s" arrives as one burst at the top of each second.)
- * A command goes to a deal whose previous command has answered (PATCH, stage/next, win in turn,
+ * A command goes to a deal whose previous command has answered (stage/next five times, then win:
  * the same mix as W1), else it creates one. At most `maxInFlight` are on the wire; the rest queue
  * in the HTTP agent as they would in a client, and their latency counts from when they were due.
  */
@@ -109,7 +122,7 @@ export function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: numb
   // fifo: every socket is reused in turn, so none sits idle long enough for the server's
   // keep-alive timeout to close it just as a request is written to it (ECONNRESET).
   const via = new Agent({ keepAlive: true, maxSockets: maxInFlight, scheduling: 'fifo' });
-  const ready: { id: string; next: Step }[] = [];
+  const ready: { id: string; next: number }[] = [];
   const latencies: number[] = [];
   const inFlight = new Set<Promise<void>>();
   const interval = 1000 / rate;
@@ -127,7 +140,8 @@ export function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: numb
       return;
     }
     const deal = ready.shift();
-    const step: Step = deal ? deal.next : 'create';
+    const position = deal ? deal.next : 0;
+    const step = DEAL_LIFE[position];
     const command = mixCommand(step, `W5 ${tag}`, sent, deal?.id);
     const pending = call(api, command.method, command.path, command.body, {}, via).then(
       (reply) => {
@@ -135,8 +149,8 @@ export function pacedLoad(api: Api, tag: string, rate: number, maxInFlight: numb
         if (reply.status < 200 || reply.status >= 300) return;
         latencies.push(reply.receivedAt - reply.sentAt);
         onOk();
-        const next = NEXT_STEP[step];
-        if (next) ready.push({ id: step === 'create' ? (reply.body.data.id as string) : deal!.id, next });
+        const next = NEXT_STEP(position);
+        if (next !== null) ready.push({ id: step === 'create' ? (reply.body.data.id as string) : deal!.id, next });
       },
       (error: unknown) => {
         if (errors++ === 0)

@@ -45,6 +45,12 @@ export const API_MAIN = [
   join(process.cwd(), 'dist', 'apps', 'api', 'apps', 'api', 'src', 'main.js'),
 ].find((p) => existsSync(p));
 
+/** The peer services of W1, from the bench build (dist/bench/bench/peers/). */
+export const PEER_MAIN = {
+  emmett: join(__dirname, '..', 'peers', 'emmett-express.js'),
+  fastify: join(__dirname, '..', 'peers', 'fastify-insert.js'),
+} as const;
+
 export const log = (message: string) => process.stderr.write(`[http-load ${((performance.now() - T0) / 1000).toFixed(1)}s] ${message}\n`);
 const T0 = performance.now();
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -84,7 +84,7 @@ async function w5Run(api: Api, tag: string): Promise<W5Run> {
       const word = probeWord();
       const command =
         i % 2 === 0 || !id
-          ? await call(api, 'POST', OPPS, { ...createBody(`W5 probe ${word}`), stage: 'prospecting' })
+          ? await call(api, 'POST', OPPS, createBody(`W5 probe ${word}`))
           : await call(api, 'PATCH', `${OPPS}/${id}`, { name: `W5 probe ${word}` });
       if (command.status < 200 || command.status >= 300) {
         if (out.probeErrors.length < 5) out.probeErrors.push(`probe ${i}: ${command.status} ${JSON.stringify(command.body).slice(0, 300)}`);
@@ -153,7 +153,7 @@ export async function runW5(apis: Api[], setup: string): Promise<void> {
   }
   console.log(`\n### W5 — command → visible in the list read model, under load\n`);
   console.log(
-    `${setup}. Load: the W1 mix (create → PATCH → stage/next → win per deal) sent open-loop at an even pace of ${RATE} commands/s, ` +
+    `${setup}. Load: the W1 mix (per deal: create at prospecting → stage/next × 5 → win) sent open-loop at an even pace of ${RATE} commands/s, ` +
       `one every ${f1(1000 / RATE)} ms whether or not earlier ones answered, at most ${W5_CONNECTIONS} on the wire (the rest wait in the client's queue and their latency counts from when they were due; ` +
       `a command due while ${W5_CONNECTIONS * 4} are outstanding is skipped, so above capacity the achieved rate is what the API sustains); ` +
       `achieved = 2xx commands/s (load + probes) during the probe window. Probes, one after another: create a deal, then rename it, alternately, ` +

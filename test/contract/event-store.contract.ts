@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { opportunityStreamId, parseStreamName, pipelineStreamId } from '@app/domain';
-import { ConcurrencyError, type EventStore, ForeignCheckpointError, type NewEvent, type RecordedEvent } from '@app/event-store';
+import {
+  ConcurrencyError,
+  type EventStore,
+  ForeignCheckpointError,
+  type NewEvent,
+  type RecordedEvent,
+  ReferenceChangedError,
+} from '@app/event-store';
 
 /** What a store asked of its backend since the last reset (a counting proxy of its client or database). */
 export interface BackendProbe {
@@ -168,6 +175,53 @@ export function eventStoreContract(name: string, open: () => Promise<ContractSub
       expect(subject.probe.eventsRead).toBeLessThanOrEqual(batch.length);
       expect(subject.probe.roundTrips).toBeLessThanOrEqual(3);
       expect(await store.readStream(id)).toHaveLength(23);
+    });
+
+    it('an append with references happens only while none of them has moved past the version read', async () => {
+      const id = stream('with-refs');
+      const pipeline = pipelineStreamId(subject.orgId, `p${randomUUID().slice(0, 8)}`);
+      const absent = pipelineStreamId(subject.orgId, `q${randomUUID().slice(0, 8)}`);
+      await store.append(pipeline, [event('PipelineCreated')], 'no_stream');
+      // Unchanged references (one at version 1, one that does not exist: version 0): appended.
+      const first = await store.append(id, [event(), event()], 'no_stream', {
+        references: [
+          { streamId: pipeline, version: 1 },
+          { streamId: absent, version: 0 },
+        ],
+      });
+      expect(first).toMatchObject({ streamVersion: 2, duplicate: false });
+      // The pipeline moves on: an append that read version 1 is refused, and writes nothing.
+      await store.append(pipeline, [event('PipelineUpdated')], 1);
+      for (const batch of [[event()], [event(), event()]]) {
+        const error = await store.append(id, batch, 2, { references: [{ streamId: pipeline, version: 1 }] }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ReferenceChangedError);
+        expect(error).toMatchObject({ streamId: pipeline, readVersion: 1 });
+      }
+      expect(await store.readStream(id)).toHaveLength(2);
+      // A stream that did not exist when read, and exists now, has changed too.
+      await store.append(absent, [event('PipelineCreated')], 'no_stream');
+      await expect(store.append(id, [event()], 2, { references: [{ streamId: absent, version: 0 }] })).rejects.toBeInstanceOf(
+        ReferenceChangedError,
+      );
+      // Read again at the versions they are at now: appended.
+      expect(
+        await store.append(id, [event()], 2, {
+          references: [
+            { streamId: pipeline, version: 2 },
+            { streamId: absent, version: 1 },
+          ],
+        }),
+      ).toMatchObject({ streamVersion: 3 });
+      expect((await store.readStream(id)).map((e) => e.streamVersion)).toEqual([1, 2, 3]);
+    });
+
+    it('references are checked along with the expected version: a stale version is still a ConcurrencyError', async () => {
+      const id = stream('refs-conflict');
+      const pipeline = pipelineStreamId(subject.orgId, `p${randomUUID().slice(0, 8)}`);
+      await store.append(id, [event(), event()], 'no_stream');
+      const error = await store.append(id, [event()], 1, { references: [{ streamId: pipeline, version: 0 }] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConcurrencyError);
+      expect(await store.readStream(id)).toHaveLength(2);
     });
 
     it('a batch that only partly matches stored events is a conflict, never a silent drop', async () => {

@@ -36,25 +36,25 @@ describeEachBackend('error responses (%s)', (backend) => {
     it('no token on GET → 401', async () => {
       const res = await http().get(`${OPPS}/${UNKNOWN_ID}`);
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ message: 'Missing bearer token', code: 'unauthenticated' });
+      expect(res.body).toMatchObject({ message: 'Missing bearer token', code: 'unauthenticated' });
     });
 
     it('no token on POST create → 401 and nothing is created', async () => {
       const res = await http().post(OPPS).set('Idempotency-Key', 'no-token-create').send(dealBody());
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ message: 'Missing bearer token', code: 'unauthenticated' });
+      expect(res.body).toMatchObject({ message: 'Missing bearer token', code: 'unauthenticated' });
     });
 
     it('a non-Bearer Authorization header → 401', async () => {
       const res = await http().get(`${OPPS}/${UNKNOWN_ID}`).set('Authorization', 'Basic dXNlcjpwYXNz');
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ message: 'Missing bearer token', code: 'unauthenticated' });
+      expect(res.body).toMatchObject({ message: 'Missing bearer token', code: 'unauthenticated' });
     });
 
     it('an unknown token → 401', async () => {
       const res = await http().get(`${OPPS}/${UNKNOWN_ID}`).set(bearer('opp_not-a-real-token'));
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ message: 'Invalid or revoked token', code: 'unauthenticated' });
+      expect(res.body).toMatchObject({ message: 'Invalid or revoked token', code: 'unauthenticated' });
     });
 
     it('an unknown token on a command → 401', async () => {
@@ -64,7 +64,7 @@ describeEachBackend('error responses (%s)', (backend) => {
         .set(bearer(`${tokens.manager}x`))
         .send({ next_step: 'x' });
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ message: 'Invalid or revoked token', code: 'unauthenticated' });
+      expect(res.body).toMatchObject({ message: 'Invalid or revoked token', code: 'unauthenticated' });
       expect(await versionOf(id)).toBe(1);
     });
   });
@@ -110,7 +110,7 @@ describeEachBackend('error responses (%s)', (backend) => {
       const res = await http().post(OPPS).set(bearer(tokens.manager)).send({ value: 10 });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject(VALIDATION);
-      expect(res.body.errors.name).toEqual(expect.arrayContaining(['name must be a string']));
+      expect(res.body.errors.name).toEqual(['name should not be empty', 'name must be a string']);
     });
 
     it('a domain rule on create (no customer_id, no prospect) → 400 errors.customer_id', async () => {
@@ -141,7 +141,7 @@ describeEachBackend('error responses (%s)', (backend) => {
     // ErrorFilter.describeParserError defines the message; it must not be the JSON parser's own text.
     it('malformed JSON → message "Request body is not valid JSON"', async () => {
       const res = await malformed();
-      expect(res.body).toEqual({ message: 'Request body is not valid JSON', code: 'validation_failed' });
+      expect(res.body).toMatchObject({ message: 'Request body is not valid JSON', code: 'validation_failed' });
     });
 
     it('a body above 256kb → 413 payload_too_large', async () => {
@@ -152,7 +152,7 @@ describeEachBackend('error responses (%s)', (backend) => {
 
     it('a body above 256kb → message "Request body is too large"', async () => {
       const res = await oversized();
-      expect(res.body).toEqual({ message: 'Request body is too large', code: 'payload_too_large' });
+      expect(res.body).toMatchObject({ message: 'Request body is too large', code: 'payload_too_large' });
     });
 
     it('a body just under the limit is parsed (and then validated)', async () => {
@@ -261,10 +261,10 @@ describeEachBackend('error responses (%s)', (backend) => {
     it('unknown id → 404 on GET and on commands', async () => {
       const get = await http().get(`${OPPS}/${UNKNOWN_ID}`).set(bearer(tokens.manager));
       expect(get.status).toBe(404);
-      expect(get.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
+      expect(get.body).toMatchObject({ message: 'Opportunity not found', code: 'not_found' });
       const patch = await http().patch(`${OPPS}/${UNKNOWN_ID}`).set(bearer(tokens.manager)).send({ next_step: 'x' });
       expect(patch.status).toBe(404);
-      expect(patch.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
+      expect(patch.body).toMatchObject({ message: 'Opportunity not found', code: 'not_found' });
       const next = await http().post(`${OPPS}/${UNKNOWN_ID}/stage/next`).set(bearer(tokens.manager)).send({});
       expect(next.status).toBe(404);
       expect(await readStream(t, org, UNKNOWN_ID)).toEqual([]);
@@ -284,7 +284,7 @@ describeEachBackend('error responses (%s)', (backend) => {
       it('GET → 404', async () => {
         const res = await http().get(`${OPPS}/${id}`).set(bearer(otherToken));
         expect(res.status).toBe(404);
-        expect(res.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
+        expect(res.body).toMatchObject({ message: 'Opportunity not found', code: 'not_found' });
       });
 
       it.each([
@@ -301,7 +301,7 @@ describeEachBackend('error responses (%s)', (backend) => {
       ])('%s → 404', async (_label, send) => {
         const res = await send(id).set(bearer(otherToken));
         expect(res.status).toBe(404);
-        expect(res.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
+        expect(res.body).toMatchObject({ message: 'Opportunity not found', code: 'not_found' });
       });
 
       it('the owner org still sees its deal untouched, and nothing was written under the other org', async () => {
@@ -402,7 +402,7 @@ describeEachBackend('error responses (%s)', (backend) => {
       const id = await dealAt(0);
       const stale = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).set('If-Match', '"5"').send({ next_step: 'a' });
       expect(stale.status).toBe(412);
-      expect(stale.body).toEqual({
+      expect(stale.body).toMatchObject({
         message: 'The opportunity has changed since the version given in If-Match',
         code: 'precondition_failed',
         expected_version: 5,
@@ -481,7 +481,8 @@ describeEachBackend('error responses (%s)', (backend) => {
         const res = await http().post(`${OPPS}/${id}/stage/previous`).set(bearer(tokens.manager)).send(body);
         expect(res.status).toBe(400);
         expect(res.body).toMatchObject(VALIDATION);
-        expect(res.body.errors.reason).toContain('reason is required to move an opportunity backward');
+        // Once, and nothing untrue about a length the missing reason does not have.
+        expect(res.body.errors.reason).toEqual(['reason is required to move an opportunity backward']);
       }
       expect(await versionOf(id)).toBe(4);
 
@@ -588,7 +589,7 @@ describeEachBackend('error responses (%s)', (backend) => {
         .set('Idempotency-Key', key)
         .send(dealBody({ name: 'Second' }));
       expect(other.status).toBe(422);
-      expect(other.body).toEqual({
+      expect(other.body).toMatchObject({
         message: 'This Idempotency-Key was already used for a different request',
         code: 'idempotency_key_reused',
       });
@@ -644,7 +645,7 @@ describeEachBackend('error responses (%s)', (backend) => {
 
       const get = await getDeal(t, tokens.manager, id);
       expect(get.status).toBe(404);
-      expect(get.body).toEqual({ message: 'Opportunity not found', code: 'not_found' });
+      expect(get.body).toMatchObject({ message: 'Opportunity not found', code: 'not_found' });
       const patch = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.manager)).send({ next_step: 'x' });
       expect(patch.status).toBe(404);
       const again = await http().delete(`${OPPS}/${id}`).set(bearer(tokens.manager));

@@ -736,11 +736,23 @@ describeEachBackend('GET /opportunities list and detail (%s)', (backend) => {
       ]);
     });
 
-    it('an empty result: total 0, last_page 1, no currencies', async () => {
+    it('an empty result: total 0, last_page 1, no currencies, money sums of 0 (not null)', async () => {
       const res = await list('search=zzzz');
       expect(res.body.data).toEqual([]);
       expect(res.body.meta).toMatchObject({ current_page: 1, total: 0, last_page: 1 });
-      expect(res.body.summary).toMatchObject({ total_opportunities: 0, by_currency: [] });
+      expect(res.body.summary).toEqual({
+        total_opportunities: 0,
+        currency: null,
+        total_value: 0,
+        total_weighted_value: 0,
+        average_deal_size: 0,
+        // The win rate is the org's (or the owner's), whatever the other filters: won L8, L11; lost L9.
+        win_rate: 66.7,
+        by_currency: [],
+      });
+      // No deal in the currency asked for: its sums are 0 as well.
+      const none = await list('currency=JPY');
+      expect(none.body.summary).toMatchObject({ total_opportunities: 0, total_value: 0, total_weighted_value: 0, average_deal_size: 0 });
     });
   });
 
@@ -944,6 +956,27 @@ describeEachBackend('GET /opportunities list and detail (%s)', (backend) => {
       expect(res.status).toBe(400);
       expect(res.body.code).toBe('validation_failed');
       expect(res.body.errors[field]).toEqual(expect.arrayContaining([expect.any(String)]));
+    });
+
+    it('a stage no pipeline of the org has (stage=bogus, stage!=, exclude_stage) → 400 naming it and the known stages, as status does', async () => {
+      for (const [query, field] of [
+        ['stage=bogus', 'stage'],
+        ['stage=proposal,bogus', 'stage'],
+        ['stage!=nope', 'stage!'],
+        ['exclude_stage=won,nope', 'exclude_stage'],
+      ]) {
+        const res = await list(query);
+        expect(res.status).toBe(400);
+        expect(res.body.code).toBe('validation_failed');
+        const unknown = query.endsWith('bogus') ? 'bogus' : 'nope';
+        expect(res.body.errors).toEqual({
+          [field]: [
+            `${field} names no stage of this org's pipelines: ${unknown} (stages: prospecting, qualification, needs_analysis, proposal, negotiation, verbal_commitment, won, lost, on_hold)`,
+          ],
+        });
+      }
+      // Known stages, won and lost included, still filter.
+      expect((await list('stage=won,lost&per_page=1')).status).toBe(200);
     });
   });
 

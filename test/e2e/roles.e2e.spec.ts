@@ -60,14 +60,14 @@ describeEachBackend('roles (%s)', (backend) => {
     it('cannot create → 403', async () => {
       const res = await http().post(OPPS).set(bearer(tokens.viewer)).send(dealBody());
       expect(res.status).toBe(403);
-      expect(res.body).toEqual({ message: 'Viewers cannot change opportunities', code: FORBIDDEN_CODE });
+      expect(res.body).toMatchObject({ message: 'Viewers cannot change opportunities', code: FORBIDDEN_CODE });
     });
 
     it.each(WRITES)('%s → 403 and nothing is appended', async (_label, send) => {
       const before = await version(id);
       const res = await send(id).set(bearer(tokens.viewer));
       expect(res.status).toBe(403);
-      expect(res.body).toEqual({ message: 'Viewers cannot change opportunities', code: FORBIDDEN_CODE });
+      expect(res.body).toMatchObject({ message: 'Viewers cannot change opportunities', code: FORBIDDEN_CODE });
       expect(await version(id)).toBe(before);
     });
   });
@@ -95,7 +95,7 @@ describeEachBackend('roles (%s)', (backend) => {
         .set(bearer(tokens.rep))
         .send(dealBody({ assigned_user_id: 'rep_2' }));
       expect(other.status).toBe(403);
-      expect(other.body).toEqual({ message: 'Reps cannot assign opportunities to other users', code: FORBIDDEN_CODE });
+      expect(other.body).toMatchObject({ message: 'Reps cannot assign opportunities to other users', code: FORBIDDEN_CODE });
     });
 
     it('changes its own deal: PATCH, stage/next, previous, stage, lose', async () => {
@@ -151,7 +151,7 @@ describeEachBackend('roles (%s)', (backend) => {
         const before = await version(id);
         const res = await send(id).set(bearer(tokens.rep));
         expect(res.status).toBe(403);
-        expect(res.body).toEqual({ message: 'Reps can change only opportunities assigned to them', code: FORBIDDEN_CODE });
+        expect(res.body).toMatchObject({ message: 'Reps can change only opportunities assigned to them', code: FORBIDDEN_CODE });
         expect(await version(id)).toBe(before);
       });
 
@@ -159,7 +159,7 @@ describeEachBackend('roles (%s)', (backend) => {
         const before = await version(id);
         const res = await http().post(`${OPPS}/${id}/assign`).set(bearer(tokens.rep)).send({ user_id: 'rep_1' });
         expect(res.status).toBe(403);
-        expect(res.body).toEqual({ message: 'Reps can change only opportunities assigned to them', code: FORBIDDEN_CODE });
+        expect(res.body).toMatchObject({ message: 'Reps can change only opportunities assigned to them', code: FORBIDDEN_CODE });
         expect(await version(id)).toBe(before);
       });
     });
@@ -168,7 +168,7 @@ describeEachBackend('roles (%s)', (backend) => {
       const id = await dealAt(0, tokens.rep);
       const assign = await http().post(`${OPPS}/${id}/assign`).set(bearer(tokens.rep)).send({ user_id: 'rep_2' });
       expect(assign.status).toBe(403);
-      expect(assign.body).toEqual({ message: 'Reps cannot assign opportunities to other users', code: FORBIDDEN_CODE });
+      expect(assign.body).toMatchObject({ message: 'Reps cannot assign opportunities to other users', code: FORBIDDEN_CODE });
       const patch = await http().patch(`${OPPS}/${id}`).set(bearer(tokens.rep)).send({ assigned_user_id: 'rep_2', next_step: 'x' });
       expect(patch.status).toBe(403);
       expect(patch.body.code).toBe(FORBIDDEN_CODE);

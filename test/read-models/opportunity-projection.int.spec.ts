@@ -254,6 +254,8 @@ for (const backend of testBackends()) {
           .where('projection', '=', projection.name)
           .execute();
       });
+      // An idle runner reads the table's checkpoint once per poll interval: by the next one it has noticed.
+      await new Promise((resolve) => setTimeout(resolve, OPTIONS.pollMs + 5));
       expect(await runner.catchUp(projection)).toBe(3);
       expect(await db.selectFrom('opportunity_list').select('id').execute()).toHaveLength(3);
     });

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,6 +22,16 @@ function repositoryRoot(from: string): string {
 }
 
 export const ROOT = repositoryRoot(__dirname);
+
+/**
+ * The Node flags `npm start` gives the API (package.json's start script), so that every process
+ * tests and benchmarks start runs with the same runtime settings as a user's.
+ */
+export const START_FLAGS: string[] = (() => {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
+  const flags = /^node((?:\s+--[\w-]+(?:=\S+)?)*)\s/.exec(start);
+  return flags ? flags[1].trim().split(/\s+/).filter(Boolean) : [];
+})();
 const OUT_DIR = join(ROOT, 'node_modules/.cache/reliability-api');
 const MAIN = join(OUT_DIR, 'apps/api/src/main.js');
 /** The worker (projectors and webhook dispatcher without HTTP), built beside the API. */
@@ -71,6 +81,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** RATE_LIMIT_PER_MINUTE of the processes and apps tests and benchmarks start: high enough never to be hit. */
+export const TEST_RATE_LIMIT = '100000000';
+
 export interface ApiProcess {
   port: number;
   /** http://127.0.0.1:<port>/api/v1/crm */
@@ -102,9 +115,17 @@ export interface StartOptions {
 export async function startApi(env: Record<string, string>, options: StartOptions = {}): Promise<ApiProcess> {
   const { timeoutMs = 45_000, main = MAIN, readyPath = '/health', onLine } = options;
   const port = await freePort();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...START_FLAGS, main], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port) },
+    // One token sends thousands of requests a minute here (suites, benchmarks): a rate limit no run
+    // reaches, still counted as in production, unless `env` sets one.
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      RATE_LIMIT_PER_MINUTE: TEST_RATE_LIMIT,
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { type INestApplication } from '@nestjs/common';
 import request from 'supertest';
+import { sql } from 'kysely';
 import type { App } from 'supertest/types';
 import { createApp } from '../../apps/api/src/bootstrap';
 import { opportunityStreamId } from '@app/domain';
-import { EventStore, EventStoreDBEventStore, type RecordedEvent } from '@app/event-store';
-import { type Database, loadConfig, type Role, TokenService } from '@app/platform';
+import { EventStore, EventStoreDBEventStore, type EventStoreTables, PostgresEventStore, type RecordedEvent } from '@app/event-store';
+import { DATABASE, type Database, loadConfig, type Role, TokenService } from '@app/platform';
 import type { ReadModelTables } from '@app/read-models';
 import { serviceProjections } from '@app/webhooks';
 import { eventStoreUrl, type TestBackend, testBackends } from './test-database';
+import { openApiDocumentOf } from '../../apps/api/src/openapi/openapi';
+import { checkedAgent } from './checked-agent';
+import { TEST_RATE_LIMIT } from './api-process';
 
 export const API = '/api/v1/crm';
 export const OPPS = `${API}/opportunities`;
@@ -59,7 +63,8 @@ export async function startTestApp(
   const database = await backend.open(databaseOptions);
   const esdb = eventStoreUrl();
   const config = {
-    ...loadConfig({ ...(esdb ? { EVENTSTORE_URL: esdb } : {}), ...env }),
+    // Suites send thousands of requests with one token: a rate limit none reaches, unless `env` sets one.
+    ...loadConfig({ RATE_LIMIT_PER_MINUTE: TEST_RATE_LIMIT, ...(esdb ? { EVENTSTORE_URL: esdb } : {}), ...env }),
     commandRetries: Number(env.COMMAND_RETRIES ?? 20),
   };
   if (config.eventstoreUrl) await startProjectionsAtHead(database, config.eventstoreUrl);
@@ -73,9 +78,16 @@ export async function startTestApp(
     app,
     database,
     eventStore: config.eventstoreUrl ? 'eventstoredb' : 'database',
-    http: () => request(harness.app.getHttpServer() as App),
+    http: () => checkedAgent(request(harness.app.getHttpServer() as App), openApiDocumentOf(harness.app)),
     async countEvents(orgId) {
       const store = harness.app.get(EventStore);
+      if (store instanceof PostgresEventStore) {
+        // Every committed event, also those readAll still holds back behind a running transaction.
+        const { rows } = await sql<{ n: string }>`select count(*)::text as n from events where metadata->>'org_id' = ${orgId}`.execute(
+          harness.app.get<Database>(DATABASE).tables<EventStoreTables>(),
+        );
+        return Number(rows[0].n);
+      }
       let count = 0;
       let checkpoint: string | null = null;
       for (;;) {

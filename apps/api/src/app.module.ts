@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { CqrsModule } from '@nestjs/cqrs';
-import { AuthGuard, ErrorFilter, IdempotencyInterceptor, ResponseHeadersInterceptor } from '@app/platform';
+import { AuthGuard, ErrorFilter, IdempotencyInterceptor, RateLimitGuard, ResponseHeadersInterceptor } from '@app/platform';
 import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
 import { CoreModule, type CoreModuleOptions } from './core.module';
@@ -18,7 +18,7 @@ export type AppModuleOptions = CoreModuleOptions;
 
 /**
  * The HTTP API: the shared core and read side, one module per feature, and the request pipeline
- * (auth guard, error filter, idempotency and response headers). Routes are registered most
+ * (auth guard, rate limit, error filter, idempotency and response headers). Routes are registered most
  * specific first (see createApp), so no feature depends on the order of these imports.
  */
 @Module({})
@@ -42,6 +42,8 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
+        // After the auth guard: its key is the caller's token.
+        { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_FILTER, useClass: ErrorFilter },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
         // Inside the idempotency interceptor, so the stored response has the headers and status.

@@ -1,10 +1,12 @@
 import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import {
+  ApiExpressAdapter,
+  corsMiddleware,
   createLogger,
   createValidationPipe,
+  disableExpressFreshness,
   httpLogger,
   inputGuardMiddleware,
   jsonBodyOnlyMiddleware,
@@ -12,13 +14,14 @@ import {
   requestContextMiddleware,
 } from '@app/platform';
 import { AppModule, type AppModuleOptions } from './app.module';
+import { serveOpenApi } from './openapi/openapi';
 
 export const API_PREFIX = 'api/v1/crm';
 
 /** The one way the HTTP app is built: `npm start` and every e2e test use it. */
 export async function createApp(options: AppModuleOptions & { logger?: false }): Promise<INestApplication> {
   const logger = options.logger === false ? null : createLogger();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), new ApiExpressAdapter(), {
     bodyParser: false,
     // Literal segments before parameters (/opportunities/stats before /opportunities/:id), whatever
     // the order of modules and methods. The same route twice stops the start; Nest's shadow check
@@ -28,6 +31,14 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
     routeConflictPolicy: { duplicate: 'error', shadow: 'warn' },
     logger: logger ? new PinoNestLogger(logger) : false,
   });
+  // First, so every response to an allowed origin carries its CORS headers, errors included.
+  if (options.config.corsOrigins) app.use(corsMiddleware(options.config.corsOrigins));
+  // No X-Powered-By, and no ETag of Express's own: the only ETags are the versions handlers set.
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Conditional GETs are decided by ResponseHeadersInterceptor (If-None-Match against the ETag the
+  // handler set), not by Express's req.fresh, which ignores a request with Cache-Control: no-cache.
+  disableExpressFreshness(app.getHttpAdapter().getInstance() as { request: object });
   app.use(requestContextMiddleware);
   if (logger) app.use(httpLogger(logger));
   app.use(jsonBodyOnlyMiddleware);
@@ -37,15 +48,6 @@ export async function createApp(options: AppModuleOptions & { logger?: false }):
   app.useGlobalPipes(createValidationPipe());
   // Body-parser errors happen before routing; the same filter shapes them.
   app.enableShutdownHooks();
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Opportunity pipeline')
-      .setDescription('Event-sourced opportunity pipeline: commands, queries, analytics, audit and webhooks. Bearer token auth.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup(`${API_PREFIX}/docs`, app, document, { jsonDocumentUrl: `${API_PREFIX}/docs-json` });
+  serveOpenApi(app, API_PREFIX);
   return app;
 }

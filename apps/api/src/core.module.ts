@@ -43,7 +43,15 @@ export class CoreModule {
         options.eventStore
           ? { provide: EventStore, useValue: options.eventStore }
           : { provide: EventStore, useFactory: (db: Database) => openEventStore(options.config, db), inject: [DATABASE] },
-        { provide: TokenService, useFactory: (db: Database) => new TokenService(db.db), inject: [DATABASE] },
+        {
+          provide: TokenService,
+          useFactory: async (db: Database) => {
+            const tokens = new TokenService(db.db, { database: db, entries: options.config.tokenCacheEntries });
+            await tokens.start();
+            return tokens;
+          },
+          inject: [DATABASE],
+        },
         { provide: Metrics, useFactory: () => new Metrics() },
         { provide: OWNS_DATABASE, useValue: !options.database },
         ResourceCloser,

@@ -92,6 +92,10 @@ export class ProjectionLag {
           pollMs: config.projectionPollMs,
           maxAttempts: 3,
           haltOnPoison: config.projectionHaltOnPoison,
+          // A batch and its checkpoint commit together, so a crash that loses the last batches
+          // loses their checkpoint with them: they are applied again from the log. No fsync wait.
+          synchronousCommit: false,
+          gatherMs: config.projectionGatherMs,
         }),
     },
     {

@@ -47,6 +47,23 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** A stream a decision read, at the version it read. */
+export interface StreamRead {
+  streamId: string;
+  version: number;
+}
+
+export interface AppendOptions {
+  /**
+   * Streams the decision read besides its own (reference data such as the deal's pipeline): the
+   * append happens only if none of them has an event past the version given, else it throws a
+   * ReferenceChangedError and nothing is written. PostgreSQL checks this in the append's own
+   * statement; EventStoreDB, which has no condition across streams, reads their last revisions
+   * just before the append.
+   */
+  references?: StreamRead[];
+}
+
 export interface ReadStreamOptions {
   /** Include events with streamVersion > afterVersion. */
   afterVersion?: number;
@@ -91,7 +108,7 @@ export abstract class EventStore {
    * expected version, e.g. a retry) append nothing and return the first result with
    * duplicate: true; a batch that only partly matches stored events is a ConcurrencyError.
    */
-  abstract append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  abstract append(streamId: string, events: NewEvent[], expected: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
   abstract readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Every committed event after `after` (null → from the start), in commit order. */
   abstract readAll(after: string | null, limit: number, filter?: ReadAllFilter): Promise<ReadAllResult>;
@@ -123,6 +140,17 @@ export class ConcurrencyError extends Error {
   ) {
     super(`Stream ${streamId} is at version ${actual}, expected ${String(expected)}`);
     this.name = 'ConcurrencyError';
+  }
+}
+
+/** A stream the decision read (AppendOptions.references) has changed since: nothing was appended. */
+export class ReferenceChangedError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly readVersion: number,
+  ) {
+    super(`Stream ${streamId} has changed since version ${readVersion} was read`);
+    this.name = 'ReferenceChangedError';
   }
 }
 

@@ -42,8 +42,17 @@ export interface IdempotencyKeysTable {
   locked_until: Date | null;
 }
 
+/** Requests per rate-limit key (a token id) and window, summed over every API process. */
+export interface RateLimitCountersTable {
+  key: string;
+  /** Start of the window, milliseconds since the epoch (int8: a string when read). */
+  window_start: ColumnType<string, number, number>;
+  count: ColumnType<string, number, number>;
+}
+
 export interface PlatformTables {
   orgs: OrgsTable;
   api_tokens: ApiTokensTable;
   idempotency_keys: IdempotencyKeysTable;
+  rate_limit_counters: RateLimitCountersTable;
 }

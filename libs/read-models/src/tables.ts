@@ -78,6 +78,19 @@ export interface ContactsTable {
   updated_at: CreatedAt;
 }
 
+/** A lead a deal can name as its lead_id; `includes=lead` renders {id, email, source}. */
+export interface LeadsTable {
+  org_id: string;
+  id: string;
+  name: string;
+  company_name: string | null;
+  email: string | null;
+  /** Where the lead came from: referral, website, event … (free text, as a deal's source). */
+  source: string | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
 /** One row per deal (list, detail and every list filter); `state` is the deal's folded domain state. */
 export interface OpportunityListTable {
   org_id: string;
@@ -214,6 +227,7 @@ export type ReadModelTables = {
   users: UsersTable;
   customers: CustomersTable;
   contacts: ContactsTable;
+  leads: LeadsTable;
   opportunity_list: OpportunityListTable;
   pipeline_totals: PipelineTotalsTable;
   opportunity_intervals: OpportunityIntervalsTable;

@@ -48,14 +48,7 @@ export class TokensController {
   @HttpCode(204)
   async revoke(@Param('id', uuid) id: string, @CurrentActor() actor: Actor) {
     if (id === actor.tokenId) throw DomainError.validation({ id: ['a token cannot revoke itself'] });
-    const result = await this.database.db
-      .updateTable('api_tokens')
-      .set({ revoked_at: sql`now()` })
-      .where('org_id', '=', actor.orgId)
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw DomainError.notFound('Token');
+    if (!(await this.tokens.revoke(actor.orgId, id))) throw DomainError.notFound('Token');
   }
 }
 

@@ -3,9 +3,10 @@ import { type Command, CommandBus } from '@nestjs/cqrs';
 import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DomainError, ErrorCode } from '@app/domain';
-import { ConcurrencyError, type EventStore, type NewEvent, type RecordedEvent } from '@app/event-store';
+import { ConcurrencyError, type EventStore, type NewEvent, type RecordedEvent, ReferenceChangedError } from '@app/event-store';
 import { type Actor, Metrics, nameBasedUuid, PlatformError, PlatformErrorCode } from '@app/platform';
 import { ConsistencyService } from '@app/read-models';
+import { type StreamStateCache, StreamReads } from './stream-state-cache';
 
 /*
  * The command path, once for every aggregate:
@@ -54,57 +55,109 @@ export interface StreamCommand<S, E extends DomainEvent> {
   guard?(state: S): void;
   /**
    * Everything the decision needs besides the stream (access, reference data, the pipeline), then
-   * the pure decide. Throws a DomainError to refuse; [] when nothing changes.
+   * the pure decide. Throws a DomainError to refuse; [] when nothing changes. Other streams it
+   * reads go into `reads`, at the versions read: the append is conditional on them.
    */
-  decide(state: S, now: string): Promise<E[]>;
+  decide(state: S, now: string, reads: StreamReads): Promise<E[]>;
 }
 
 /**
  * The one command loop, for every aggregate: load → decide → append at the loaded version; a lost
  * race is decided again on fresh state (If-Match: 412 instead), up to `retries` times.
+ *
+ * With a cache, a command starts from the stream's cached state (a create without one from the
+ * empty stream) and reads nothing: the append at that version is the check. A conflict, a
+ * refusal or a no-op decided on cached state is decided again on a fresh read, so what is
+ * answered is what a fresh read would answer. The streams the decision read besides its own
+ * (StreamReads) are the append's references: if one has moved on, nothing is appended and the
+ * command is decided again with that stream read afresh.
  */
 export async function handleCommand<S, E extends DomainEvent>(
   store: EventStore,
   retries: number,
   command: StreamCommand<S, E>,
   meta: CommandMeta,
+  cache?: StreamStateCache,
 ): Promise<CommandOutcome<S, E>> {
-  for (let attempt = 0; ; attempt++) {
-    const recorded = await store.readStream(command.streamId);
-    const already = alreadyApplied(command, recorded, meta);
-    if (already) return already;
-    const state = command.fold(recorded);
-    command.guard?.(state);
-    const version = recorded.at(-1)?.streamVersion ?? 0;
-    if (meta.expectedVersion !== undefined && meta.expectedVersion !== version) {
-      throw preconditionFailed(command.noun, meta.expectedVersion, version);
+  // A keyed request reads its stream: its first attempt may have appended already.
+  let trustCache = cache !== undefined && !meta.idempotencyKey;
+  for (let attempt = 0; ;) {
+    const cached = trustCache
+      ? (cache!.get<S>(command.streamId) ?? (command.creates ? { state: command.fold([]), version: 0 } : undefined))
+      : undefined;
+    let state: S;
+    let version: number;
+    if (cached) {
+      ({ state, version } = cached);
+    } else {
+      const recorded = await store.readStream(command.streamId);
+      const already = alreadyApplied(command, recorded, meta);
+      if (already) return already;
+      state = command.fold(recorded);
+      version = recorded.at(-1)?.streamVersion ?? 0;
+      cache?.set(command.streamId, { state, version });
     }
+    const reads = new StreamReads(trustCache);
+    const onCachedState = () => cached !== undefined || reads.cached.length > 0;
+    const readAfresh = () => {
+      cache?.evict(command.streamId);
+      for (const streamId of reads.cached) cache?.evict(streamId);
+      trustCache = false;
+    };
     const now = new Date().toISOString();
-    const events = await command.decide(state, now);
-    if (events.length === 0) return { state, events, version, position: null };
+    let events: E[];
+    try {
+      command.guard?.(state);
+      if (meta.expectedVersion !== undefined && meta.expectedVersion !== version) {
+        throw preconditionFailed(command.noun, meta.expectedVersion, version);
+      }
+      events = await command.decide(state, now, reads);
+    } catch (error) {
+      if (!onCachedState()) throw error;
+      readAfresh();
+      continue;
+    }
+    if (events.length === 0) {
+      if (!onCachedState()) return { state, events, version, position: null };
+      readAfresh();
+      continue;
+    }
     try {
       const result = await store.append(
         command.streamId,
         events.map((e, i) => toNewEvent(e, i, meta, now)),
         version === 0 ? 'no_stream' : version,
+        { references: reads.references },
       );
       if (result.duplicate) {
         // The same keyed request won the race: its outcome is the events it appended, as of then.
         const first = alreadyApplied(command, await store.readStream(command.streamId, { toVersion: result.streamVersion }), meta);
         if (first) return first;
       }
-      return { state: command.evolve(state, events), events, version: result.streamVersion, position: result.position };
+      const next = command.evolve(state, events);
+      cache?.set(command.streamId, { state: next, version: result.streamVersion });
+      return { state: next, events, version: result.streamVersion, position: result.position };
     } catch (error) {
-      if (!(error instanceof ConcurrencyError)) throw error;
-      if (meta.expectedVersion !== undefined) throw preconditionFailed(command.noun, meta.expectedVersion, error.actual);
-      if (command.creates) throw new DomainError(ErrorCode.AlreadyExists, `${capitalised(command.noun)} already exists`);
+      if (error instanceof ReferenceChangedError) {
+        cache?.evict(error.streamId);
+      } else if (!(error instanceof ConcurrencyError)) {
+        throw error;
+      } else if (cached) {
+        // The cached state was behind the stream: decide again on a fresh read (not a lost race).
+        readAfresh();
+        continue;
+      } else {
+        cache?.evict(command.streamId);
+        if (meta.expectedVersion !== undefined) throw preconditionFailed(command.noun, meta.expectedVersion, error.actual);
+        if (command.creates) throw new DomainError(ErrorCode.AlreadyExists, `${capitalised(command.noun)} already exists`);
+      }
       if (attempt >= retries) {
         throw new PlatformError(
           PlatformErrorCode.ConcurrencyConflict,
           `The ${command.noun} is being changed concurrently; retry the request`,
         );
       }
-      await jitter(attempt);
+      await jitter(attempt++);
     }
   }
 }
@@ -191,11 +244,22 @@ export class CommandDispatcher {
   }
 }
 
-/** If-Match: "3", 3 or W/"3" → 3. */
+/**
+ * If-Match: "3" (or a bare 3) → 3; `*` matches whatever version exists → no condition. The
+ * comparison is strong (RFC 9110 §13.1.1): a weak tag such as W/"3" never matches → 412.
+ */
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
-  const match = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
-  if (!match) throw DomainError.validation({ 'If-Match': ['If-Match must be the ETag of the opportunity, e.g. "3"'] });
+  const value = header.trim();
+  if (value === '*') return undefined;
+  if (/^W\/"?\d{1,15}"?$/.test(value)) {
+    throw new PlatformError(
+      PlatformErrorCode.PreconditionFailed,
+      `If-Match compares strongly and a weak ETag (${value}) never matches; send the ETag as the API gave it, e.g. "3"`,
+    );
+  }
+  const match = /^"?(\d{1,15})"?$/.exec(value);
+  if (!match) throw DomainError.validation({ 'If-Match': ['If-Match must be the ETag of the opportunity, e.g. "3", or *'] });
   return Number(match[1]);
 }
 

@@ -12,6 +12,7 @@ import {
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, type AppConfig } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
+import { StreamStateCache } from '../command-handling/stream-state-cache';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
 
 export type CustomFieldsOutcome = CommandOutcome<CustomFieldsState, CustomFieldEvent>;
@@ -32,6 +33,7 @@ export class CustomFieldCommandHandler implements ICommandHandler<CustomFieldCom
     private readonly store: EventStore,
     private readonly pipelines: PipelineRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cache: StreamStateCache,
   ) {}
 
   execute({ command, meta }: CustomFieldCommandMessage): Promise<CustomFieldsOutcome> {
@@ -44,7 +46,7 @@ export class CustomFieldCommandHandler implements ICommandHandler<CustomFieldCom
         noun: 'custom field',
         fold: foldStoredCustomFields,
         evolve: (state, events) => events.reduce(evolveCustomFields, state),
-        decide: async (state, now) => {
+        decide: async (state, now, reads) => {
           const pipelineId =
             command.type === 'DefineCustomField'
               ? command.input.pipeline_id
@@ -53,11 +55,12 @@ export class CustomFieldCommandHandler implements ICommandHandler<CustomFieldCom
                 : undefined;
           const events = decideCustomFields(command, state, now);
           // A field of one pipeline names one that exists (an unknown id: 400 on pipeline_id).
-          if (events.length > 0 && typeof pipelineId === 'string') await this.pipelines.get(orgId, pipelineId);
+          if (events.length > 0 && typeof pipelineId === 'string') await this.pipelines.forCommand(orgId, pipelineId, reads);
           return events;
         },
       },
       meta,
+      this.cache,
     );
   }
 }

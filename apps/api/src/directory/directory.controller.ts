@@ -6,8 +6,10 @@ import { Actor, CurrentActor, Database, DATABASE, Roles, validateQuery } from '@
 import {
   CONTACT_COLUMNS,
   customerNumberFor,
+  LEAD_COLUMNS,
   listContacts,
   listCustomers,
+  listLeads,
   listUsers,
   upsertUser,
   type ReadModelTables,
@@ -16,10 +18,12 @@ import {
   ContactListQueryDto,
   CreateContactDto,
   CreateCustomerDto,
+  CreateLeadDto,
   CreateUserDto,
   DirectoryListQueryDto,
   UpdateContactDto,
   UpdateCustomerDto,
+  UpdateLeadDto,
   UpdateUserDto,
 } from './directory.dto';
 
@@ -30,11 +34,16 @@ function checkId(id: string): string {
   return id;
 }
 
-/** A name part, trimmed; blank is refused like absent. */
+/** A name part (or another required text), trimmed; blank is refused like absent. */
 function nameField(value: string, field: string): string {
   const trimmed = value.trim();
   if (!trimmed) throw DomainError.validation({ [field]: [`${field} must not be blank`] });
   return trimmed;
+}
+
+/** Text that may be cleared with null; given, it is trimmed and blank is refused. */
+function optionalText(value: string | null | undefined, field: string): string | null | undefined {
+  return value === null || value === undefined ? value : nameField(value, field);
 }
 
 function page<T>(rows: T[], total: number, q: DirectoryListQueryDto) {
@@ -222,5 +231,72 @@ export class ContactsController {
       .executeTakeFirst();
     if (!row) throw DomainError.notFound('Contact');
     return { message: 'Contact updated successfully', data: row };
+  }
+}
+
+/** Leads render as {id, email, source} wherever a deal names its lead (`includes=lead`). */
+@Controller('leads')
+export class LeadsController {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  @Post()
+  @Roles('admin', 'manager', 'rep')
+  async create(@Body() dto: CreateLeadDto, @CurrentActor() actor: Actor) {
+    const row = await this.database
+      .tables<ReadModelTables>()
+      .insertInto('leads')
+      .values({
+        org_id: actor.orgId,
+        id: dto.id ?? randomUUID(),
+        name: nameField(dto.name, 'name'),
+        company_name: optionalText(dto.company_name, 'company_name') ?? null,
+        email: dto.email ?? null,
+        source: optionalText(dto.source, 'source') ?? null,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning(LEAD_COLUMNS)
+      .executeTakeFirst();
+    if (!row) throw new DomainError(ErrorCode.AlreadyExists, 'A lead with this id already exists');
+    return { message: 'Lead created successfully', data: row };
+  }
+
+  @Get()
+  async list(@Query() raw: Record<string, unknown>, @CurrentActor() actor: Actor) {
+    const q = validateQuery(DirectoryListQueryDto, raw);
+    const { rows, total } = await listLeads(this.database.tables<ReadModelTables>(), actor.orgId, q);
+    return page(rows, total, q);
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    const row = await this.database
+      .tables<ReadModelTables>()
+      .selectFrom('leads')
+      .select(LEAD_COLUMNS)
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', checkId(id))
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('Lead');
+    return { data: row };
+  }
+
+  @Patch(':id')
+  @Roles('admin', 'manager', 'rep')
+  async update(@Param('id') id: string, @Body() dto: UpdateLeadDto, @CurrentActor() actor: Actor) {
+    const changes = Object.fromEntries(
+      Object.entries(dto)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, k === 'email' ? v : optionalText(v as string | null, k)]),
+    );
+    const row = await this.database
+      .tables<ReadModelTables>()
+      .updateTable('leads')
+      .set({ ...changes, updated_at: sql`now()` })
+      .where('org_id', '=', actor.orgId)
+      .where('id', '=', checkId(id))
+      .returning(LEAD_COLUMNS)
+      .executeTakeFirst();
+    if (!row) throw DomainError.notFound('Lead');
+    return { message: 'Lead updated successfully', data: row };
   }
 }

@@ -32,6 +32,25 @@ export class UpdateCustomerDto {
   @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
 }
 
+/** A lead a deal can name as its lead_id; `includes=lead` renders its id, email and source. */
+export class CreateLeadDto {
+  /** Optional: generated when absent. */
+  @IsOptionalNotNull() @IsReferenceId() id?: string;
+  /** The person or company the lead is. */
+  @IsString() @IsNotEmpty() @MaxLength(200) name: string;
+  @IsOptional() @IsString() @MaxLength(300) company_name?: string | null;
+  @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
+  /** Where the lead came from: referral, website, event … (free text, as a deal's source). */
+  @IsOptional() @IsString() @MaxLength(100) source?: string | null;
+}
+
+export class UpdateLeadDto {
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
+  @IsOptional() @IsString() @MaxLength(300) company_name?: string | null;
+  @IsOptional() @IsEmail() @MaxLength(320) email?: string | null;
+  @IsOptional() @IsString() @MaxLength(100) source?: string | null;
+}
+
 export class DirectoryListQueryDto extends PageQueryDto {
   @IsOptional() @IsString() @MaxLength(200) search?: string;
 }

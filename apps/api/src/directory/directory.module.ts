@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { ContactsController, CustomersController, UsersController } from './directory.controller';
+import { ContactsController, CustomersController, LeadsController, UsersController } from './directory.controller';
 
-/** The organisation's users, customers and contacts. */
-@Module({ controllers: [UsersController, CustomersController, ContactsController] })
+/** The organisation's users, customers, contacts and leads. */
+@Module({ controllers: [UsersController, CustomersController, ContactsController, LeadsController] })
 export class DirectoryModule {}

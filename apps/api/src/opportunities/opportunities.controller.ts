@@ -60,7 +60,7 @@ export class OpportunitiesController {
     headers.Location = `/api/v1/crm/opportunities/${id}`;
     // The stakeholders given come back as contact records.
     const includes = stakeholders?.length || fields.stakeholder_ids?.length ? ['stakeholders'] : [];
-    return { message: 'Opportunity created successfully', data: await this.views.detail(actor, outcome.state, includes) };
+    return { message: 'Opportunity created successfully', data: await this.views.detail(actor, outcome.state, includes, undefined, true) };
   }
 
   @Put(':id')
@@ -228,7 +228,8 @@ export class OpportunitiesController {
     return { id: state.opportunity_id, version: state.version, stakeholders: stakeholderViews(state, await this.refs(actor, state)) };
   }
 
+  /** A command's outcome, shown with the pipeline and definitions it was decided with. */
   private detail(actor: Actor, state: OpportunityState) {
-    return this.views.detail(actor, state);
+    return this.views.detail(actor, state, [], undefined, true);
   }
 }

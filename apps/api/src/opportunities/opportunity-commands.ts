@@ -19,6 +19,7 @@ import { type Actor, APP_CONFIG, type AppConfig, DATABASE, type Database } from 
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
 import { PipelineRepository } from '../pipelines/pipeline.repository';
 import { CustomFieldsRepository } from '../custom-fields/custom-fields.repository';
+import { StreamStateCache } from '../command-handling/stream-state-cache';
 
 export type OpportunityOutcome = CommandOutcome<OpportunityState, OpportunityEvent>;
 
@@ -42,6 +43,7 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
     private readonly customFields: CustomFieldsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(DATABASE) private readonly database: Database,
+    private readonly cache: StreamStateCache,
   ) {}
 
   execute({ opportunityId, command, meta }: OpportunityCommandMessage): Promise<OpportunityOutcome> {
@@ -59,22 +61,24 @@ export class OpportunityCommandHandler implements ICommandHandler<OpportunityCom
         guard: (state) => {
           if (command.type !== 'CreateOpportunity' && (!state.exists || state.deleted)) throw DomainError.notFound('Opportunity');
         },
-        decide: async (state, now) => {
+        decide: async (state, now, reads) => {
           authorizeCommand(meta.actor, command, state);
           if (!referencesChecked) await Promise.all([this.assertCategory(orgId, command), this.assertContacts(orgId, command)]);
           referencesChecked = true;
-          const pipeline = await this.pipelines.get(
+          const pipeline = await this.pipelines.forCommand(
             orgId,
             command.type === 'CreateOpportunity' ? command.input.pipeline_id : state.pipeline_id,
+            reads,
           );
           // A create (required fields) or an update that gives custom_fields is checked against the definitions.
           const checksFields =
             command.type === 'CreateOpportunity' || (command.type === 'UpdateOpportunity' && command.changes.custom_fields != null);
-          const customFields = checksFields ? await this.customFields.load(orgId) : undefined;
+          const customFields = checksFields ? await this.customFields.forCommand(orgId, reads) : undefined;
           return decide(command, state, { now, actor_id: meta.actor.userId, pipeline, custom_fields: customFields });
         },
       },
       meta,
+      this.cache,
     );
   }
 

@@ -17,6 +17,7 @@ import {
 import { AuditService, parseAsOf } from '../audit/audit.service';
 import { ParseOpportunityIdPipe } from './opportunity-id.pipe';
 import { OpportunityViews } from './opportunity-views.service';
+import { OrgPipelines } from '../pipelines/org-pipelines.service';
 import { StaleRules } from '../pipelines/stale-rules.service';
 import {
   GetForecast,
@@ -42,6 +43,7 @@ export class OpportunityQueriesController {
     private readonly views: OpportunityViews,
     private readonly staleRules: StaleRules,
     private readonly customFields: CustomFieldsRepository,
+    private readonly pipelines: OrgPipelines,
   ) {}
 
   // Declared first, and still never taken for /stats: routes are registered most specific first.
@@ -75,6 +77,7 @@ export class OpportunityQueriesController {
     const sortCustomField = sortKey === undefined ? undefined : typedField(typed!, sortKey, 'sort_by');
     const q = validateQuery(ListOpportunitiesQueryDto, rest);
     const { 'stage!': excluded, exclude_stage, min_value, max_value, includes, stale, ...filters } = q;
+    await this.checkStages(actor.orgId, { stage: q.stage, 'stage!': excluded, exclude_stage });
     const result = await this.queries.execute(
       new ListOpportunities(
         actor,
@@ -92,6 +95,23 @@ export class OpportunityQueriesController {
       ),
     );
     return result;
+  }
+
+  /**
+   * A stage filter names stages some pipeline of the org defines (its own or the default one): any
+   * other key is a 400 naming it and the known ones, as an unknown status is, not an empty list.
+   */
+  private async checkStages(orgId: string, filters: Record<string, string[] | undefined>): Promise<void> {
+    const given = Object.entries(filters).filter(([, keys]) => keys !== undefined && keys.length > 0);
+    if (given.length === 0) return;
+    const known = await this.pipelines.stageKeys(orgId);
+    const errors: Record<string, string[]> = {};
+    for (const [param, keys] of given) {
+      const unknown = [...new Set(keys!.filter((k) => !known.includes(k)))];
+      if (unknown.length === 0) continue;
+      errors[param] = [`${param} names no stage of this org's pipelines: ${unknown.join(', ')} (stages: ${known.join(', ')})`];
+    }
+    if (Object.keys(errors).length > 0) throw DomainError.validation(errors);
   }
 
   @ReadYourWrites()

@@ -7,7 +7,7 @@ import { customFieldView } from '../custom-fields/custom-field.view';
 import { OpportunityRepository } from './opportunity.repository';
 import { opportunityDetail, stakeholderContactIds } from './opportunity.view';
 
-/** Renders a deal for an actor: resolves its owner and customer, picks its pipeline. */
+/** Renders a deal for an actor: resolves its owner, customer and (asked for) lead, picks its pipeline. */
 @Injectable()
 export class OpportunityViews {
   constructor(
@@ -17,29 +17,33 @@ export class OpportunityViews {
     private readonly customFields: CustomFieldsRepository,
   ) {}
 
-  refs(actor: Actor, state: OpportunityState): Promise<Refs> {
+  /** The deal's owner, customer and stakeholders; its lead only when `includes` asks for it. */
+  refs(actor: Actor, state: OpportunityState, includes: readonly string[] = []): Promise<Refs> {
     return loadRefs(
       this.database.tables<ReadModelTables>(),
       actor.orgId,
       [state.assigned_user_id],
       [state.customer_id],
       stakeholderContactIds([state]),
+      includes.includes('lead') ? [state.lead_id] : [],
     );
   }
 
-  pipeline(actor: Actor, state: OpportunityState) {
-    return this.repository.pipelineForDisplay(actor.orgId, state.pipeline_id);
+  pipeline(actor: Actor, state: OpportunityState, justDecided = false) {
+    return this.repository.pipelineForDisplay(actor.orgId, state.pipeline_id, justDecided);
   }
 
   /**
    * The detail also says which custom fields apply to the deal's pipeline (today's definitions, in
    * display order) and which stored values no longer fit them (the values stay as recorded).
+   * `justDecided`: the state is a command's outcome here, shown with the pipeline and definitions
+   * that command decided with (as this process cached them) rather than read again.
    */
-  async detail(actor: Actor, state: OpportunityState, includes: string[] = [], activities?: unknown[]) {
+  async detail(actor: Actor, state: OpportunityState, includes: string[] = [], activities?: unknown[], justDecided = false) {
     const [pipeline, refs, fields] = await Promise.all([
-      this.pipeline(actor, state),
-      this.refs(actor, state),
-      this.customFields.load(actor.orgId),
+      this.pipeline(actor, state, justDecided),
+      this.refs(actor, state, includes),
+      justDecided ? this.customFields.lastSeen(actor.orgId) : this.customFields.load(actor.orgId),
     ]);
     return {
       ...opportunityDetail(state, pipeline, new Date().toISOString(), refs, {

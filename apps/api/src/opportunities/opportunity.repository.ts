@@ -19,8 +19,12 @@ export class OpportunityRepository {
     return this.pipelines.get(orgId, pipelineId);
   }
 
-  /** For showing a deal: its pipeline, or the default one if that pipeline is gone. */
-  async pipelineForDisplay(orgId: string, pipelineId?: string | null): Promise<Pipeline> {
-    return this.pipelines.get(orgId, pipelineId).catch(() => DEFAULT_PIPELINE);
+  /**
+   * For showing a deal: its pipeline, or the default one if that pipeline is gone. `justDecided`:
+   * the deal is the outcome of a command of this process, so the pipeline it was decided with
+   * (cached) is the one to show.
+   */
+  async pipelineForDisplay(orgId: string, pipelineId?: string | null, justDecided = false): Promise<Pipeline> {
+    return (justDecided ? this.pipelines.lastSeen(orgId, pipelineId) : this.pipelines.get(orgId, pipelineId)).catch(() => DEFAULT_PIPELINE);
   }
 }

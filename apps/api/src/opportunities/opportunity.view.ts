@@ -42,7 +42,7 @@ export function opportunityDetail(s: OpportunityState, pipeline: Pipeline, now: 
     customer_id: s.customer_id,
     ...(includes.has('customer') ? { customer: refs.customer(s.customer_id) } : {}),
     lead_id: s.lead_id,
-    ...(includes.has('lead') ? { lead: s.lead_id ? { id: s.lead_id } : null } : {}),
+    ...(includes.has('lead') ? { lead: refs.lead(s.lead_id) } : {}),
     ...(includes.has('campaign') ? { campaign: s.campaign_id ? { id: s.campaign_id } : null } : {}),
     pipeline_id: s.pipeline_id,
     stage: s.stage,

@@ -12,6 +12,7 @@ import {
 import { EventStore } from '@app/event-store';
 import { APP_CONFIG, type AppConfig } from '@app/platform';
 import { type CommandMeta, type CommandOutcome, handleCommand } from '../command-handling/handle-command';
+import { StreamStateCache } from '../command-handling/stream-state-cache';
 
 export type PipelineOutcome = CommandOutcome<PipelineState, PipelineEvent>;
 
@@ -31,6 +32,7 @@ export class PipelineCommandHandler implements ICommandHandler<PipelineCommandMe
   constructor(
     private readonly store: EventStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cache: StreamStateCache,
   ) {}
 
   execute({ pipelineId, command, meta }: PipelineCommandMessage): Promise<PipelineOutcome> {
@@ -46,6 +48,7 @@ export class PipelineCommandHandler implements ICommandHandler<PipelineCommandMe
         decide: async (state, now) => decidePipeline(command, state, now),
       },
       meta,
+      this.cache,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CommandHandlingModule } from '../command-handling/command-handling.module';
 import { PipelineCommandHandler } from './pipeline-commands';
+import { OrgPipelines } from './org-pipelines.service';
 import { PipelineRepository } from './pipeline.repository';
 import { PipelinesController } from './pipelines.controller';
 import { StaleRules } from './stale-rules.service';
@@ -9,7 +10,7 @@ import { StaleRules } from './stale-rules.service';
 @Module({
   imports: [CommandHandlingModule],
   controllers: [PipelinesController],
-  providers: [PipelineCommandHandler, PipelineRepository, StaleRules],
-  exports: [PipelineRepository, StaleRules],
+  providers: [PipelineCommandHandler, PipelineRepository, OrgPipelines, StaleRules],
+  exports: [PipelineRepository, OrgPipelines, StaleRules],
 })
 export class PipelinesModule {}

@@ -27,7 +27,10 @@ import type {
   StreamingRead,
 } from '@eventstore/db-client';
 import {
+  type AppendOptions,
   AppendTooLargeError,
+  ReferenceChangedError,
+  type StreamRead,
   type AppendResult,
   type BehindByOptions,
   ConcurrencyError,
@@ -177,10 +180,23 @@ export class EventStoreDBEventStore extends EventStore {
 
   // ---- appends ---------------------------------------------------------------------------
 
-  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError('append needs at least one event');
+    await this.assertReferences(options.references ?? []);
     if (expected === 'any' || expected === 'stream_exists') return this.appendChecked(streamId, events, expected);
     return this.appendAt(streamId, events, expected, toExpectedRevision(expected));
+  }
+
+  /**
+   * EventStoreDB has no condition across streams: each stream the decision read is read once
+   * more just before the append, past the version it was read at. A change in between is not
+   * caught (PostgreSQL checks in the append's own statement).
+   */
+  private async assertReferences(references: StreamRead[]): Promise<void> {
+    for (const reference of references) {
+      const newer = await this.readEvents(reference.streamId, { afterVersion: reference.version, toVersion: reference.version + 1 }, true);
+      if (newer.length > 0) throw new ReferenceChangedError(reference.streamId, reference.version);
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Database } from '@app/platform';
 import {
@@ -14,6 +15,9 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
+  type AppendOptions,
+  ReferenceChangedError,
+  type StreamRead,
 } from '../event-store.port';
 import type { EventsTable, EventStoreTables } from '../tables';
 import { WakeUp } from '../wake-up';
@@ -26,12 +30,33 @@ const PREFIX = 'pg';
 const START: [string, string] = ['0', '0'];
 const DEFAULT_MAX_BEHIND = 100_000;
 
-/** One event at version $2 + 1, written only if version $2 exists (or $2 = 0): see appendOne. */
+/** One event at version $2 + 1, written only if version $2 exists (or $2 = 0): see appendAt. */
 const APPEND_ONE = `
   insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
   select $1::text, $2::bigint + 1, $3::uuid, $4::text, $5::int, $6::jsonb, $7::jsonb
   where $2::bigint = 0 or exists (select 1 from events where stream_id = $1::text and stream_version = $2::bigint)
-  returning global_position::text`;
+  returning true as fresh, global_position::text`;
+
+/**
+ * The events of $3 (a JSON array) at versions $2 + 1 …, written only if version $2 exists (or
+ * $2 = 0) and no stream of $4 has an event past the version at the same index of $5 (the
+ * streams the decision read): see appendAt. One statement, so one round trip and no transaction.
+ */
+const APPEND_AT = `
+  with fresh as (
+    select not exists (
+      select 1 from unnest($4::text[], $5::bigint[]) as r(stream_id, version)
+      join events e on e.stream_id = r.stream_id and e.stream_version > r.version
+    ) as ok
+  ), appended as (
+    insert into events (stream_id, stream_version, event_id, type, schema_version, data, metadata)
+    select $1::text, $2::bigint + t.ord, (t.x->>'event_id')::uuid, t.x->>'type', (t.x->>'schema_version')::int, t.x->'data', t.x->'metadata'
+    from fresh, jsonb_array_elements($3::jsonb) with ordinality as t(x, ord)
+    where fresh.ok and ($2::bigint = 0 or exists (select 1 from events where stream_id = $1::text and stream_version = $2::bigint))
+    order by t.ord
+    returning global_position
+  )
+  select (select ok from fresh) as fresh, (select max(global_position)::text from appended) as global_position`;
 
 interface AppendRow {
   status: 'appended' | 'duplicate' | 'conflict';
@@ -67,6 +92,8 @@ export class PostgresEventStore extends EventStore {
   private readonly wake = new WakeUp();
   private notifyTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
+  /** Names this store's announcements, so it does not wake its own followers twice. */
+  private readonly processTag = randomUUID();
 
   constructor(private readonly database: Database) {
     super();
@@ -76,15 +103,20 @@ export class PostgresEventStore extends EventStore {
 
   /** Cross-process wake-ups (other API processes appending) via LISTEN. */
   async start(): Promise<void> {
-    this.unlisten = await this.database.listen(NOTIFY_CHANNEL, () => this.wake.signal());
+    // Its own announcements come back too: this process signalled itself when it appended.
+    this.unlisten = await this.database.listen(NOTIFY_CHANNEL, (from) => from !== this.processTag && this.wake.signal());
   }
 
-  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion, options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError('append needs at least one event');
-    if (events.length === 1 && (expected === 'no_stream' || typeof expected === 'number')) {
-      const fast = await this.appendOne(streamId, events[0], expected === 'no_stream' ? 0 : expectedCode(expected));
-      if (fast) return fast;
-      // The version check failed or the event id was seen before: the function tells which.
+    const references = options.references ?? [];
+    if (expected === 'no_stream' || typeof expected === 'number') {
+      const appended = await this.appendAt(streamId, events, expected === 'no_stream' ? 0 : expectedCode(expected), references);
+      if (appended) return appended;
+      // The version check failed or an event id was seen before: append_events() tells which
+      // (a version that did not match never matches later, so it appends nothing).
+    } else if (references.length > 0) {
+      throw new RangeError(`references need an exact expected version, not '${expected}'`);
     }
     const payload = JSON.stringify(
       events.map((e) => ({
@@ -113,29 +145,64 @@ export class PostgresEventStore extends EventStore {
   }
 
   /**
-   * The common append (one event at an exact version, or a new stream) as a single INSERT: the
-   * primary key (stream_id, stream_version) refuses version expected + 1 if it is taken, and the
-   * version-expected probe refuses a gap, so the stream's version was exactly `expected`.
-   * Returns null when the row was not written; append_events() then reports why.
+   * The common append (at an exact version, or a new stream) as a single INSERT: the primary key
+   * (stream_id, stream_version) refuses version expected + 1 if it is taken, and the
+   * version-expected probe refuses a gap, so the stream's version was exactly `expected`; the
+   * references are checked in the same statement. Returns null when the rows were not written for
+   * a reason append_events() reports (conflict, duplicate).
    */
-  private async appendOne(streamId: string, event: NewEvent, expected: number): Promise<AppendResult | null> {
+  private async appendAt(streamId: string, events: NewEvent[], expected: number, references: StreamRead[]): Promise<AppendResult | null> {
+    type Row = { fresh: boolean; global_position: string | null };
+    let row: Row | undefined;
     try {
-      const rows = await this.database.prepared<{ global_position: string }>('events_append_one', APPEND_ONE, [
-        streamId,
-        expected,
-        event.eventId,
-        event.type,
-        event.schemaVersion ?? 1,
-        JSON.stringify(event.data),
-        JSON.stringify(event.metadata ?? {}),
-      ]);
-      if (rows.length === 0) return null;
-      this.announce();
-      return { streamVersion: expected + 1, position: rows[0].global_position, duplicate: false };
+      // One event and no references (the common append outside commands): the plainer statement.
+      [row] =
+        events.length === 1 && references.length === 0
+          ? await this.database.prepared<Row>('events_append_one', APPEND_ONE, [
+              streamId,
+              expected,
+              events[0].eventId,
+              events[0].type,
+              events[0].schemaVersion ?? 1,
+              JSON.stringify(events[0].data),
+              JSON.stringify(events[0].metadata ?? {}),
+            ])
+          : await this.database.prepared<Row>('events_append_at', APPEND_AT, [
+              streamId,
+              expected,
+              JSON.stringify(
+                events.map((e) => ({
+                  event_id: e.eventId,
+                  type: e.type,
+                  schema_version: e.schemaVersion ?? 1,
+                  data: e.data,
+                  metadata: e.metadata ?? {},
+                })),
+              ),
+              references.map((r) => r.streamId),
+              references.map((r) => r.version),
+            ]);
     } catch (error: any) {
       if (error?.code === '23505') return null;
       throw error;
     }
+    // APPEND_ONE returns no row when it wrote nothing (its references, none, are fresh).
+    if (!row) return null;
+    if (!row.fresh) throw await this.changedReference(references);
+    if (row.global_position === null) return null;
+    this.announce();
+    return { streamVersion: expected + events.length, position: row.global_position, duplicate: false };
+  }
+
+  /** Which of the references has moved on (the first, in the order given). */
+  private async changedReference(references: StreamRead[]): Promise<ReferenceChangedError> {
+    for (const reference of references) {
+      if ((await this.currentVersion(reference.streamId)) > reference.version) {
+        return new ReferenceChangedError(reference.streamId, reference.version);
+      }
+    }
+    // Moved and checked again in between cannot un-move: versions only grow.
+    return new ReferenceChangedError(references[0]?.streamId ?? '', references[0]?.version ?? 0);
   }
 
   private async toResult(streamId: string, events: NewEvent[], expected: ExpectedVersion, row: AppendRow): Promise<AppendResult> {
@@ -277,7 +344,7 @@ export class PostgresEventStore extends EventStore {
     if (this.database.kind !== 'postgres' || this.notifyTimer) return;
     this.notifyTimer = setTimeout(() => {
       this.notifyTimer = null;
-      this.database.notify(NOTIFY_CHANNEL).catch(() => undefined);
+      this.database.notify(NOTIFY_CHANNEL, this.processTag).catch(() => undefined);
     }, NOTIFY_DEBOUNCE_MS);
     this.notifyTimer.unref();
   }

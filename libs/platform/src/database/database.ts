@@ -1,9 +1,9 @@
 import { PGlite } from '@electric-sql/pglite';
-import { CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { Client, Pool, types } from 'pg';
 import { lockDataDirectory } from './data-directory-lock';
-import { PGliteDialect } from './pglite-dialect';
+import { PGliteDialect, preparedQuery } from './pglite-dialect';
 import type { PlatformTables } from '../tables';
 
 export { DataDirectoryInUseError, reserveDataDirectory } from './data-directory-lock';
@@ -29,9 +29,17 @@ export interface Database {
   tables<T>(): Kysely<T>;
   /** The schema every connection is confined to, if any. */
   readonly schema?: string;
-  /** Subscribe to a NOTIFY channel; returns an unsubscribe function. */
-  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
-  notify(channel: string): Promise<void>;
+  /**
+   * Subscribe to a NOTIFY channel; returns an unsubscribe function. `onLost` is told when the
+   * listening connection fails (notifications sent after that are not delivered).
+   */
+  listen(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onLost?: (error: Error) => void,
+    options?: { applicationName?: string },
+  ): Promise<() => Promise<void>>;
+  notify(channel: string, payload?: string): Promise<void>;
   /**
    * A hot statement, parsed and planned once per connection: a named prepared statement on a
    * PostgreSQL server (at 16 writers planning was ~40 % of a single-event append), a plain
@@ -63,30 +71,43 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   pool.on('error', () => undefined); // idle client errors surface on next checkout
   const db = new Kysely<PlatformTables>({ dialect: new PostgresDialect({ pool }) });
   const listeners: Client[] = [];
+  let closing = false;
   return {
     kind: 'postgres',
     db,
     tables: <T>() => db as unknown as Kysely<T>,
     schema: options.schema,
-    async listen(channel, onNotify) {
-      const client = new Client(connOptions);
-      client.on('error', () => undefined);
+    async listen(channel, onNotify, onLost, listenOptions = {}) {
+      const client = new Client({
+        ...connOptions,
+        ...(listenOptions.applicationName ? { application_name: listenOptions.applicationName } : {}),
+      });
+      let ended = false;
+      const lost = (error: Error) => {
+        if (ended || closing) return;
+        ended = true;
+        onLost?.(error);
+      };
+      client.on('error', lost);
+      client.on('end', () => lost(new Error('the listening connection closed')));
       await client.connect();
-      client.on('notification', (msg) => msg.channel === channel && onNotify());
+      client.on('notification', (msg) => msg.channel === channel && onNotify(msg.payload ?? ''));
       await client.query(`listen "${channel}"`);
       listeners.push(client);
       return async () => {
-        listeners.splice(listeners.indexOf(client), 1);
+        ended = true;
+        if (listeners.includes(client)) listeners.splice(listeners.indexOf(client), 1);
         await client.end().catch(() => undefined);
       };
     },
-    async notify(channel) {
-      await sql`select pg_notify(${channel}, '')`.execute(db);
+    async notify(channel, payload = '') {
+      await sql`select pg_notify(${channel}, ${payload})`.execute(db);
     },
     async prepared<R>(name: string, text: string, values: unknown[]) {
       return (await pool.query({ name, text, values })).rows as R[];
     },
     async close() {
+      closing = true;
       await Promise.all(listeners.splice(0).map((c) => c.end().catch(() => undefined)));
       await db.destroy();
     },
@@ -98,6 +119,8 @@ export interface PGliteOptions {
   dataDir?: string;
   /** A dumpDataDir() image to start from (tests clone one migrated template). */
   loadDataDir?: Blob;
+  /** PostgreSQL settings the embedded server starts with, e.g. { shared_buffers: '32MB' }. */
+  settings?: Record<string, string>;
 }
 
 /** On disk, the directory belongs to this process until close(): a second one gets DataDirectoryInUseError. */
@@ -110,6 +133,9 @@ export async function openPGlite(options: PGliteOptions = {}): Promise<Database 
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
       parsers: { ...PGLITE_PARSERS, ...PGLITE_DATE_PARSER },
+      ...(options.settings && Object.keys(options.settings).length > 0
+        ? { startParams: [...PGlite.defaultStartParams, ...Object.entries(options.settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])] }
+        : {}),
     });
   } catch (error) {
     lock?.release();
@@ -126,8 +152,8 @@ export async function openPGlite(options: PGliteOptions = {}): Promise<Database 
       return async () => undefined;
     },
     async notify() {},
-    async prepared<R>(_name: string, text: string, values: unknown[]) {
-      return (await db.executeQuery<R>(CompiledQuery.raw(text, values))).rows;
+    async prepared<R>(name: string, text: string, values: unknown[]) {
+      return (await db.executeQuery<R>(preparedQuery(name, text, values))).rows;
     },
     async close() {
       try {

@@ -21,10 +21,13 @@ export function reserveDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir
  * Opens the configured database (server or embedded) and brings its schema up to date with
  * `migrations`, the application's merged list.
  */
-export async function openDatabase(config: Pick<AppConfig, 'databaseUrl' | 'dataDir'>, migrations: Migrations): Promise<Database> {
+export async function openDatabase(
+  config: Pick<AppConfig, 'databaseUrl' | 'dataDir'> & Partial<Pick<AppConfig, 'pgliteSettings'>>,
+  migrations: Migrations,
+): Promise<Database> {
   const database = config.databaseUrl
     ? await openPostgres({ connectionString: config.databaseUrl })
-    : await openPGlite({ dataDir: embeddedDir(config) });
+    : await openPGlite({ dataDir: embeddedDir(config), settings: config.pgliteSettings });
   try {
     await migrateToLatest(database.db, migrations, database.schema);
   } catch (error) {

@@ -2,6 +2,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import type { Response } from 'express';
 import { DomainError, ErrorCode } from '@app/domain';
 import { PlatformError, PlatformErrorCode } from '../errors';
+import { bearerChallenge } from '../auth/auth.guard';
+import { sendProblem } from './problem';
 
 /** The one error map: every domain and platform code has exactly one status (Records over the enums are exhaustive). */
 const DOMAIN_STATUS: Record<ErrorCode, number> = {
@@ -32,7 +34,10 @@ export function statusOf(error: CodedError): number {
   return error instanceof DomainError ? DOMAIN_STATUS[error.code] : PLATFORM_STATUS[error.code];
 }
 
-export function errorBody(error: CodedError): Record<string, unknown> {
+/** What an error response says: its message and code, and any members of its own. */
+export type ErrorBody = { message: string; code: string } & Record<string, unknown>;
+
+export function errorBody(error: CodedError): ErrorBody {
   return { message: error.message, code: error.code, ...error.details };
 }
 
@@ -44,6 +49,10 @@ interface StatusError {
   message?: string;
 }
 
+/**
+ * Every error the app raises, as an RFC 9457 problem document (`application/problem+json`): the
+ * status's own members (type, title, status, detail) and the API's (message, code, errors …).
+ */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('ErrorFilter');
@@ -54,10 +63,12 @@ export class ErrorFilter implements ExceptionFilter {
     if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     if (response.headersSent) return;
     if (status === 503) response.setHeader('Retry-After', '5');
-    response.status(status).json(body);
+    // Every 401 says how to authenticate; the auth guard has set the challenge when a token was sent.
+    if (status === 401 && !response.hasHeader('WWW-Authenticate')) response.setHeader('WWW-Authenticate', bearerChallenge());
+    sendProblem(response, status, body);
   }
 
-  private describe(exception: unknown): { status: number; body: Record<string, unknown> } {
+  private describe(exception: unknown): { status: number; body: ErrorBody } {
     if (isCodedError(exception)) return { status: statusOf(exception), body: errorBody(exception) };
     const store = storeFailure(exception);
     if (store) return store;
@@ -88,7 +99,7 @@ export class ErrorFilter implements ExceptionFilter {
  * Event-store failures carry the status they mean (`httpStatus`: 503 unavailable, 410 stream deleted,
  * 413 append too large); read by shape, so the platform does not depend on the event-store library.
  */
-function storeFailure(exception: unknown): { status: number; body: Record<string, unknown> } | null {
+function storeFailure(exception: unknown): { status: number; body: ErrorBody } | null {
   const e = exception as { httpStatus?: unknown; name?: unknown; message?: unknown };
   if (!(exception instanceof Error) || typeof e.httpStatus !== 'number') return null;
   const code: Record<number, string> = { 503: 'event_store_unavailable', 410: 'stream_deleted', 413: 'payload_too_large' };

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError, type FieldErrors } from '@app/domain';
 import { errorBody } from './error.filter';
+import { sendProblem } from './problem';
 
 const MAX_DEPTH = 32;
 /** Names that would reach Object.prototype (and that class-validator's whitelist does not catch). */
@@ -15,7 +16,7 @@ const BAD_CHARACTERS = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\u
 export function jsonBodyOnlyMiddleware(req: Request, res: Response, next: NextFunction): void {
   const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
   if (!hasBody || req.is(['application/json', 'application/*+json'])) return next();
-  res.status(415).json({
+  sendProblem(res, 415, {
     message: `Content-Type must be application/json (got ${req.headers['content-type'] ?? 'none'})`,
     code: 'unsupported_media_type',
   });
@@ -31,7 +32,7 @@ export function inputGuardMiddleware(req: Request, res: Response, next: NextFunc
   inspect(req.query, '', errors);
   if (Object.keys(errors).length === 0) return next();
   const error = DomainError.validation(errors);
-  res.status(400).json(errorBody(error));
+  sendProblem(res, 400, errorBody(error));
 }
 
 function inspect(root: unknown, rootPath: string, errors: FieldErrors): void {

@@ -14,13 +14,21 @@ export function createValidationPipe(): ValidationPipe {
   });
 }
 
+/** Rules about a string's length or pattern, which mean nothing for a value that is not a string. */
+const STRING_SHAPE = ['maxLength', 'minLength', 'isLength', 'matches'];
+
 function flatten(errors: ValidationError[], prefix = '', out: FieldErrors = {}): FieldErrors {
   for (const error of errors) {
     const path = prefix ? `${prefix}.${error.property}` : error.property;
     if (error.constraints) {
-      out[path] = Object.values(error.constraints).map((m) =>
+      const constraints = { ...error.constraints };
+      // A value that is not a string (left out, say) has no length or pattern: saying it is too long would be untrue.
+      if (constraints.isString) for (const name of STRING_SHAPE) delete constraints[name];
+      const messages = Object.values(constraints).map((m) =>
         m.startsWith('property ') && m.endsWith(' should not exist') ? `${path} is not an allowed field` : m,
       );
+      // Two rules may say the same thing ("reason is required…" for both the type and the emptiness).
+      out[path] = [...new Set(messages)];
     }
     if (error.children?.length) flatten(error.children, path, out);
   }

@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { ContactsTable, ReadModelTables } from '../tables';
+import type { ContactsTable, LeadsTable, ReadModelTables } from '../tables';
 
 export interface UserRef {
   id: string;
@@ -14,9 +14,13 @@ export interface CustomerRef {
   email: string | null;
 }
 
+/** A lead as `includes=lead` shows it; a lead the directory does not hold is `{id}` alone. */
+export type LeadRef = { id: string; email: string | null; source: string | null } | { id: string };
+
 export interface Refs {
   user(id: string | null): UserRef | null;
   customer(id: string | null): CustomerRef | null;
+  lead(id: string | null): LeadRef | null;
   /** The contact's record; null for an id no longer in the directory. */
   contact(id: string): ContactRecord | null;
 }
@@ -34,6 +38,10 @@ export const CONTACT_COLUMNS = [
   'updated_at',
 ] as const;
 export type ContactRecord = Pick<Selectable<ContactsTable>, (typeof CONTACT_COLUMNS)[number]>;
+
+/** The columns a lead is shown with in the directory (`includes=lead` shows id, email and source). */
+export const LEAD_COLUMNS = ['id', 'name', 'company_name', 'email', 'source', 'created_at', 'updated_at'] as const;
+export type LeadRecord = Pick<Selectable<LeadsTable>, (typeof LEAD_COLUMNS)[number]>;
 
 /** The org's contacts among `ids` (unknown ids and other orgs' contacts are left out). */
 export async function contactsByIds(db: Kysely<ReadModelTables>, orgId: string, ids: readonly string[]): Promise<ContactRecord[]> {
@@ -59,17 +67,23 @@ export async function listContacts(db: Kysely<ReadModelTables>, orgId: string, q
   );
 }
 
-/** Users, customers and contacts for sets of ids, in indexed lookups; unknown users and customers render as {id}. */
+/**
+ * Users, customers, contacts and leads for sets of ids, in indexed lookups; unknown users and
+ * customers render as {id} with null fields, unknown leads as {id} alone, and leads whose ids are
+ * not in `leadIds` as {id} too.
+ */
 export async function loadRefs(
   db: Kysely<ReadModelTables>,
   orgId: string,
   userIds: (string | null)[],
   customerIds: (string | null)[],
   contactIds: readonly string[] = [],
+  leadIds: (string | null)[] = [],
 ): Promise<Refs> {
   const uids = [...new Set(userIds.filter((x): x is string => !!x))];
   const cids = [...new Set(customerIds.filter((x): x is string => !!x))];
-  const [users, customers, contacts] = await Promise.all([
+  const lids = [...new Set(leadIds.filter((x): x is string => !!x))];
+  const [users, customers, contacts, leads] = await Promise.all([
     uids.length ? db.selectFrom('users').select(['id', 'name', 'email']).where('org_id', '=', orgId).where('id', 'in', uids).execute() : [],
     cids.length
       ? db
@@ -80,14 +94,19 @@ export async function loadRefs(
           .execute()
       : [],
     contactsByIds(db, orgId, contactIds),
+    lids.length
+      ? db.selectFrom('leads').select(['id', 'email', 'source']).where('org_id', '=', orgId).where('id', 'in', lids).execute()
+      : [],
   ]);
   const contactMap = new Map(contacts.map((c) => [c.id, c]));
+  const leadMap = new Map(leads.map((l) => [l.id, l]));
   const userMap = new Map(users.map((u) => [u.id, u as UserRef]));
   const customerMap = new Map(customers.map((c) => [c.id, c as CustomerRef]));
   return {
     user: (id) => (id ? (userMap.get(id) ?? { id, name: null, email: null }) : null),
     customer: (id) => (id ? (customerMap.get(id) ?? { id, customer_number: null, company_name: null, email: null }) : null),
     contact: (id) => contactMap.get(id) ?? null,
+    lead: (id) => (id ? (leadMap.get(id) ?? { id }) : null),
   };
 }
 
@@ -137,6 +156,21 @@ export async function listCustomers(db: Kysely<ReadModelTables>, orgId: string, 
         .limit(limit)
         .offset(offset)
         .execute(),
+    () => base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  );
+}
+
+export async function listLeads(db: Kysely<ReadModelTables>, orgId: string, q: PageQuery) {
+  let base = db.selectFrom('leads').where('org_id', '=', orgId);
+  if (q.search) {
+    const term = `%${escapeLike(q.search)}%`;
+    base = base.where((eb) =>
+      eb.or([eb('name', 'ilike', term), eb('company_name', 'ilike', term), eb('email', 'ilike', term), eb('source', 'ilike', term)]),
+    );
+  }
+  return paged(
+    q,
+    (limit, offset) => base.select(LEAD_COLUMNS).orderBy('name').orderBy('id').limit(limit).offset(offset).execute(),
     () => base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
   );
 }

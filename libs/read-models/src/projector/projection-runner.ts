@@ -21,6 +21,13 @@ export interface RunnerOptions {
    */
   synchronousCommit?: boolean;
   /**
+   * After a batch that did not fill a page, wait this long before the next one, so that under a
+   * steady stream of appends a batch carries what arrived meanwhile instead of one event per
+   * transaction. An idle projection still applies a new event at once (its wait ends on the
+   * wake-up); the delay bounds the extra lag under load. Default 0.
+   */
+  gatherMs?: number;
+  /**
    * The schema holding the projections' tables, checkpoints and dead letters (kysely withSchema);
    * default: the connection's. A rebuild runs in a schema of its own (replay.ts).
    */
@@ -187,12 +194,13 @@ export class ProjectionRunner {
     const from = await this.currentCheckpoint(projection);
     // The log is read before the transaction: PGlite has one connection, and a long-held
     // transaction should not wait on the event store.
-    const page = await this.readPage(projection, from);
+    // (A page may be shared with other projections: never changed in place.)
+    let page = await this.readPage(projection, from);
     if (stopAt !== undefined) {
-      page.events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
-      page.checkpoint = page.events.length ? page.events[page.events.length - 1].checkpoint : from;
+      const events = page.events.filter((e) => this.store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
+      page = { events, checkpoint: events.length ? events[events.length - 1].checkpoint : from };
     }
-    if (page.events.length === 0) return cached ? fromTable() : 0;
+    if (page.events.length === 0) return cached && this.tableCheckDue(projection) ? fromTable() : 0;
     try {
       try {
         await this.commitBatch(projection, from, page, (trx) => projection.applyBatch(trx, page.events));
@@ -222,9 +230,20 @@ export class ProjectionRunner {
    * again from the table's checkpoint (so an idle runner checks the table on every poll).
    */
   private readonly committed = new Map<string, string | null>();
+  /** When each projection's checkpoint was last read from the table. */
+  private readonly tableChecked = new Map<string, number>();
+
+  /**
+   * An idle runner looks at the table's checkpoint once per poll interval, not on every empty
+   * batch (after a wake-up it looks for new events every few milliseconds).
+   */
+  private tableCheckDue(projection: Projection): boolean {
+    return Date.now() - (this.tableChecked.get(projection.name) ?? 0) >= this.options.pollMs;
+  }
 
   private async currentCheckpoint(projection: Projection): Promise<string | null> {
     if (this.committed.has(projection.name)) return this.committed.get(projection.name)!;
+    this.tableChecked.set(projection.name, Date.now());
     const row = await this.db
       .selectFrom('projection_checkpoints')
       .select('checkpoint')
@@ -287,8 +306,17 @@ export class ProjectionRunner {
     const hit = this.prefetched.get(projection.name);
     this.prefetched.delete(projection.name);
     if (hit && hit.after === after) return hit.page;
-    return this.store.readAll(after, this.options.batchSize);
+    // Projections that are level read the same page: one read serves them all.
+    const key = after ?? '';
+    const shared = this.reading.get(key);
+    if (shared) return shared;
+    const read = this.store.readAll(after, this.options.batchSize).finally(() => this.reading.delete(key));
+    this.reading.set(key, read);
+    return read;
   }
+
+  /** Page reads in flight, by the checkpoint they read after. */
+  private readonly reading = new Map<string, Promise<ReadAllResult>>();
 
   /** Each event under its own savepoint, retried, then dead-lettered (or the projection halts). */
   private async applyOneByOne(trx: ControlledTransaction<ReadModelTables>, projection: Projection, events: RecordedEvent[]): Promise<void> {
@@ -382,7 +410,14 @@ export class ProjectionRunner {
       // An append just committed may stay invisible for a moment (a concurrent transaction holds
       // back pg_snapshot_xmin): right after a wake-up, look again soon rather than a full poll later.
       if (applied === 0) await this.sleep(Date.now() - this.lastWake < WAKE_FOLLOW_UP_MS ? 10 : this.options.pollMs);
+      else if (applied < this.options.batchSize && this.options.gatherMs) await this.gather(this.options.gatherMs);
     }
+  }
+
+  /** Waits `ms` whatever is appended meanwhile (a stop ends it). */
+  private async gather(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping && Date.now() < until) await this.sleep(until - Date.now());
   }
 
   /** Waits for a wake-up (append or stop) or the timeout, whichever comes first. */

@@ -93,6 +93,7 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
       states.map((s) => s.assigned_user_id),
       states.map((s) => s.customer_id),
       includes.includes('stakeholders') ? stakeholderContactIds(states) : [],
+      includes.includes('lead') ? states.map((s) => s.lead_id) : [],
     );
     const iso = now.toISOString();
     const pipelineIds = [...new Set(states.map((s) => s.pipeline_id))];
@@ -120,6 +121,8 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
       : byCurrency.length === 1
         ? byCurrency[0]
         : undefined;
+    // Nothing to add up: no deal matches (in the currency asked for, if one is).
+    const noDeals = query.currency ? !main : byCurrency.length === 0;
     return {
       data,
       meta: {
@@ -133,11 +136,12 @@ export class ListOpportunitiesHandler implements IQueryHandler<ListOpportunities
       },
       summary: {
         total_opportunities: total,
-        // Money is summed per currency; the single figures appear when one currency is in play.
+        // Money is summed per currency; the single figures appear when one currency is in play (or
+        // none: the sums of no deals are 0), and are null when several are, which do not add up.
         currency: main?.currency ?? null,
-        total_value: main ? sumToMajor(main.value_minor) : null,
-        total_weighted_value: main ? sumToMajor(main.weighted_value_minor) : null,
-        average_deal_size: main && main.count ? sumToMajor(averageMinor(main)) : null,
+        total_value: main ? sumToMajor(main.value_minor) : noDeals ? 0 : null,
+        total_weighted_value: main ? sumToMajor(main.weighted_value_minor) : noDeals ? 0 : null,
+        average_deal_size: main && main.count ? sumToMajor(averageMinor(main)) : noDeals ? 0 : null,
         win_rate: won + lost === 0 ? null : Math.round((won / (won + lost)) * 1000) / 10,
         by_currency: byCurrency.map((c) => ({
           currency: c.currency,
