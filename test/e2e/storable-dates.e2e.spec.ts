@@ -204,7 +204,10 @@ describeEachBackend('an event the read models cannot store (%s)', (backend) => {
 
     // The rebuild does not stop at the event: it is dead-lettered and the rest is applied.
     const kind = PROJECTION_KINDS.find((k) => k.name === 'opportunities')!;
-    const result = await replayProjection(t.database.tables<ReadModelTables>(), t.app.get(EventStore), kind);
+    const result = await replayProjection(t.database, t.app.get(EventStore), kind);
+    // COPY refuses the row; the rebuild starts over in batches, which sets exactly that event aside.
+    expect(result.mode).toBe('batches');
+    expect(result.fallback).toMatch(/in-memory rebuild failed/);
     expect(result.deadLettered).toBe(1);
     const row = await t.database
       .tables<ReadModelTables>()

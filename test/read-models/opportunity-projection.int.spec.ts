@@ -177,7 +177,7 @@ for (const backend of testBackends()) {
       await runner.catchUp(projection);
       const restarted = await snapshot(db);
       await replayProjection(
-        db,
+        database,
         store,
         PROJECTION_KINDS.find((k) => k.name === projection.name)!,
       );

@@ -1,6 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
-import { decide, DEFAULT_PIPELINE, fold, INITIAL_STATE, type OpportunityCommand, type OpportunityEvent } from '@app/domain';
+import {
+  decide,
+  decidePipeline,
+  DEFAULT_PIPELINE,
+  fold,
+  foldStoredPipeline,
+  INITIAL_STATE,
+  initialPipelineState,
+  type OpportunityCommand,
+  type OpportunityEvent,
+  type PipelineCommand,
+  opportunityStreamId,
+  pipelineStreamId,
+} from '@app/domain';
 import { PostgresEventStore } from '@app/event-store';
 import { type Database } from '@app/platform';
 import {
@@ -239,7 +252,8 @@ for (const backend of testBackends()) {
         const liveBefore = await checkpointRow(db, 'opportunities');
 
         const progress: number[] = [];
-        const result = await replayProjection(db, store, kind, { onProgress: (p) => progress.push(p.processed) });
+        const result = await replayProjection(database, store, kind, { onProgress: (p) => progress.push(p.processed) });
+        expect(result.mode).toBe('memory');
         expect(result.events).toBe(log.length);
         expect(progress[progress.length - 1]).toBe(log.length);
 
@@ -309,7 +323,7 @@ for (const backend of testBackends()) {
         try {
           await new Promise((r) => setTimeout(r, 30));
           const progress: string[] = [];
-          const replay = replayProjection(db, store, kind, {
+          const replay = replayProjection(database, store, kind, {
             onProgress: (p) => progress.push(`${Date.now() - t0}ms:${p.processed}/${p.total}:w${written}`),
           });
           const timeout = new Promise((_, reject) => {
@@ -359,7 +373,7 @@ for (const backend of testBackends()) {
           let outcome: string;
           try {
             outcome = await Promise.race([
-              replayProjection(db, store, kind, { onProgress: (p) => progress.push(p.processed) }).then(() => 'swapped'),
+              replayProjection(database, store, kind, { onProgress: (p) => progress.push(p.processed) }).then(() => 'swapped'),
               new Promise<string>((resolve) => {
                 timer = setTimeout(
                   () =>
@@ -389,8 +403,8 @@ for (const backend of testBackends()) {
         await runner.catchUp(projection);
         const before = await snapshot(db);
         const indexesBefore = await indexes(db);
-        await replayProjection(db, store, kind);
-        await replayProjection(db, store, kind);
+        await replayProjection(database, store, kind);
+        await replayProjection(database, store, kind);
         expect(await snapshot(db)).toEqual(before);
         expect(await indexes(db)).toEqual(indexesBefore);
         expect(await runner.catchUp(projection)).toBe(0);
@@ -398,7 +412,7 @@ for (const backend of testBackends()) {
     });
 
     describe('interrupt-safety', () => {
-      it('a rebuild interrupted after its first batch leaves the live tables alone; the next run resumes and equals a full rebuild', async () => {
+      it('a batches rebuild interrupted after its first batch leaves the live tables alone; the next run resumes and equals a full rebuild', async () => {
         await writeBulk(store, 45, 50); // 2,250 events: more than one replay batch
         const deals = await writeMixedDeals(store);
         await allEvents(db, store); // every written event visible to readAll first
@@ -410,8 +424,9 @@ for (const backend of testBackends()) {
 
         let calls = 0;
         await expect(
-          replayProjection(db, store, kind, {
+          replayProjection(database, store, kind, {
             batchSize: REPLAY_BATCH,
+            mode: 'batches',
             onProgress: () => {
               calls++;
               throw new Error('simulated interruption');
@@ -436,7 +451,9 @@ for (const backend of testBackends()) {
         await writer.create(randomUUID(), { value_minor: 5_000 });
         const full = await allEvents(db, store);
 
-        const result = await replayProjection(db, store, kind);
+        // what an interrupted batches rebuild left is resumed in batches, not thrown away
+        const result = await replayProjection(database, store, kind);
+        expect(result.mode).toBe('batches');
         expect(result.events).toBe(full.length);
         const live = await checkpointRow(db, 'opportunities');
         expect(live).toMatchObject({ checkpoint: full[full.length - 1].checkpoint, position: full[full.length - 1].position });
@@ -449,6 +466,131 @@ for (const backend of testBackends()) {
         // the live projector has nothing left to do, and a verify finds no difference
         expect(await runner.catchUp(projection)).toBe(0);
         expect(await verifyProjection(database, store, kind)).toEqual([]);
+      });
+      it('an in-memory rebuild interrupted mid-log leaves the live tables alone; the next run starts over and equals a full rebuild', async () => {
+        await writeBulk(store, 45, 50);
+        await writeMixedDeals(store);
+        await allEvents(db, store);
+        await runner.catchUp(projection);
+        const before = await snapshot(db);
+        const liveBefore = await checkpointRow(db, 'opportunities');
+        let calls = 0;
+        await expect(
+          replayProjection(database, store, kind, {
+            batchSize: 500,
+            onProgress: () => {
+              if (++calls === 2) throw new Error('simulated interruption');
+            },
+          }),
+        ).rejects.toThrow('simulated interruption');
+        expect(await snapshot(db)).toEqual(before);
+        expect(await checkpointRow(db, 'opportunities')).toEqual(liveBefore);
+
+        const result = await replayProjection(database, store, kind, { batchSize: 500 });
+        expect(result.mode).toBe('memory');
+        expect(await schemasBeside(db)).toEqual([]);
+        expect(await snapshot(db)).toEqual(await referenceBuild(db, store));
+        expect(await runner.catchUp(projection)).toBe(0);
+      });
+    });
+
+    describe('in memory and in batches give the same tables', () => {
+      /** Every table of every projection, ordered by its key, values as strings. */
+      async function allTables(): Promise<Record<string, unknown[]>> {
+        const out: Record<string, unknown[]> = {};
+        for (const k of PROJECTION_KINDS) {
+          for (const table of k.tables) {
+            const { rows } =
+              await sql`select * from ${sql.table(table)} order by ${sql.raw(ORDER[table as keyof typeof ORDER] ?? 'org_id, id')}`.execute(
+                db,
+              );
+            out[table] = JSON.parse(JSON.stringify(rows, (_k, v) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : v)));
+          }
+        }
+        return out;
+      }
+
+      it('for every projection: deals, activities (some completed twice), notes, pipelines, in 1 or 3 partitions', async () => {
+        const [{ writer, ids }] = await writeMixedDeals(store);
+        const activity = randomUUID();
+        await writer.run(ids[1], [
+          {
+            type: 'LogActivity',
+            activity_id: activity,
+            activity_type: 'call',
+            scheduled_at: '2030-01-01T09:00:00.000Z',
+            subject: 'Intro\tcall\nwith a "quote" and \\ backslash',
+          },
+          { type: 'AddNote', note_id: randomUUID(), content: 'Line one\nline two, tab\there' },
+          { type: 'CompleteActivity', activity_id: activity, outcome: 'connected' },
+          { type: 'UpdateOpportunity', changes: { tags: ['quote"d', 'back\\slash', 'comma,tag', 'brace{}'] } },
+        ]);
+        await writer.run(ids[2], [
+          { type: 'LogActivity', activity_id: randomUUID(), activity_type: 'meeting', scheduled_at: '2030-01-02T10:00:00.000Z' },
+        ]);
+        // A second completion without an outcome (a log may hold one): the first outcome stays.
+        const stream = opportunityStreamId(writer.orgId, ids[1]);
+        const [completion] = (await store.readStream(stream)).filter((e) => e.type === 'ActivityCompleted');
+        await store.append(
+          stream,
+          [
+            {
+              eventId: randomUUID(),
+              type: 'ActivityCompleted',
+              data: { ...(completion.data as object), outcome: null, completed_at: new Date().toISOString() },
+              metadata: completion.metadata,
+            },
+          ],
+          (await store.readStream(stream)).length,
+        );
+        let pipeline = initialPipelineState('enterprise');
+        const stages = [
+          { name: 'Discovery', display_order: 1, probability: 20 },
+          { name: 'Demo', display_order: 2 },
+          { key: 'closed_won', name: 'Closed won', display_order: 3, is_won: true },
+          { key: 'closed_lost', name: 'Closed lost', display_order: 4, is_lost: true },
+        ];
+        for (const command of [
+          { type: 'CreatePipeline', pipeline_id: 'enterprise', name: 'Enterprise', stages },
+          { type: 'UpdatePipeline', name: 'Enterprise sales' },
+        ] as PipelineCommand[]) {
+          const events = decidePipeline(command, pipeline, new Date().toISOString());
+          await store.append(
+            pipelineStreamId(writer.orgId, 'enterprise'),
+            events.map((e) => ({
+              eventId: randomUUID(),
+              type: e.type,
+              data: e.data,
+              metadata: {
+                org_id: writer.orgId,
+                actor_id: 'admin',
+                correlation_id: randomUUID(),
+                causation_id: randomUUID(),
+                occurred_at: new Date().toISOString(),
+              },
+            })),
+            pipeline.version === 0 ? 'no_stream' : pipeline.version,
+          );
+          pipeline = foldStoredPipeline('enterprise', await store.readStream(pipelineStreamId(writer.orgId, 'enterprise')));
+        }
+        await allEvents(db, store);
+
+        for (const k of PROJECTION_KINDS)
+          expect((await replayProjection(database, store, k, { mode: 'batches', batchSize: 7 })).mode).toBe('batches');
+        const inBatches = await allTables();
+        expect(inBatches.opportunity_activities.length).toBeGreaterThan(5);
+        expect(inBatches.opportunity_notes).toHaveLength(1);
+        expect(inBatches.pipelines).toHaveLength(1);
+        for (const partitions of [1, 3]) {
+          for (const k of PROJECTION_KINDS) {
+            const result = await replayProjection(database, store, k, { batchSize: 7, partitions });
+            expect(result).toMatchObject({ mode: 'memory', deadLettered: 0 });
+          }
+          expect(await allTables()).toEqual(inBatches);
+        }
+        const completed = inBatches.opportunity_activities.find((a) => (a as { id: string }).id === activity);
+        expect(completed).toMatchObject({ status: 'completed', outcome: 'connected' });
+        expect(JSON.stringify(inBatches.opportunity_list)).toContain('brace{}');
       });
     });
 

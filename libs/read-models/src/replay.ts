@@ -1,9 +1,11 @@
-import { type Kysely, sql } from 'kysely';
-import type { EventStore } from '@app/event-store';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import { getHeapStatistics } from 'node:v8';
+import type { EventStore, RecordedEvent } from '@app/event-store';
 import type { Database } from '@app/platform';
+import { copyRows, mergeRows, type TableRows } from './projector/copy-rows';
 import { OpportunityProjection } from './opportunities/opportunity.projection';
 import { PipelinesProjection } from './pipelines/pipelines.projection';
-import type { Projection } from './projector/projection';
+import type { Projection, ProjectionRebuild } from './projector/projection';
 import { DEFAULT_RUNNER_OPTIONS, ProjectionRunner, projectionLockKey } from './projector/projection-runner';
 import type { ReadModelTables } from './tables';
 import { TimelineProjection } from './timeline/timeline.projection';
@@ -57,11 +59,18 @@ const regclass = (schema: string, table: string) => sql`format('%I.%I', ${schema
  * Copies of the live tables in `schema` (columns, defaults, generated columns, storage, reloptions,
  * primary and unique keys), with a checkpoint table and a dead-letter table of their own. Secondary
  * indexes are left off: filling a table and then building each index once is several times faster
- * than maintaining a dozen indexes row by row (see buildSecondaryIndexes). Tables already there are
- * kept: an interrupted rebuild resumes into them.
+ * than maintaining a dozen indexes row by row (see buildIndexes). With `keys: false` the primary
+ * and unique keys are left off too (a COPY of rows that are final needs none; buildIndexes adds them
+ * with one sorted build each). Tables already there are kept: an interrupted rebuild resumes into them.
  */
-async function createCopies(db: Kysely<ReadModelTables>, live: string, schema: string, tables: readonly Table[], fresh: boolean) {
-  if (fresh) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
+async function createCopies(
+  db: Kysely<ReadModelTables>,
+  live: string,
+  schema: string,
+  tables: readonly Table[],
+  options: { fresh: boolean; keys: boolean },
+) {
+  if (options.fresh) await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(db);
   await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   for (const table of [...tables, ...BOOKKEEPING]) {
     const { rows: existing } = await sql<{ found: boolean }>`
@@ -75,6 +84,11 @@ async function createCopies(db: Kysely<ReadModelTables>, live: string, schema: s
     }
     for (const index of await secondaryIndexes(db, schema, table)) {
       await sql`drop index ${sql.id(schema, index.name)}`.execute(db);
+    }
+    if (!options.keys && !(BOOKKEEPING as readonly string[]).includes(table)) {
+      for (const key of await uniqueKeys(db, schema, table)) {
+        await sql`alter table ${sql.id(schema, table)} drop constraint ${sql.id(key.name)}`.execute(db);
+      }
     }
   }
 }
@@ -95,23 +109,59 @@ async function secondaryIndexes(db: Kysely<ReadModelTables>, schema: string, tab
   return rows;
 }
 
+/** The primary and unique key constraints of a table, as `alter table … add constraint` takes them. */
+async function uniqueKeys(db: Kysely<ReadModelTables>, schema: string, table: string): Promise<{ name: string; definition: string }[]> {
+  const { rows } = await sql<{ name: string; definition: string }>`
+    select conname as name, pg_get_constraintdef(oid) as definition from pg_constraint
+    where conrelid = ${regclass(schema, table)} and contype in ('p', 'u')
+    order by contype, conname`.execute(db);
+  return rows;
+}
+
 /**
- * Builds on each copy, under the live name, every secondary index its live table has and the copy
- * lacks (a resumed rebuild may have some). Each in its own short transaction: on PostgreSQL a
- * transaction holding an xid holds back every reader of the log (they read below the oldest running
- * transaction), so the live projector waits at most one index build, not all of them.
+ * Builds on each copy, under the live names, every key constraint and secondary index its live
+ * table has and the copy lacks (a resumed rebuild may have some). Each in its own short
+ * transaction: on PostgreSQL a transaction holding an xid holds back every reader of the log (they
+ * read below the oldest running transaction), so the live projector waits at most one index build,
+ * not all of them.
  */
-async function buildSecondaryIndexes(db: Kysely<ReadModelTables>, live: string, schema: string, tables: readonly Table[]) {
+async function buildIndexes(db: Kysely<ReadModelTables>, live: string, schema: string, tables: readonly Table[]) {
+  const build = (statement: RawBuilder<unknown>) =>
+    db.transaction().execute(async (trx) => {
+      await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
+      await statement.execute(trx);
+    });
+  // Keys first (adding one locks its table), the tables side by side.
+  await Promise.all(
+    tables.map(async (table) => {
+      const have = new Set((await uniqueKeys(db, schema, table)).map((k) => k.name));
+      for (const key of await uniqueKeys(db, live, table)) {
+        if (!have.has(key.name))
+          await build(sql`alter table ${sql.id(schema, table)} add constraint ${sql.id(key.name)} ${sql.raw(key.definition)}`);
+      }
+    }),
+  );
+  const missing: RawBuilder<unknown>[] = [];
   for (const table of tables) {
     const have = new Set((await secondaryIndexes(db, schema, table)).map((i) => i.name));
     for (const index of await secondaryIndexes(db, live, table)) {
-      if (have.has(index.name)) continue;
-      await db.transaction().execute(async (trx) => {
-        await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
-        await sql`create index ${sql.id(index.name)} on ${sql.id(schema, table)} ${sql.raw(index.body)}`.execute(trx);
-      });
+      if (!have.has(index.name)) missing.push(sql`create index ${sql.id(index.name)} on ${sql.id(schema, table)} ${sql.raw(index.body)}`);
     }
   }
+  await inParallel(missing, INDEX_BUILDS_AT_ONCE, build);
+}
+
+/** Index builds side by side: each is one backend on one core (GIN builds do not parallelise). */
+const INDEX_BUILDS_AT_ONCE = 2;
+
+/** Runs fn over items with at most `width` calls in flight. */
+async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
 }
 
 /**
@@ -225,30 +275,258 @@ function runnerIn(db: Kysely<ReadModelTables>, store: EventStore, projection: Pr
   });
 }
 
+/** How a rebuild applied the log. */
+export type ReplayMode =
+  /** Folded in memory, each final row written once with COPY into tables without secondary indexes. */
+  | 'memory'
+  /** The live projector's own batches into the copies: resumable, and it sets failing events aside one by one. */
+  | 'batches';
+
+export interface ReplayOptions {
+  /** Drop what an interrupted rebuild left and start over. */
+  restart?: boolean;
+  onProgress?: (p: Progress) => void;
+  /** Events per page read (and per transaction in 'batches' mode). */
+  batchSize?: number;
+  /**
+   * Default: 'memory' when the projection has an in-memory rebuild and no interrupted 'batches'
+   * rebuild is waiting to be resumed. A 'memory' rebuild that fails to fold or write (an event the
+   * tables cannot store) starts over in 'batches' mode, which dead-letters exactly that event.
+   */
+  mode?: ReplayMode;
+  /**
+   * 'memory' mode: fold the streams in this many passes over the log, each holding only the streams
+   * whose name hashes to it, so the state in memory is about 1/partitions of the whole. Default:
+   * as many as keep the state within half of the heap (autoPartitions).
+   */
+  partitions?: number;
+}
+
+export interface ReplayResult {
+  events: number;
+  seconds: number;
+  deadLettered: number;
+  mode: ReplayMode;
+  /** Set when a 'memory' rebuild fell back to 'batches': what failed. */
+  fallback?: string;
+  /**
+   * Seconds per phase: `apply` (reading and applying the log; in memory, split into waiting for
+   * the log, folding, waiting for COPY, and the final rows' fold and COPY), `indexes` (keys and
+   * secondary indexes), `swap`.
+   */
+  phases: Record<string, number>;
+}
+
 /**
  * Rebuilds a projection from the whole log into its own schema and swaps the tables in atomically
- * while the live projection keeps serving. Interrupted, it resumes from its own checkpoint next time.
+ * while the live projection keeps serving. A 'batches' rebuild that is interrupted resumes from its
+ * own checkpoint next time; a 'memory' one starts over (it keeps nothing but the rows it wrote).
  */
 export async function replayProjection(
-  db: Kysely<ReadModelTables>,
+  database: Database,
   store: EventStore,
   kind: ProjectionKind,
-  options: { restart?: boolean; onProgress?: (p: Progress) => void; batchSize?: number } = {},
-): Promise<{ events: number; seconds: number; deadLettered: number }> {
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
   const started = Date.now();
+  const db = database.tables<ReadModelTables>();
   const batchSize = options.batchSize ?? REPLAY_BATCH_SIZE;
+  const onProgress = options.onProgress ?? (() => undefined);
   const live = await liveSchemaOf(db);
   const schema = rebuildSchemaName(live, kind.name);
-  await createCopies(db, live, schema, kind.tables, !!options.restart);
   const projection = kind.create();
-  const runner = runnerIn(db, store, projection, schema, batchSize);
-  await runner.ensureCheckpoints();
-  const total = await countEvents(db);
-  const events = await catchUpWithProgress(runner, projection, total, options.onProgress ?? (() => undefined), batchSize);
-  await buildSecondaryIndexes(db, live, schema, kind.tables);
+  const resumable = !options.restart && (await checkpointIn(db, schema, kind.name)) !== undefined;
+  let mode: ReplayMode = options.mode ?? (projection.rebuild && !resumable ? 'memory' : 'batches');
+  let events = 0;
+  let fallback: string | undefined;
+  let phases: Record<string, number> = {};
+  let last = started;
+  const lap = (phase: string) => {
+    const now = Date.now();
+    phases[phase] = (phases[phase] ?? 0) + (now - last) / 1000;
+    last = now;
+  };
+  if (mode === 'memory') {
+    await createCopies(db, live, schema, kind.tables, { fresh: true, keys: false });
+    try {
+      const total = await countEvents(db);
+      const folded = await rebuildInMemory(database, store, projection, schema, {
+        total,
+        onProgress,
+        pageSize: batchSize,
+        partitions: options.partitions ?? autoPartitions(total),
+      });
+      events = folded.events;
+      lap('apply');
+      phases = { ...phases, ...folded.phases };
+      await buildIndexes(db, live, schema, kind.tables).catch((error: unknown) => {
+        throw failed(error); // a key the rows break
+      });
+    } catch (error) {
+      if (!(error instanceof InMemoryRebuildFailed)) throw error;
+      fallback = error.message;
+      mode = 'batches';
+      phases = {};
+    }
+  }
+  if (mode === 'batches') {
+    await createCopies(db, live, schema, kind.tables, { fresh: !!options.restart || fallback !== undefined, keys: true });
+    const runner = runnerIn(db, store, projection, schema, batchSize);
+    await runner.ensureCheckpoints();
+    events = await catchUpWithProgress(runner, projection, await countEvents(db), onProgress, batchSize);
+    lap('apply');
+  }
+  await buildIndexes(db, live, schema, kind.tables);
+  lap('indexes');
   await swapIn(db, live, schema, kind);
+  lap('swap');
   const deadLettered = await countDeadLetters(db, kind.name);
-  return { events, seconds: (Date.now() - started) / 1000, deadLettered };
+  return { events, seconds: (Date.now() - started) / 1000, deadLettered, mode, ...(fallback ? { fallback } : {}), phases };
+}
+
+async function checkpointIn(db: Kysely<ReadModelTables>, schema: string, projection: string) {
+  const { rows } = await sql<{ found: boolean }>`
+    select exists (select from pg_tables where schemaname = ${schema} and tablename = 'projection_checkpoints') as found`.execute(db);
+  if (!rows[0].found) return undefined;
+  return db.withSchema(schema).selectFrom('projection_checkpoints').selectAll().where('projection', '=', projection).executeTakeFirst();
+}
+
+/** The in-memory fold or its COPY failed: the caller starts over with the live projector's batches. */
+class InMemoryRebuildFailed extends Error {}
+
+const failed = (error: unknown) =>
+  new InMemoryRebuildFailed(`the in-memory rebuild failed (${error instanceof Error ? error.message : String(error)})`);
+
+/**
+ * Heap an in-memory rebuild holds per event of the log, measured at 1M events (deal states, open
+ * intervals, activities, and the rows waiting for COPY), with room to spare.
+ */
+const HEAP_BYTES_PER_EVENT = 2_000;
+
+/** Passes enough that one partition's state fits in half of this process's heap limit. */
+export function autoPartitions(events: number, heapLimit = getHeapStatistics().heap_size_limit): number {
+  return Math.max(1, Math.ceil((events * HEAP_BYTES_PER_EVENT) / (heapLimit / 2)));
+}
+
+/** Rows of one table from which a write is split over two COPYs. */
+const COPY_SPLIT_ROWS = 5_000;
+
+/** Which of `of` partitions a stream belongs to (FNV-1a of its name). */
+export function partitionOf(streamId: string, of: number): number {
+  if (of <= 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < streamId.length; i++) hash = Math.imul(hash ^ streamId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % of;
+}
+
+/**
+ * Reads the log page by page (the next page is read while this one is folded), up to a short page
+ * (the head as it was a moment ago) or up to `stopAt`, and feeds each partition's streams to a
+ * fresh in-memory rebuild; rows come out as they become final and are written with COPY while the
+ * fold goes on (one write in flight). Ends with the checkpoint row in the rebuild's schema. Returns
+ * the events read in one pass.
+ */
+async function rebuildInMemory(
+  database: Database,
+  store: EventStore,
+  projection: Projection,
+  schema: string,
+  options: { total: number; onProgress: (p: Progress) => void; pageSize: number; partitions: number; stopAt?: string | null },
+): Promise<{ events: number; phases: Record<string, number> }> {
+  const { pageSize, partitions } = options;
+  const spent = { log_wait: 0, fold: 0, copy_wait: 0, final_rows: 0 };
+  const timed = async <T>(phase: keyof typeof spent, fn: () => T | Promise<T>): Promise<T> => {
+    const t = Date.now();
+    try {
+      return await fn();
+    } finally {
+      spent[phase] += (Date.now() - t) / 1000;
+    }
+  };
+  let read = 0;
+  let last: RecordedEvent | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const write = (rows: TableRows) => {
+    const previous = writing;
+    // COPYs side by side (a large table's rows split in two): on a server each is its own
+    // connection and backend, so both cores work; PGlite runs them one after another.
+    writing = previous.then(async () => {
+      const parts: [string, Record<string, unknown>[]][] = [];
+      for (const [table, list] of rows) {
+        const half = Math.ceil(list.length / 2);
+        if (list.length < 2 * COPY_SPLIT_ROWS) parts.push([table, list]);
+        else parts.push([table, list.slice(0, half)], [table, list.slice(half)]);
+      }
+      await Promise.all(parts.map(([table, list]) => copyRows(database, schema, table, list)));
+    });
+    writing.catch(() => undefined); // awaited below
+  };
+  const awaitWrites = async () => {
+    try {
+      await writing;
+    } catch (error) {
+      throw failed(error);
+    }
+  };
+  for (let partition = 0; partition < partitions; partition++) {
+    const rebuild: ProjectionRebuild = projection.rebuild!();
+    let pending = new Map() as TableRows;
+    let after: string | null = null;
+    let next = store.readAll(after, pageSize);
+    let passRead = 0;
+    for (;;) {
+      const page = await timed('log_wait', () => next);
+      let events = page.events;
+      const stopAt = options.stopAt;
+      if (stopAt !== undefined) events = events.filter((e) => store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
+      const full = events.length === pageSize;
+      if (full) next = store.readAll(page.checkpoint, pageSize);
+      if (events.length > 0) {
+        after = events[events.length - 1].checkpoint;
+        if (partition === 0) last = events[events.length - 1];
+        const mine = partitions === 1 ? events : events.filter((e) => partitionOf(e.streamId, partitions) === partition);
+        await timed('fold', () => {
+          try {
+            mergeRows(pending, rebuild.add(mine));
+          } catch (error) {
+            throw failed(error);
+          }
+        });
+        passRead += events.length;
+        if (partition === 0) read = passRead;
+        const size = [...pending.values()].reduce((n, rows) => n + rows.length, 0);
+        if (size >= pageSize) {
+          await timed('copy_wait', awaitWrites); // one write in flight at most
+          write(pending);
+          pending = new Map();
+        }
+        options.onProgress({ processed: partition * read + passRead, total: Math.max(options.total, read) * partitions });
+      }
+      if (!full) break;
+    }
+    await timed('copy_wait', awaitWrites);
+    await timed('final_rows', async () => {
+      try {
+        mergeRows(pending, rebuild.finish());
+      } catch (error) {
+        throw failed(error);
+      }
+      write(pending);
+      await awaitWrites();
+    });
+  }
+  const db = database.tables<ReadModelTables>().withSchema(schema);
+  await db.deleteFrom('projection_checkpoints').where('projection', '=', projection.name).execute();
+  await db
+    .insertInto('projection_checkpoints')
+    .values({
+      projection: projection.name,
+      checkpoint: last?.checkpoint ?? null,
+      position: last?.position ?? '0',
+      events_processed: String(read),
+    })
+    .execute();
+  return { events: read, phases: spent };
 }
 
 export interface Difference {
@@ -275,25 +553,38 @@ export async function verifyProjection(
   const live = await liveSchemaOf(db);
   const schema = verifySchemaName(live, kind.name);
   try {
-    await createCopies(db, live, schema, kind.tables, true);
     const scratch = kind.create();
-    const runner = runnerIn(db, store, scratch, schema, REPLAY_BATCH_SIZE);
-    await runner.ensureCheckpoints();
+    await createCopies(db, live, schema, kind.tables, { fresh: true, keys: scratch.rebuild === undefined });
     const total = await countEvents(db);
+    const onProgress = options.onProgress ?? (() => undefined);
     return await holdingProjection(database, kind.name, async () => {
       const applied = await db
         .selectFrom('projection_checkpoints')
         .select('checkpoint')
         .where('projection', '=', kind.name)
         .executeTakeFirst();
-      await catchUpWithProgress(
-        runner,
-        scratch,
-        total,
-        options.onProgress ?? (() => undefined),
-        REPLAY_BATCH_SIZE,
-        applied?.checkpoint ?? null,
-      );
+      const stopAt = applied?.checkpoint ?? null;
+      let inMemory = scratch.rebuild !== undefined;
+      if (inMemory) {
+        try {
+          await rebuildInMemory(database, store, scratch, schema, {
+            total,
+            onProgress,
+            pageSize: REPLAY_BATCH_SIZE,
+            partitions: 1,
+            stopAt,
+          });
+        } catch (error) {
+          if (!(error instanceof InMemoryRebuildFailed)) throw error;
+          inMemory = false;
+          await createCopies(db, live, schema, kind.tables, { fresh: true, keys: true });
+        }
+      }
+      if (!inMemory) {
+        const runner = runnerIn(db, store, scratch, schema, REPLAY_BATCH_SIZE);
+        await runner.ensureCheckpoints();
+        await catchUpWithProgress(runner, scratch, total, onProgress, REPLAY_BATCH_SIZE, stopAt);
+      }
       const differences: Difference[] = [];
       for (const table of kind.tables) {
         const columns = await comparableColumns(db, live, table);

@@ -96,6 +96,11 @@ export function preparedQuery(name: string, sql: string, values: unknown[]): Com
   return { ...CompiledQuery.raw(sql, values), preparedName: name } as CompiledQuery;
 }
 
+/** A `COPY … FROM '/dev/blob'` with its input, run in the driver's queue like any query. */
+export function copyQuery(sql: string, blob: Blob): CompiledQuery {
+  return { ...CompiledQuery.raw(sql), copyInput: blob } as CompiledQuery;
+}
+
 interface Prepared {
   /** The parameters' type OIDs as the server inferred them when it parsed the statement. */
   parameterTypes: number[];
@@ -110,6 +115,11 @@ class PGliteConnection implements DatabaseConnection {
     const params = compiled.parameters as unknown[];
     const name = (compiled as { preparedName?: string }).preparedName;
     if (name !== undefined) return { rows: await this.prepared<R>(name, compiled.sql, params) };
+    const copyInput = (compiled as { copyInput?: Blob }).copyInput;
+    if (copyInput !== undefined) {
+      const result = await this.pglite.query<R>(compiled.sql, [], { blob: copyInput });
+      return { rows: [], numAffectedRows: toBigInt(result.affectedRows) };
+    }
     if (params.length === 0) {
       // Simple protocol: allows several statements (migrations, functions).
       const results = await this.pglite.exec(compiled.sql);

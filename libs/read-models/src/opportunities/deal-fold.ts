@@ -70,19 +70,36 @@ export async function foldBatch<DB extends Record<T, DealStatesTable>, T extends
   const found = new Map(rows.map((r) => [`${r.org_id}/${r.id}`, r]));
   for (const [key, { orgId, id }] of keys) {
     const row = found.get(key);
-    const state = row?.state ?? null;
-    deals.set(key, {
-      orgId,
-      id,
-      before: state,
-      state: state ?? INITIAL_STATE,
-      lastVersion: row ? Number(row.last_version) : 0,
-      lastPosition: '0',
-    });
+    deals.set(
+      key,
+      row ? { ...newDeal(orgId, id), before: row.state, state: row.state, lastVersion: Number(row.last_version) } : newDeal(orgId, id),
+    );
   }
-  for (const event of relevant) {
+  foldInto(deals, relevant, onEvent);
+  return deals;
+}
+
+/** A deal the fold has not seen yet: nothing stored, version 0. */
+export function newDeal(orgId: string, id: string): FoldedDeal {
+  return { orgId, id, before: null, state: INITIAL_STATE, lastVersion: 0, lastPosition: '0' };
+}
+
+/**
+ * Folds opportunity events into `deals` (keyed org/id; a deal missing from the map starts new)
+ * with the domain's evolve, skipping versions already applied; a version gap throws. onEvent sees
+ * the state right after each event.
+ */
+export function foldInto(
+  deals: Map<string, FoldedDeal>,
+  events: RecordedEvent[],
+  onEvent?: (event: RecordedEvent, deal: FoldedDeal) => void,
+) {
+  for (const event of events) {
+    if (!isOpportunityEvent(event)) continue;
     const { orgId, id } = dealOf(event);
-    const deal = deals.get(`${orgId}/${id}`)!;
+    const key = `${orgId}/${id}`;
+    let deal = deals.get(key);
+    if (!deal) deals.set(key, (deal = newDeal(orgId, id)));
     if (event.streamVersion <= deal.lastVersion) continue; // already applied
     if (event.streamVersion !== deal.lastVersion + 1) {
       throw new Error(`Gap in ${event.streamId}: have ${deal.lastVersion}, got ${event.streamVersion}`);
@@ -92,5 +109,4 @@ export async function foldBatch<DB extends Record<T, DealStatesTable>, T extends
     deal.lastPosition = event.position;
     onEvent?.(event, deal);
   }
-  return deals;
 }

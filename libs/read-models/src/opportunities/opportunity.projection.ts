@@ -1,8 +1,9 @@
 import { type Kysely } from 'kysely';
 import { bantScore, daysBetween, type OpportunityState, stageKindOf, statusOf, weightedMinor } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
-import type { Projection } from '../projector/projection';
-import { foldBatch, type FoldedDeal } from './deal-fold';
+import type { Projection, ProjectionRebuild } from '../projector/projection';
+import type { TableRows } from '../projector/copy-rows';
+import { foldBatch, type FoldedDeal, foldInto } from './deal-fold';
 import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
 import type { OpportunityIntervalsTable, OpportunityListTable, ReadModelTables } from '../tables';
 import { NO_CLOSE_MONTH, probabilityBand } from './totals-grouping';
@@ -42,6 +43,10 @@ export class OpportunityProjection implements Projection {
   static readonly TABLES = ['opportunity_list', 'pipeline_totals', 'opportunity_intervals'] as const;
   readonly name = OpportunityProjection.NAME;
 
+  rebuild(): ProjectionRebuild {
+    return new OpportunityRebuild();
+  }
+
   async applyBatch(trx: Kysely<ReadModelTables>, events: RecordedEvent[]): Promise<void> {
     const intervals: Interval[] = [];
     const deals = await foldBatch(trx, 'opportunity_list', events, (event, deal) =>
@@ -66,29 +71,8 @@ export class OpportunityProjection implements Projection {
       else if (interval.version > 1)
         closeStored.push({ org_id: interval.orgId, id: interval.id, version: interval.version, valid_to: interval.from });
       latest.delete(key);
-      const c = contribution(interval.state, interval.orgId);
-      if (!c) continue;
-      const s = interval.state;
-      const row = {
-        org_id: interval.orgId,
-        id: interval.id,
-        version: interval.version,
-        valid_from: interval.from,
-        valid_to: null as Date | null,
-        pipeline_id: c.pipeline_id,
-        stage: c.stage,
-        status: c.status,
-        assigned_user_id: c.assigned_user_id,
-        currency: c.currency,
-        expected_close_date: s.expected_close_date,
-        close_month: c.close_month,
-        probability_band: c.probability_band,
-        value_minor: c.value_minor,
-        weighted_value_minor: c.weighted_value_minor,
-        sales_cycle_days: salesCycleDays(s),
-        stage_changed_at: s.stage_changed_at ?? s.created_at!,
-        last_activity_at: s.last_activity_at ?? s.created_at!,
-      };
+      const row = intervalRow(interval);
+      if (!row) continue;
       rows.push(row);
       latest.set(key, row);
     }
@@ -113,33 +97,11 @@ export class OpportunityProjection implements Projection {
 
   private async writeTotals(trx: Kysely<ReadModelTables>, changed: FoldedDeal[]): Promise<void> {
     const deltas = new Map<string, Contribution>();
-    const add = (state: OpportunityState | null, orgId: string, sign: 1 | -1) => {
-      const c = contribution(state, orgId);
-      if (!c) return;
-      const key = JSON.stringify([
-        c.org_id,
-        c.pipeline_id,
-        c.stage,
-        c.status,
-        c.assigned_user_id,
-        c.currency,
-        c.close_month,
-        c.probability_band,
-      ]);
-      const d = deltas.get(key) ?? { ...c, deal_count: 0, value_minor: 0, weighted_value_minor: 0, sales_cycle_days_sum: 0 };
-      d.deal_count += sign;
-      d.value_minor += sign * c.value_minor;
-      d.weighted_value_minor += sign * c.weighted_value_minor;
-      d.sales_cycle_days_sum += sign * c.sales_cycle_days_sum;
-      deltas.set(key, d);
-    };
     for (const t of changed) {
-      add(t.before, t.orgId, -1);
-      add(t.state, t.orgId, 1);
+      addContribution(deltas, t.before, t.orgId, -1);
+      addContribution(deltas, t.state, t.orgId, 1);
     }
-    const values = [...deltas.values()].filter(
-      (d) => d.deal_count !== 0 || d.value_minor !== 0 || d.weighted_value_minor !== 0 || d.sales_cycle_days_sum !== 0,
-    );
+    const values = nonZero(deltas);
     if (values.length === 0) return;
     await bulkInsert(trx, 'pipeline_totals', values, {
       conflict: ['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band'],
@@ -213,4 +175,98 @@ function contribution(s: OpportunityState | null, orgId: string): Contribution |
     weighted_value_minor: weightedMinor(s.value_minor, s.probability),
     sales_cycle_days_sum: statusOf(s) === 'won' ? (salesCycleDays(s) ?? 0) : 0,
   };
+}
+
+/** The interval row of one state of a deal, open-ended (null for a deal that no longer counts). */
+function intervalRow(interval: Interval): BulkRow<OpportunityIntervalsTable> | null {
+  const c = contribution(interval.state, interval.orgId);
+  if (!c) return null;
+  const s = interval.state;
+  return {
+    org_id: interval.orgId,
+    id: interval.id,
+    version: interval.version,
+    valid_from: interval.from,
+    valid_to: null as Date | null,
+    pipeline_id: c.pipeline_id,
+    stage: c.stage,
+    status: c.status,
+    assigned_user_id: c.assigned_user_id,
+    currency: c.currency,
+    expected_close_date: s.expected_close_date,
+    close_month: c.close_month,
+    probability_band: c.probability_band,
+    value_minor: c.value_minor,
+    weighted_value_minor: c.weighted_value_minor,
+    sales_cycle_days: salesCycleDays(s),
+    stage_changed_at: s.stage_changed_at ?? s.created_at!,
+    last_activity_at: s.last_activity_at ?? s.created_at!,
+  };
+}
+
+/** Adds (sign 1) or removes (-1) a deal's contribution to its pipeline_totals group in `deltas`. */
+function addContribution(deltas: Map<string, Contribution>, state: OpportunityState | null, orgId: string, sign: 1 | -1): void {
+  const c = contribution(state, orgId);
+  if (!c) return;
+  const key = JSON.stringify([
+    c.org_id,
+    c.pipeline_id,
+    c.stage,
+    c.status,
+    c.assigned_user_id,
+    c.currency,
+    c.close_month,
+    c.probability_band,
+  ]);
+  const d = deltas.get(key) ?? { ...c, deal_count: 0, value_minor: 0, weighted_value_minor: 0, sales_cycle_days_sum: 0 };
+  d.deal_count += sign;
+  d.value_minor += sign * c.value_minor;
+  d.weighted_value_minor += sign * c.weighted_value_minor;
+  d.sales_cycle_days_sum += sign * c.sales_cycle_days_sum;
+  deltas.set(key, d);
+}
+
+const nonZero = (deltas: Map<string, Contribution>) =>
+  [...deltas.values()].filter(
+    (d) => d.deal_count !== 0 || d.value_minor !== 0 || d.weighted_value_minor !== 0 || d.sales_cycle_days_sum !== 0,
+  );
+
+/**
+ * The whole log folded in memory: every deal's state, and its open interval; a closed interval is
+ * final and handed out at once. At the end, each deal's row and the totals of the final states.
+ */
+class OpportunityRebuild implements ProjectionRebuild {
+  private readonly deals = new Map<string, FoldedDeal>();
+  /** Per deal (org/id): its interval still open. */
+  private readonly open = new Map<string, BulkRow<OpportunityIntervalsTable>>();
+
+  add(events: RecordedEvent[]): TableRows {
+    const closed: BulkRow<OpportunityIntervalsTable>[] = [];
+    foldInto(this.deals, events, (event, deal) => {
+      const key = `${deal.orgId}/${deal.id}`;
+      const previous = this.open.get(key);
+      if (previous) {
+        previous.valid_to = event.recordedAt;
+        closed.push(previous);
+        this.open.delete(key);
+      }
+      const row = intervalRow({ orgId: deal.orgId, id: deal.id, state: deal.state, version: event.streamVersion, from: event.recordedAt });
+      if (row) this.open.set(key, row);
+    });
+    return new Map([['opportunity_intervals', closed]]);
+  }
+
+  finish(): TableRows {
+    const deltas = new Map<string, Contribution>();
+    const rows: BulkRow<OpportunityListTable>[] = [];
+    for (const deal of this.deals.values()) {
+      rows.push(toRow(deal));
+      addContribution(deltas, deal.state, deal.orgId, 1);
+    }
+    return new Map<string, Record<string, unknown>[]>([
+      ['opportunity_list', rows],
+      ['pipeline_totals', nonZero(deltas) as unknown as Record<string, unknown>[]],
+      ['opportunity_intervals', [...this.open.values()]],
+    ]);
+  }
 }

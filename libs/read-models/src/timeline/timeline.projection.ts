@@ -4,7 +4,8 @@ import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform';
 import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
 import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
-import type { Projection } from '../projector/projection';
+import type { Projection, ProjectionRebuild } from '../projector/projection';
+import type { TableRows } from '../projector/copy-rows';
 import type { OpportunityActivitiesTable, OpportunityActivityRow, OpportunityNotesTable, ReadModelTables } from '../tables';
 
 /**
@@ -24,90 +25,16 @@ export class TimelineProjection implements Projection {
   async applyBatch(trx: Kysely<ReadModelTables>, events: RecordedEvent[]): Promise<void> {
     const activities: BulkRow<OpportunityActivitiesTable>[] = [];
     const notes: BulkRow<OpportunityNotesTable>[] = [];
-    const completions = new Map<string, { org_id: string; id: string; completed_at: string; outcome: string | null }>();
+    const completions = new Map<string, Completion>();
     for (const recorded of events) {
-      if (!isOpportunityEvent(recorded)) continue;
-      const { orgId, id } = dealOf(recorded);
-      const event = { type: recorded.type, data: recorded.data } as OpportunityEvent;
-      const actor = (recorded.metadata.actor_id as string | undefined) ?? null;
-      switch (event.type) {
-        case 'ActivityLogged': {
-          const d = event.data;
-          activities.push({
-            org_id: orgId,
-            id: d.activity_id,
-            opportunity_id: id,
-            activity_type: d.activity_type,
-            subject: d.subject,
-            description: d.description,
-            outcome: d.outcome,
-            priority: d.priority,
-            status: d.completed_at ? 'completed' : 'scheduled',
-            scheduled_at: d.scheduled_at,
-            completed_at: d.completed_at,
-            created_by: actor,
-            created_at: d.logged_at,
-            updated_at: d.logged_at,
-          });
-          break;
-        }
-        case 'ActivityCompleted': {
-          // A later completion wins; its outcome only when it gives one.
-          const key = `${orgId}/${event.data.activity_id}`;
-          const earlier = completions.get(key);
-          completions.set(key, {
-            org_id: orgId,
-            id: event.data.activity_id,
-            completed_at: event.data.completed_at,
-            outcome: event.data.outcome ?? earlier?.outcome ?? null,
-          });
-          break;
-        }
-        case 'OpportunityStageChanged':
-        case 'OpportunityWon':
-        case 'OpportunityLost': {
-          const at =
-            event.type === 'OpportunityWon'
-              ? event.data.won_at
-              : event.type === 'OpportunityLost'
-                ? event.data.lost_at
-                : event.data.changed_at;
-          const why =
-            event.type === 'OpportunityStageChanged'
-              ? [event.data.reason, event.data.notes].filter(Boolean).join(' — ')
-              : event.type === 'OpportunityWon'
-                ? event.data.close_reason
-                : [event.data.loss_reason, event.data.loss_notes].filter(Boolean).join(' — ');
-          activities.push({
-            org_id: orgId,
-            id: nameBasedUuid(`status_change:${recorded.eventId}`),
-            opportunity_id: id,
-            activity_type: 'status_change',
-            subject: `Stage changed from ${event.data.from_stage} to ${event.data.to_stage}`,
-            description: why || null,
-            outcome: null,
-            priority: null,
-            status: 'completed',
-            scheduled_at: null,
-            completed_at: at,
-            created_by: actor,
-            created_at: at,
-            updated_at: at,
-          });
-          break;
-        }
-        case 'NoteAdded':
-          notes.push({
-            org_id: orgId,
-            id: event.data.note_id,
-            opportunity_id: id,
-            content: event.data.content,
-            created_by: actor,
-            created_at: event.data.added_at,
-          });
-          break;
-        default:
-          break;
+      const change = timelineChange(recorded);
+      if (change?.kind === 'activity') activities.push(change.row);
+      else if (change?.kind === 'note') notes.push(change.row);
+      else if (change?.kind === 'completion') {
+        // A later completion wins; its outcome only when it gives one.
+        const c = change.completion;
+        const key = `${c.org_id}/${c.id}`;
+        completions.set(key, { ...c, outcome: c.outcome ?? completions.get(key)?.outcome ?? null });
       }
     }
     await bulkInsert(trx, 'opportunity_activities', activities, { conflict: ['org_id', 'id'], onConflict: 'nothing' });
@@ -126,6 +53,147 @@ export class TimelineProjection implements Projection {
       .whereRef('a.org_id', '=', 'c.org_id')
       .whereRef('a.id', '=', 'c.id')
       .execute();
+  }
+
+  rebuild(): ProjectionRebuild {
+    return new TimelineRebuild();
+  }
+}
+
+interface Completion {
+  org_id: string;
+  id: string;
+  completed_at: string;
+  outcome: string | null;
+}
+
+type TimelineChange =
+  | { kind: 'activity'; row: BulkRow<OpportunityActivitiesTable> & { org_id: string; id: string } }
+  | { kind: 'note'; row: BulkRow<OpportunityNotesTable> & { org_id: string; id: string } }
+  | { kind: 'completion'; completion: Completion };
+
+/** What one event adds to the timeline: an activity row, a note row, a completion, or nothing. */
+function timelineChange(recorded: RecordedEvent): TimelineChange | null {
+  if (!isOpportunityEvent(recorded)) return null;
+  const { orgId, id } = dealOf(recorded);
+  const event = { type: recorded.type, data: recorded.data } as OpportunityEvent;
+  const actor = (recorded.metadata.actor_id as string | undefined) ?? null;
+  switch (event.type) {
+    case 'ActivityLogged': {
+      const d = event.data;
+      return {
+        kind: 'activity',
+        row: {
+          org_id: orgId,
+          id: d.activity_id,
+          opportunity_id: id,
+          activity_type: d.activity_type,
+          subject: d.subject,
+          description: d.description,
+          outcome: d.outcome,
+          priority: d.priority,
+          status: d.completed_at ? 'completed' : 'scheduled',
+          scheduled_at: d.scheduled_at,
+          completed_at: d.completed_at,
+          created_by: actor,
+          created_at: d.logged_at,
+          updated_at: d.logged_at,
+        },
+      };
+    }
+    case 'ActivityCompleted':
+      return {
+        kind: 'completion',
+        completion: {
+          org_id: orgId,
+          id: event.data.activity_id,
+          completed_at: event.data.completed_at,
+          outcome: event.data.outcome ?? null,
+        },
+      };
+    case 'OpportunityStageChanged':
+    case 'OpportunityWon':
+    case 'OpportunityLost': {
+      const at =
+        event.type === 'OpportunityWon' ? event.data.won_at : event.type === 'OpportunityLost' ? event.data.lost_at : event.data.changed_at;
+      const why =
+        event.type === 'OpportunityStageChanged'
+          ? [event.data.reason, event.data.notes].filter(Boolean).join(' — ')
+          : event.type === 'OpportunityWon'
+            ? event.data.close_reason
+            : [event.data.loss_reason, event.data.loss_notes].filter(Boolean).join(' — ');
+      return {
+        kind: 'activity',
+        row: {
+          org_id: orgId,
+          id: nameBasedUuid(`status_change:${recorded.eventId}`),
+          opportunity_id: id,
+          activity_type: 'status_change',
+          subject: `Stage changed from ${event.data.from_stage} to ${event.data.to_stage}`,
+          description: why || null,
+          outcome: null,
+          priority: null,
+          status: 'completed',
+          scheduled_at: null,
+          completed_at: at,
+          created_by: actor,
+          created_at: at,
+          updated_at: at,
+        },
+      };
+    }
+    case 'NoteAdded':
+      return {
+        kind: 'note',
+        row: {
+          org_id: orgId,
+          id: event.data.note_id,
+          opportunity_id: id,
+          content: event.data.content,
+          created_by: actor,
+          created_at: event.data.added_at,
+        },
+      };
+    default:
+      return null;
+  }
+}
+
+/**
+ * Activities stay in memory until the end (a completion may come at any later point); notes never
+ * change and are handed out as they come. The first row of an id wins, as with ON CONFLICT DO NOTHING.
+ */
+class TimelineRebuild implements ProjectionRebuild {
+  private readonly activities = new Map<string, BulkRow<OpportunityActivitiesTable>>();
+  private readonly noteIds = new Set<string>();
+
+  add(events: RecordedEvent[]): TableRows {
+    const notes: BulkRow<OpportunityNotesTable>[] = [];
+    for (const recorded of events) {
+      const change = timelineChange(recorded);
+      if (change?.kind === 'activity') {
+        const key = `${change.row.org_id}/${change.row.id}`;
+        if (!this.activities.has(key)) this.activities.set(key, change.row);
+      } else if (change?.kind === 'note') {
+        const key = `${change.row.org_id}/${change.row.id}`;
+        if (this.noteIds.has(key)) continue;
+        this.noteIds.add(key);
+        notes.push(change.row);
+      } else if (change?.kind === 'completion') {
+        const c = change.completion;
+        const activity = this.activities.get(`${c.org_id}/${c.id}`);
+        if (!activity) continue;
+        activity.status = 'completed';
+        activity.completed_at = c.completed_at;
+        activity.updated_at = c.completed_at;
+        activity.outcome = c.outcome ?? activity.outcome;
+      }
+    }
+    return new Map([['opportunity_notes', notes]]);
+  }
+
+  finish(): TableRows {
+    return new Map([['opportunity_activities', [...this.activities.values()]]]);
   }
 }
 
