@@ -25,7 +25,7 @@ import { quarterOf } from '../libs/read-models/src/opportunities/queries/periods
 import type { ReadModelTables } from '../libs/read-models/src/tables';
 import { OpportunityProjection } from '../libs/read-models/src/opportunities/opportunity.projection';
 import { ProjectionRunner } from '../libs/read-models/src/projector/projection-runner';
-import { PROJECTION_KINDS, replayProjection, type ReplayResult } from '../libs/read-models/src/replay';
+import { PROJECTION_KINDS, replayProjection, type ReplayResult, verifyProjection } from '../libs/read-models/src/replay';
 import { type GeneratedEventTables, loadDeals } from '../apps/api/src/demo/generate-deals';
 import { percentile } from './stats';
 
@@ -148,6 +148,14 @@ async function main(): Promise<void> {
       );
     }
     const batches = await replayProjection(database, store, kind, { mode: 'batches', restart: true });
+    // The tables in place now come from the batch rebuild: an in-memory verify must find them equal.
+    t = Date.now();
+    const differences = await verifyProjection(database, store, kind);
+    const verifySeconds = (Date.now() - t) / 1000;
+    process.stderr.write(
+      `verify (in memory) against the batch rebuild: ${differences.length} differences in ${verifySeconds.toFixed(1)} s\n`,
+    );
+    if (differences.length > 0) throw new Error(`verify found differences: ${JSON.stringify(differences.slice(0, 3))}`);
     process.stderr.write(
       `rebuild in batches: ${batches.events} events in ${batches.seconds.toFixed(1)} s ${JSON.stringify(batches.phases)}\n`,
     );
@@ -160,7 +168,7 @@ async function main(): Promise<void> {
     const rebuildSeconds = medianRebuild.seconds;
     if (values['rebuild-only']) {
       console.log(
-        `Rebuild only, ${DEALS} deals, ${events} events: median ${Math.round(applied / rebuildSeconds)} events/s ${JSON.stringify(medianRebuild.phases)}; read alone ${Math.round(readOnly / readSeconds)} events/s; batches ${Math.round(batches.events / batches.seconds)} events/s`,
+        `Rebuild only, ${DEALS} deals, ${events} events: median ${Math.round(applied / rebuildSeconds)} events/s ${JSON.stringify(medianRebuild.phases)}; read alone ${Math.round(readOnly / readSeconds)} events/s; batches ${Math.round(batches.events / batches.seconds)} events/s; verify ${differences.length} differences`,
       );
       return;
     }
@@ -256,7 +264,7 @@ async function main(): Promise<void> {
       `Projection rebuild (folded in memory, rows written with COPY, indexes built after, swap): ${applied.toLocaleString('en-US')} events in ${rebuildSeconds.toFixed(1)} s = **${rate(applied, rebuildSeconds)} events/s**${eachRebuild} (apply ${p.apply.toFixed(1)} s, indexes ${p.indexes.toFixed(1)} s, swap ${p.swap.toFixed(1)} s; bench process peak RSS ${(medianRebuild.peakRss / 2 ** 20).toFixed(0)} MiB); pipeline_totals holds ${Number(totalsRows.n).toLocaleString('en-US')} rows.`,
     );
     console.log(
-      `Same run: reading the log alone ${rate(readOnly, readSeconds)} events/s (${readSeconds.toFixed(1)} s, the floor of any rebuild); rebuilding in batches (the live projector's statements into copies) ${rate(batches.events, batches.seconds)} events/s (${batches.seconds.toFixed(1)} s) — in memory is ${(batches.seconds / rebuildSeconds).toFixed(2)}× faster, and takes ${(rebuildSeconds / readSeconds).toFixed(2)}× the read alone.`,
+      `Same run: reading the log alone ${rate(readOnly, readSeconds)} events/s (${readSeconds.toFixed(1)} s, the floor of any rebuild); rebuilding in batches (the live projector's statements into copies) ${rate(batches.events, batches.seconds)} events/s (${batches.seconds.toFixed(1)} s) — in memory is ${(batches.seconds / rebuildSeconds).toFixed(2)}× faster, and takes ${(rebuildSeconds / readSeconds).toFixed(2)}× the read alone. \`verify\` (in memory) found ${differences.length} differences against the batch rebuild (${verifySeconds.toFixed(1)} s).`,
     );
     console.log(
       `Live projector (all indexes maintained, batches of 500): ${live.toLocaleString('en-US')} events in ${liveSeconds.toFixed(1)} s = ${Math.round(live / liveSeconds).toLocaleString('en-US')} events/s.`,
