@@ -9,8 +9,10 @@ import {
   findActivity,
   listActivities,
   listNotes,
+  loggedActivityRow,
   READ_MODEL_NAMES,
   type ReadModelTables,
+  toActivity,
 } from '@app/read-models';
 import { PageQueryDto } from '../opportunities/dto/query.dto';
 import { type CommandMeta, CommandDispatcher, CommandMetadata } from '../command-handling/handle-command';
@@ -19,23 +21,8 @@ import { OpportunityRepository } from '../opportunities/opportunity.repository';
 import { ReadQuery, ReadYourWrites } from '../read-your-writes';
 import { ActivitiesQueryDto, AddNoteDto, CreateActivityDto, UpdateActivityDto } from './timeline.dto';
 
-function activityView(opportunityId: string, e: ActivityLogged, actorId: string) {
-  const d = e.data;
-  return {
-    id: d.activity_id,
-    opportunity_id: opportunityId,
-    type: d.activity_type,
-    subject: d.subject,
-    description: d.description,
-    outcome: d.outcome,
-    priority: d.priority,
-    status: d.completed_at ? 'completed' : 'scheduled',
-    scheduled_at: d.scheduled_at,
-    completed_at: d.completed_at,
-    created_by: actorId,
-    created_at: d.logged_at,
-  };
-}
+const activityView = (orgId: string, opportunityId: string, e: ActivityLogged, actorId: string) =>
+  toActivity(loggedActivityRow(orgId, opportunityId, e.data, actorId));
 
 const logged = (events: OpportunityEvent[]) => events.find((e): e is ActivityLogged => e.type === 'ActivityLogged')!;
 
@@ -71,7 +58,10 @@ export class TimelineController {
         meta,
       ),
     );
-    return { message: 'Activity created successfully', data: activityView(dto.opportunity_id, logged(outcome.events), actor.userId) };
+    return {
+      message: 'Activity created successfully',
+      data: activityView(actor.orgId, dto.opportunity_id, logged(outcome.events), actor.userId),
+    };
   }
 
   @Patch('activities/:activityId')
@@ -180,7 +170,7 @@ export class TimelineController {
         customer_id: customerId,
         customer: customer ?? null,
         phone: outcome.state.prospect_phone,
-        activity: activityView(id, logged(outcome.events), actor.userId),
+        activity: activityView(actor.orgId, id, logged(outcome.events), actor.userId),
       },
     };
   }

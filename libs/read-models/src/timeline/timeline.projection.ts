@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import type { OpportunityEvent } from '@app/domain';
+import type { ActivityLogged, OpportunityEvent } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
 import { nameBasedUuid } from '@app/platform';
 import { dealOf, isOpportunityEvent } from '../opportunities/deal-fold';
@@ -72,6 +72,26 @@ type TimelineChange =
   | { kind: 'note'; row: BulkRow<OpportunityNotesTable> & { org_id: string; id: string } }
   | { kind: 'completion'; completion: Completion };
 
+/** The row an ActivityLogged event makes (the API answers the command with it as well). */
+export function loggedActivityRow(orgId: string, opportunityId: string, d: ActivityLogged['data'], actor: string | null) {
+  return {
+    org_id: orgId,
+    id: d.activity_id,
+    opportunity_id: opportunityId,
+    activity_type: d.activity_type,
+    subject: d.subject,
+    description: d.description,
+    outcome: d.outcome,
+    priority: d.priority,
+    status: d.completed_at ? ('completed' as const) : ('scheduled' as const),
+    scheduled_at: d.scheduled_at,
+    completed_at: d.completed_at,
+    created_by: actor,
+    created_at: d.logged_at,
+    updated_at: d.logged_at,
+  };
+}
+
 /** What one event adds to the timeline: an activity row, a note row, a completion, or nothing. */
 function timelineChange(recorded: RecordedEvent): TimelineChange | null {
   if (!isOpportunityEvent(recorded)) return null;
@@ -79,28 +99,8 @@ function timelineChange(recorded: RecordedEvent): TimelineChange | null {
   const event = { type: recorded.type, data: recorded.data } as OpportunityEvent;
   const actor = (recorded.metadata.actor_id as string | undefined) ?? null;
   switch (event.type) {
-    case 'ActivityLogged': {
-      const d = event.data;
-      return {
-        kind: 'activity',
-        row: {
-          org_id: orgId,
-          id: d.activity_id,
-          opportunity_id: id,
-          activity_type: d.activity_type,
-          subject: d.subject,
-          description: d.description,
-          outcome: d.outcome,
-          priority: d.priority,
-          status: d.completed_at ? 'completed' : 'scheduled',
-          scheduled_at: d.scheduled_at,
-          completed_at: d.completed_at,
-          created_by: actor,
-          created_at: d.logged_at,
-          updated_at: d.logged_at,
-        },
-      };
-    }
+    case 'ActivityLogged':
+      return { kind: 'activity', row: loggedActivityRow(orgId, id, event.data, actor) };
     case 'ActivityCompleted':
       return {
         kind: 'completion',
@@ -212,9 +212,16 @@ export interface ActivityView {
   created_at: string;
 }
 
-const iso = (v: Date | null) => (v === null ? null : v.toISOString());
+const iso = (v: Date | string | null) => (v === null ? null : typeof v === 'string' ? v : v.toISOString());
 
-function toActivity(r: OpportunityActivityRow): ActivityView {
+/** An activity's fields, from a stored row (dates as Date) or a row just made from an event (ISO strings). */
+type ActivityFields = Pick<
+  OpportunityActivityRow,
+  'id' | 'opportunity_id' | 'activity_type' | 'subject' | 'description' | 'outcome' | 'priority' | 'status' | 'created_by'
+> & { scheduled_at: Date | string | null; completed_at: Date | string | null; created_at: Date | string };
+
+/** An activity as the API shows it. */
+export function toActivity(r: ActivityFields): ActivityView {
   return {
     id: r.id,
     opportunity_id: r.opportunity_id,
