@@ -471,18 +471,17 @@ async function rebuildInMemory(
   for (let partition = 0; partition < partitions; partition++) {
     const rebuild: ProjectionRebuild = projection.rebuild!();
     let pending = new Map() as TableRows;
-    let after: string | null = null;
-    let next = store.readAll(after, pageSize);
+    let next = store.readAll(null, pageSize);
     let passRead = 0;
+    // Every pass after the first stops where the first did, so all partitions see the same log.
+    const stopAt = partition === 0 ? options.stopAt : (last?.checkpoint ?? null);
     for (;;) {
       const page = await timed('log_wait', () => next);
       let events = page.events;
-      const stopAt = options.stopAt;
       if (stopAt !== undefined) events = events.filter((e) => store.compareCheckpoints(e.checkpoint, stopAt) <= 0);
       const full = events.length === pageSize;
       if (full) next = store.readAll(page.checkpoint, pageSize);
       if (events.length > 0) {
-        after = events[events.length - 1].checkpoint;
         if (partition === 0) last = events[events.length - 1];
         const mine = partitions === 1 ? events : events.filter((e) => partitionOf(e.streamId, partitions) === partition);
         await timed('fold', () => {
