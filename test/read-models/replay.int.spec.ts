@@ -34,10 +34,12 @@ import { allEvents, DealWriter } from './fixtures';
  * independent build of the same projection into a schema of our own from the whole log.
  */
 
-const TABLES = ['opportunity_list', 'pipeline_totals', 'opportunity_intervals'] as const;
+const TABLES = ['opportunity_list', 'pipeline_totals', 'list_day_totals', 'list_label_totals', 'opportunity_intervals'] as const;
 const ORDER: Record<(typeof TABLES)[number], string> = {
   opportunity_list: 'org_id, id',
   pipeline_totals: 'org_id, pipeline_id, stage, status, assigned_user_id, currency, close_month, probability_band',
+  list_day_totals: 'org_id, facet, day, pipeline_id, stage, stage_kind, status, currency',
+  list_label_totals: 'org_id, facet, label, pipeline_id, stage, status, currency',
   opportunity_intervals: 'org_id, id, version',
 };
 const LIVE_OPTIONS = { batchSize: 7, pollMs: 20, maxAttempts: 2, haltOnPoison: false };
@@ -48,7 +50,7 @@ async function liveSchema(db: Kysely<ReadModelTables>): Promise<string> {
   return rows[0].s;
 }
 
-/** Rows of the three tables (default: the live ones), ordered, with every value as a string for comparison. */
+/** Rows of the projection's tables (default: the live ones), ordered, with every value as a string for comparison. */
 async function snapshot(db: Kysely<ReadModelTables>, schema?: string) {
   const out: Record<string, unknown[]> = {};
   for (const table of TABLES) {
@@ -81,7 +83,7 @@ async function referenceBuild(db: Kysely<ReadModelTables>, store: PostgresEventS
 async function indexes(db: Kysely<ReadModelTables>) {
   const { rows } = await sql<{ tablename: string; indexname: string; indexdef: string }>`
     select tablename, indexname, indexdef from pg_indexes
-    where schemaname = current_schema() and tablename in ('opportunity_list', 'pipeline_totals', 'opportunity_intervals')
+    where schemaname = current_schema() and tablename in (${sql.join([...TABLES])})
     order by tablename, indexname`.execute(db);
   return rows;
 }

@@ -220,6 +220,35 @@ export interface CategoriesTable {
   updated_at: CreatedAt;
 }
 
+/** Deals per calendar day of a date a list filter reads (list-facets.ts), crossed with the summary's groups. */
+export interface ListDayTotalsTable {
+  org_id: string;
+  facet: 'expected_close' | 'stage_changed' | 'last_activity' | 'follow_up';
+  day: DateString;
+  pipeline_id: string;
+  stage: string;
+  stage_kind: string;
+  status: 'open' | 'won' | 'lost';
+  currency: string;
+  deal_count: Int8;
+  value_minor: Int8;
+  weighted_value_minor: Int8;
+}
+
+/** Deals per tag set ('tags': a sorted array, or 'unlisted') and per custom-field value ('field': [key, value] or [key]). */
+export interface ListLabelTotalsTable {
+  org_id: string;
+  facet: 'tags' | 'field';
+  label: ColumnType<string | unknown[], string | unknown[], string | unknown[]>;
+  pipeline_id: string;
+  stage: string;
+  status: 'open' | 'won' | 'lost';
+  currency: string;
+  deal_count: Int8;
+  value_minor: Int8;
+  weighted_value_minor: Int8;
+}
+
 /** A type, not an interface, so that Kysely's withTables() takes it. */
 export type ReadModelTables = {
   projection_checkpoints: ProjectionCheckpointsTable;
@@ -230,6 +259,8 @@ export type ReadModelTables = {
   leads: LeadsTable;
   opportunity_list: OpportunityListTable;
   pipeline_totals: PipelineTotalsTable;
+  list_day_totals: ListDayTotalsTable;
+  list_label_totals: ListLabelTotalsTable;
   opportunity_intervals: OpportunityIntervalsTable;
   opportunity_activities: OpportunityActivitiesTable;
   opportunity_notes: OpportunityNotesTable;

@@ -7,6 +7,7 @@ import { foldBatch, type FoldedDeal, foldInto } from './deal-fold';
 import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
 import type { OpportunityIntervalsTable, OpportunityListTable, ReadModelTables } from '../tables';
 import { NO_CLOSE_MONTH, probabilityBand } from './totals-grouping';
+import { DAY_FACET_KEY, FacetDeltas, LABEL_FACET_KEY } from './list-facets';
 
 /** A deal's contribution to pipeline_totals (or a sum of contributions, signed). */
 interface Contribution {
@@ -35,12 +36,18 @@ interface Interval {
 
 /**
  * opportunity_list (one row per deal, state folded with the domain's own evolve),
- * pipeline_totals (each deal's contribution removed and re-added as it changes) and
- * opportunity_intervals (each state with the time span it held, for "as of" analytics).
+ * pipeline_totals, list_day_totals and list_label_totals (each deal's contribution removed and
+ * re-added as it changes) and opportunity_intervals (each state with the time span it held, for "as of" analytics).
  */
 export class OpportunityProjection implements Projection {
   static readonly NAME = 'opportunities';
-  static readonly TABLES = ['opportunity_list', 'pipeline_totals', 'opportunity_intervals'] as const;
+  static readonly TABLES = [
+    'opportunity_list',
+    'pipeline_totals',
+    'list_day_totals',
+    'list_label_totals',
+    'opportunity_intervals',
+  ] as const;
   readonly name = OpportunityProjection.NAME;
 
   rebuild(): ProjectionRebuild {
@@ -56,7 +63,28 @@ export class OpportunityProjection implements Projection {
     if (changed.length === 0) return;
     await this.writeRows(trx, changed);
     await this.writeTotals(trx, changed);
+    await this.writeFacets(trx, changed);
     await this.writeIntervals(trx, intervals);
+  }
+
+  private async writeFacets(trx: Kysely<ReadModelTables>, changed: FoldedDeal[]): Promise<void> {
+    const deltas = new FacetDeltas();
+    for (const t of changed) {
+      deltas.add(t.before, t.orgId, -1);
+      deltas.add(t.state, t.orgId, 1);
+    }
+    const orgs = [...new Set(changed.map((t) => t.orgId))];
+    const add = { add: ['deal_count', 'value_minor', 'weighted_value_minor'] } as const;
+    const days = deltas.dayRows();
+    if (days.length) {
+      await bulkInsert(trx, 'list_day_totals', days, { conflict: [...DAY_FACET_KEY], onConflict: { add: [...add.add] } });
+      await trx.deleteFrom('list_day_totals').where('deal_count', '=', '0').where('org_id', 'in', orgs).execute();
+    }
+    const labels = deltas.labelRows();
+    if (labels.length) {
+      await bulkInsert(trx, 'list_label_totals', labels, { conflict: [...LABEL_FACET_KEY], onConflict: { add: [...add.add] } });
+      await trx.deleteFrom('list_label_totals').where('deal_count', '=', '0').where('org_id', 'in', orgs).execute();
+    }
   }
 
   /** Closes each deal's open interval at its next event and opens the new one (deleted deals get none). */
@@ -258,14 +286,18 @@ class OpportunityRebuild implements ProjectionRebuild {
 
   finish(): TableRows {
     const deltas = new Map<string, Contribution>();
+    const facets = new FacetDeltas();
     const rows: BulkRow<OpportunityListTable>[] = [];
     for (const deal of this.deals.values()) {
       rows.push(toRow(deal));
       addContribution(deltas, deal.state, deal.orgId, 1);
+      facets.add(deal.state, deal.orgId, 1);
     }
     return new Map<string, Record<string, unknown>[]>([
       ['opportunity_list', rows],
       ['pipeline_totals', nonZero(deltas) as unknown as Record<string, unknown>[]],
+      ['list_day_totals', facets.dayRows() as unknown as Record<string, unknown>[]],
+      ['list_label_totals', facets.labelRows() as unknown as Record<string, unknown>[]],
       ['opportunity_intervals', [...this.open.values()]],
     ]);
   }

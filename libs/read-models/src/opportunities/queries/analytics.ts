@@ -1,8 +1,8 @@
-import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import { type Kysely, type SelectQueryBuilder } from 'kysely';
 import { activeStages, formatMinor, type Pipeline, STALE_STAGE_DAYS, sumToMajor } from '@app/domain';
 import type { ReadModelTables } from '../../tables';
 import { BEST_CASE_MIN_PROBABILITY, COMMIT_MIN_PROBABILITY } from '../totals-grouping';
-import { applyFilters, type StaleRule } from './list-opportunities';
+import { type ListFilters, listTotals, openByCloseMonth, type StaleRule } from './list-opportunities';
 import { type DateRange, namedPeriod, type Period, quarterPeriod, shiftQuarter } from './periods';
 import { aliveAt, averageMinor, chooseCurrency, loadTotals, sum, type TotalsRow, winRate } from './pipeline-totals';
 
@@ -229,27 +229,7 @@ export interface MonthlyQuery {
 
 /** Unweighted and weighted open value per expected-close month, in one currency. */
 export async function monthlyForecast(db: Kysely<ReadModelTables>, orgId: string, q: MonthlyQuery, now: Date) {
-  const rows = await applyFilters(
-    db.selectFrom('opportunity_list'),
-    orgId,
-    {
-      status: ['open'],
-      expected_close_date_from: q.from,
-      expected_close_date_to: q.to,
-      assigned_user_id: q.userId,
-    },
-    now,
-  )
-    .where('expected_close_date', 'is not', null)
-    .select([
-      'currency',
-      sql<string>`to_char(expected_close_date, 'YYYY-MM')`.as('month'),
-      (eb) => eb.fn.countAll<string>().as('count'),
-      (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
-      (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
-    ])
-    .groupBy(['currency', sql`to_char(expected_close_date, 'YYYY-MM')`])
-    .execute();
+  const rows = await openByCloseMonth(db, orgId, q, now);
   const counts = new Map<string, number>();
   for (const r of rows) counts.set(r.currency, (counts.get(r.currency) ?? 0) + Number(r.count));
   const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
@@ -286,15 +266,13 @@ export async function stats(
   const { currency: chosen, others } = chooseCurrency(all, currency);
   const counts: Record<string, number> = {};
   for (const stage of pipeline.stages) counts[stage.key] = sum(all.filter((r) => r.stage === stage.key)).count;
-  const count = (f: Parameters<typeof applyFilters>[2]) =>
-    applyFilters(db.selectFrom('opportunity_list'), orgId, { pipeline_id: pipeline.id, ...f }, now)
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .executeTakeFirstOrThrow();
+  const count = async (f: ListFilters) =>
+    (await listTotals(db, orgId, { pipeline_id: pipeline.id, ...f }, now)).reduce((n, t) => n + t.count, 0);
   const [stale, followUp] = await Promise.all([
     count({ stale: { value: true, rules: staleRules.filter((r) => r.pipeline_id === pipeline.id) } }),
     count({ needs_follow_up: true }),
   ]);
-  counts.stale = Number(stale.n);
+  counts.stale = stale;
   const open = sum(all.filter((r) => r.status === 'open' && r.currency === chosen));
   return {
     counts,
@@ -302,7 +280,7 @@ export async function stats(
     other_currencies: others,
     total_value: money(open.value_minor),
     weighted_value: money(open.weighted_value_minor),
-    needs_follow_up: Number(followUp.n),
+    needs_follow_up: followUp,
     stale_after_days: staleAfterDays,
     stale_rules: staleRules.filter((r) => r.pipeline_id === pipeline.id).map(({ stage, days }) => ({ stage, days })),
     total: sum(all).count,

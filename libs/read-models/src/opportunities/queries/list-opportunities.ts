@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { ReadModelTables } from '../../tables';
+import { type DayFacet, fieldLabel, UNLISTED_TAGS, unlistedField } from '../list-facets';
 
 export const SORTABLE = {
   created_at: 'created_at',
@@ -205,15 +206,169 @@ const TOTALS_FILTERS: ReadonlySet<keyof ListFilters> = new Set([
   'currency',
 ]);
 
+const isEmpty = (value: unknown) =>
+  value === undefined ||
+  (Array.isArray(value) && value.length === 0) ||
+  (typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0);
+
+/** The filters given (an empty list or map is no filter). */
+const given = (f: ListFilters) => (Object.keys(f) as (keyof ListFilters)[]).filter((key) => !isEmpty(f[key]));
+
 function answerableFromTotals(f: ListFilters): boolean {
-  return (Object.keys(f) as (keyof ListFilters)[]).every((key) => {
-    const value = f[key];
-    const empty =
-      value === undefined ||
-      (Array.isArray(value) && value.length === 0) ||
-      (typeof value === 'object' && !Array.isArray(value) && Object.keys(value as object).length === 0);
-    return empty || TOTALS_FILTERS.has(key);
-  });
+  return given(f).every((key) => TOTALS_FILTERS.has(key));
+}
+
+/** Filters the facet tables group by (list-facets.ts); owner is not one of them. */
+const FACET_DIMENSIONS: ReadonlySet<keyof ListFilters> = new Set(['stage', 'exclude_stage', 'status', 'pipeline_id', 'currency']);
+const CLOSE_DATE_FILTERS: ReadonlySet<keyof ListFilters> = new Set(['expected_close_date_from', 'expected_close_date_to', 'overdue']);
+
+/**
+ * Where a summary can come from list_day_totals (from ≤ day ≤ to, day < before) or list_label_totals
+ * (the labels matching), or null: the filters need the deals themselves. One facet per query, with
+ * any of FACET_DIMENSIONS beside it. `openOnly`: the filter itself asks for open deals.
+ */
+type FacetSource =
+  | {
+      table: 'list_day_totals';
+      facet: DayFacet;
+      from?: string;
+      to?: string;
+      before?: string;
+      openOnly: boolean;
+      /** stale=true: an open, active deal of one of these stages with its last activity before the rule's day. */
+      stale?: { pipeline_id: string; stage: string; before: string }[];
+    }
+  | { table: 'list_label_totals'; facet: 'tags'; contains: string[]; unlisted: unknown }
+  | { table: 'list_label_totals'; facet: 'field'; labels: unknown[]; unlisted: unknown };
+
+const dayOf = (instant: Date) => instant.toISOString().slice(0, 10);
+
+export function facetSource(f: ListFilters, now: Date): FacetSource | null {
+  const own = given(f).filter((key) => !FACET_DIMENSIONS.has(key));
+  if (own.length === 0) return null;
+  const today = dayOf(now);
+  if (own.every((key) => CLOSE_DATE_FILTERS.has(key))) {
+    if (f.overdue === false) return null;
+    // from ≤ day ≤ to, and before today when overdue.
+    return {
+      table: 'list_day_totals',
+      facet: 'expected_close',
+      from: f.expected_close_date_from,
+      to: f.expected_close_date_to,
+      before: f.overdue ? today : undefined,
+      openOnly: f.overdue === true,
+    };
+  }
+  if (own.length !== 1) return null;
+  switch (own[0]) {
+    case 'days_in_stage_min':
+      return {
+        table: 'list_day_totals',
+        facet: 'stage_changed',
+        before: dayOf(startOfDayAfter(now, f.days_in_stage_min!)),
+        openOnly: false,
+      };
+    case 'last_activity_days_ago_min':
+      return {
+        table: 'list_day_totals',
+        facet: 'last_activity',
+        before: dayOf(startOfDayAfter(now, f.last_activity_days_ago_min!)),
+        openOnly: false,
+      };
+    case 'needs_follow_up':
+      return f.needs_follow_up === true
+        ? { table: 'list_day_totals', facet: 'follow_up', before: dayOf(startOfDayAfter(now, 0)), openOnly: true }
+        : null;
+    case 'stale':
+      return f.stale!.value
+        ? {
+            table: 'list_day_totals',
+            facet: 'last_activity',
+            openOnly: true,
+            stale: f.stale!.rules.map((r) => ({ pipeline_id: r.pipeline_id, stage: r.stage, before: dayOf(startOfDayAfter(now, r.days)) })),
+          }
+        : null;
+    case 'tags':
+      return { table: 'list_label_totals', facet: 'tags', contains: f.tags!, unlisted: UNLISTED_TAGS };
+    case 'custom_fields': {
+      const entries = Object.entries(f.custom_fields!);
+      if (entries.length !== 1) return null;
+      const [key, value] = entries[0];
+      const labels = customFieldCandidates(key, value).map((c) => fieldLabel(key, c[key] as string | number | boolean));
+      return { table: 'list_label_totals', facet: 'field', labels, unlisted: unlistedField(key) };
+    }
+    default:
+      return null;
+  }
+}
+
+/** A summary group: count and money of one currency. `unlisted`: a deal it may hold is not in the facet table. */
+export interface TotalsGroup {
+  currency: string;
+  count: string;
+  value_minor: string | null;
+  weighted_value_minor: string | null;
+  unlisted?: boolean;
+}
+
+/** A summary query as the list runs it and benchmarks EXPLAIN it. */
+export type TotalsQuery = Pick<SelectQueryBuilder<ReadModelTables, any, TotalsGroup>, 'compile' | 'execute'>;
+
+function facetTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, source: FacetSource): TotalsQuery {
+  const base = <T extends 'list_day_totals' | 'list_label_totals'>(table: T) => {
+    let q = db
+      .selectFrom(table as 'list_day_totals')
+      .where('org_id', '=', orgId)
+      .where('deal_count', '>', '0');
+    if (f.stage?.length) q = q.where('stage', 'in', f.stage);
+    if (f.exclude_stage?.length) q = q.where('stage', 'not in', f.exclude_stage);
+    if (f.status?.length) q = q.where('status', 'in', f.status);
+    if (f.pipeline_id) q = q.where('pipeline_id', '=', f.pipeline_id);
+    if (f.currency) q = q.where('currency', '=', f.currency);
+    return q;
+  };
+  if (source.table === 'list_day_totals') {
+    let q = base('list_day_totals').where('facet', '=', source.facet);
+    if (source.from) q = q.where('day', '>=', source.from);
+    if (source.to) q = q.where('day', '<=', source.to);
+    if (source.before) q = q.where('day', '<', source.before);
+    if (source.openOnly) q = q.where('status', '=', 'open');
+    const rules = source.stale;
+    if (rules) {
+      q = q
+        .where('stage_kind', '=', 'active')
+        .where((eb) =>
+          rules.length
+            ? eb.or(rules.map((r) => eb.and([eb('pipeline_id', '=', r.pipeline_id), eb('stage', '=', r.stage), eb('day', '<', r.before)])))
+            : sql<boolean>`false`,
+        );
+    }
+    return q
+      .select([
+        'currency',
+        (eb) => eb.fn.sum<string>('deal_count').as('count'),
+        (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+        (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+      ])
+      .groupBy('currency');
+  }
+  const unlisted = sql`${JSON.stringify(source.unlisted)}::jsonb`;
+  const listed = sql`label <> ${unlisted}`;
+  const matching =
+    source.facet === 'tags'
+      ? sql<boolean>`(label @> ${JSON.stringify(source.contains)}::jsonb or label = ${unlisted})`
+      : sql<boolean>`label in (${sql.join([...source.labels, source.unlisted].map((l) => sql`${JSON.stringify(l)}::jsonb`))})`;
+  return base('list_label_totals')
+    .where(sql.ref('facet'), '=', source.facet)
+    .where(matching)
+    .select([
+      'currency',
+      sql<string>`coalesce(sum(deal_count) filter (where ${listed}), 0)`.as('count'),
+      sql<string>`sum(value_minor) filter (where ${listed})`.as('value_minor'),
+      sql<string>`sum(weighted_value_minor) filter (where ${listed})`.as('weighted_value_minor'),
+      sql<boolean>`bool_or(not ${listed})`.as('unlisted'),
+    ])
+    .groupBy('currency') as unknown as TotalsQuery;
 }
 
 /** The page query (sorted, limited). Exposed so benchmarks can EXPLAIN exactly what runs. */
@@ -233,8 +388,11 @@ export function listPageQuery(db: Kysely<ReadModelTables>, orgId: string, query:
     .offset((query.page - 1) * query.per_page);
 }
 
-/** Count and money per currency over the whole filtered set, from the cheapest source. */
-export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, now: Date) {
+/**
+ * Count and money per currency over the whole filtered set, from the cheapest exact source:
+ * pipeline_totals, a facet table, or the matching deals themselves (rowTotalsQuery).
+ */
+export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, now: Date): TotalsQuery {
   if (answerableFromTotals(f)) {
     let q = db
       .selectFrom('pipeline_totals')
@@ -254,6 +412,12 @@ export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: L
     if (f.currency) q = q.where('currency', '=', f.currency);
     return q.groupBy('currency');
   }
+  const source = facetSource(f, now);
+  return source ? facetTotalsQuery(db, orgId, f, source) : rowTotalsQuery(db, orgId, f, now);
+}
+
+/** The summary summed over the matching deals, one by one: the answer whatever the filters. */
+export function rowTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, now: Date): TotalsQuery {
   return applyFilters(db.selectFrom('opportunity_list'), orgId, f, now)
     .select([
       'currency',
@@ -266,11 +430,17 @@ export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: L
 
 export async function listOpportunities(db: Kysely<ReadModelTables>, orgId: string, query: ListQuery, now: Date) {
   const { sort_by: _s, sort_direction: _d, sort_custom_field: _c, page: _p, per_page: _pp, ...filters } = query;
-  const [rows, totals] = await Promise.all([
-    listPageQuery(db, orgId, query, now).execute(),
-    listTotalsQuery(db, orgId, filters, now).execute(),
-  ]);
-  const byCurrency: CurrencyTotals[] = totals
+  const [rows, byCurrency] = await Promise.all([listPageQuery(db, orgId, query, now).execute(), listTotals(db, orgId, filters, now)]);
+  return { rows, byCurrency, total: byCurrency.reduce((n, t) => n + t.count, 0) };
+}
+
+/** The summary of the deals matching `f`, per currency (most deals first). */
+export async function listTotals(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, now: Date): Promise<CurrencyTotals[]> {
+  const fromTotals = await listTotalsQuery(db, orgId, f, now).execute();
+  // A deal whose label was too long to store may match: only the deals themselves can say.
+  const totals = fromTotals.some((t) => t.unlisted) ? await rowTotalsQuery(db, orgId, f, now).execute() : fromTotals;
+  return totals
+    .filter((t) => Number(t.count) > 0)
     .map((t) => ({
       currency: t.currency,
       count: Number(t.count),
@@ -278,7 +448,50 @@ export async function listOpportunities(db: Kysely<ReadModelTables>, orgId: stri
       weighted_value_minor: BigInt(t.weighted_value_minor ?? 0),
     }))
     .sort((a, b) => b.count - a.count || a.currency.localeCompare(b.currency));
-  return { rows, byCurrency, total: byCurrency.reduce((n, t) => n + t.count, 0) };
+}
+
+/** Open deals per currency and expected-close month (YYYY-MM) in [from, to]: from list_day_totals unless an owner is given. */
+export async function openByCloseMonth(
+  db: Kysely<ReadModelTables>,
+  orgId: string,
+  q: { from?: string; to?: string; userId?: string },
+  now: Date,
+): Promise<{ currency: string; month: string; count: string; value_minor: string; weighted_value_minor: string }[]> {
+  if (!q.userId) {
+    return db
+      .selectFrom('list_day_totals')
+      .where('org_id', '=', orgId)
+      .where('facet', '=', 'expected_close')
+      .where('status', '=', 'open')
+      .where('deal_count', '>', '0')
+      .$if(q.from !== undefined, (x) => x.where('day', '>=', q.from!))
+      .$if(q.to !== undefined, (x) => x.where('day', '<=', q.to!))
+      .select([
+        'currency',
+        sql<string>`to_char(day, 'YYYY-MM')`.as('month'),
+        (eb) => eb.fn.sum<string>('deal_count').as('count'),
+        (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+        (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+      ])
+      .groupBy(['currency', sql`to_char(day, 'YYYY-MM')`])
+      .execute();
+  }
+  return applyFilters(
+    db.selectFrom('opportunity_list'),
+    orgId,
+    { status: ['open'], expected_close_date_from: q.from, expected_close_date_to: q.to, assigned_user_id: q.userId },
+    now,
+  )
+    .where('expected_close_date', 'is not', null)
+    .select([
+      'currency',
+      sql<string>`to_char(expected_close_date, 'YYYY-MM')`.as('month'),
+      (eb) => eb.fn.countAll<string>().as('count'),
+      (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
+      (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+    ])
+    .groupBy(['currency', sql`to_char(expected_close_date, 'YYYY-MM')`])
+    .execute();
 }
 
 /** "acme corp" → 'acme:* & corp:*' (word prefixes, every word required). */

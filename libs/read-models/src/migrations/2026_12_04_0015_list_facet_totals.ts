@@ -1,0 +1,70 @@
+import { type Kysely, sql } from 'kysely';
+import type { OpportunityState } from '@app/domain';
+import { bulkInsert } from '../projector/bulk-insert';
+import { DAY_FACET_KEY, FacetDeltas, LABEL_FACET_KEY } from '../opportunities/list-facets';
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await sql`
+    -- Deals per calendar day of a date the list filters on (see list-facets.ts), kept like pipeline_totals.
+    create table list_day_totals (
+      org_id text not null,
+      facet text not null,
+      day date not null,
+      pipeline_id text not null,
+      stage text not null,
+      stage_kind text not null,
+      status text not null,
+      currency text not null,
+      deal_count bigint not null,
+      value_minor bigint not null,
+      weighted_value_minor bigint not null,
+      primary key (org_id, facet, day, pipeline_id, stage, stage_kind, status, currency)
+    );
+    create index list_day_totals_empty_idx on list_day_totals (org_id) where deal_count = 0;
+    -- Deals per tag set and per custom-field value.
+    create table list_label_totals (
+      org_id text not null,
+      facet text not null,
+      label jsonb not null,
+      pipeline_id text not null,
+      stage text not null,
+      status text not null,
+      currency text not null,
+      deal_count bigint not null,
+      value_minor bigint not null,
+      weighted_value_minor bigint not null,
+      primary key (org_id, facet, label, pipeline_id, stage, status, currency)
+    );
+    create index list_label_totals_empty_idx on list_label_totals (org_id) where deal_count = 0;
+  `.execute(db);
+  await backfill(db);
+}
+
+/** The facets of the deals already projected, from their stored states, page by page. */
+async function backfill(db: Kysely<any>): Promise<void> {
+  const deltas = new FacetDeltas();
+  let after: { org_id: string; id: string } | null = null;
+  for (;;) {
+    const rows: { org_id: string; id: string; state: OpportunityState }[] = await db
+      .selectFrom('opportunity_list')
+      .select(['org_id', 'id', 'state'])
+      .$if(after !== null, (q) => q.where(sql<boolean>`(org_id, id) > (${after!.org_id}, ${after!.id}::uuid)`))
+      .orderBy('org_id')
+      .orderBy('id')
+      .limit(5000)
+      .execute();
+    for (const row of rows) deltas.add(row.state, row.org_id, 1);
+    if (rows.length < 5000) break;
+    after = rows[rows.length - 1];
+  }
+  const days = deltas.dayRows();
+  const labels = deltas.labelRows();
+  for (let i = 0; i < days.length; i += 5000)
+    await bulkInsert(db, 'list_day_totals', days.slice(i, i + 5000), { conflict: [...DAY_FACET_KEY], onConflict: 'nothing' });
+  for (let i = 0; i < labels.length; i += 5000)
+    await bulkInsert(db, 'list_label_totals', labels.slice(i, i + 5000), { conflict: [...LABEL_FACET_KEY], onConflict: 'nothing' });
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await sql`drop table list_label_totals; drop table list_day_totals;`.execute(db);
+}
