@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       });
       rebuilds.push({ ...replayed, peakRss } as ReplayResult & { peakRss: number });
       process.stderr.write(
-        `rebuild ${i + 1}/${REBUILDS} (${replayed.mode}): ${replayed.events} events in ${replayed.seconds.toFixed(1)} s ${JSON.stringify(replayed.phases)}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB\n`,
+        `rebuild ${i + 1}/${REBUILDS} (${replayed.mode}${replayed.fallback ? `, ${replayed.fallback}` : ''}): ${replayed.events} events in ${replayed.seconds.toFixed(1)} s ${JSON.stringify(replayed.phases)}, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB\n`,
       );
     }
     const queriesOnly = values['queries-only'];

@@ -18,6 +18,7 @@ import { PostgresEventStore } from '@app/event-store';
 import { type Database } from '@app/platform';
 import {
   OpportunityProjection,
+  partitionOf,
   PROJECTION_KINDS,
   ProjectionRunner,
   type ReadModelTables,
@@ -575,6 +576,14 @@ for (const backend of testBackends()) {
           );
           pipeline = foldStoredPipeline('enterprise', await store.readStream(pipelineStreamId(writer.orgId, 'enterprise')));
         }
+        // Look-alike deals: their totals and facet rows share groups, which the partitions must add up.
+        const alike: string[] = [];
+        for (let i = 0; i < 8; i++) {
+          const id = randomUUID();
+          alike.push(id);
+          await writer.create(id, { value_minor: 250_000, assigned_user_id: 'u9', tags: ['same'], custom_fields: { tier: 'gold' } });
+        }
+        expect(new Set(alike.map((id) => partitionOf(opportunityStreamId(writer.orgId, id), 3))).size).toBeGreaterThan(1);
         await allEvents(db, store);
 
         for (const k of PROJECTION_KINDS)

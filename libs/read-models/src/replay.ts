@@ -5,7 +5,7 @@ import type { Database } from '@app/platform';
 import { copyRows, mergeRows, type TableRows } from './projector/copy-rows';
 import { OpportunityProjection } from './opportunities/opportunity.projection';
 import { PipelinesProjection } from './pipelines/pipelines.projection';
-import type { Projection, ProjectionRebuild } from './projector/projection';
+import type { Projection, ProjectionRebuild, SummedTable } from './projector/projection';
 import { DEFAULT_RUNNER_OPTIONS, ProjectionRunner, projectionLockKey } from './projector/projection-runner';
 import type { ReadModelTables } from './tables';
 import { TimelineProjection } from './timeline/timeline.projection';
@@ -411,6 +411,37 @@ export function autoPartitions(events: number, heapLimit = getHeapStatistics().h
 /** Rows of one table from which a write is split over two COPYs. */
 const COPY_SPLIT_ROWS = 5_000;
 
+/** Rows of summed tables added up by group across the passes of a partitioned rebuild. */
+class SummedRows {
+  private readonly groups = new Map<string, Map<string, Record<string, unknown>>>();
+  constructor(private readonly tables: Readonly<Record<string, SummedTable>>) {}
+
+  /** Keeps the rows of summed tables (added to their groups) and returns the others. */
+  absorb(rows: TableRows): TableRows {
+    const rest: TableRows = new Map();
+    for (const [table, list] of rows) {
+      const spec = this.tables[table];
+      if (!spec) {
+        rest.set(table, list);
+        continue;
+      }
+      let groups = this.groups.get(table);
+      if (!groups) this.groups.set(table, (groups = new Map()));
+      for (const row of list) {
+        const key = JSON.stringify(spec.key.map((c) => row[c]));
+        const group = groups.get(key);
+        if (!group) groups.set(key, { ...row });
+        else for (const c of spec.sums) group[c] = Number(group[c]) + Number(row[c]);
+      }
+    }
+    return rest;
+  }
+
+  rows(): TableRows {
+    return new Map([...this.groups].map(([table, groups]) => [table, [...groups.values()]]));
+  }
+}
+
 /** Which of `of` partitions a stream belongs to (FNV-1a of its name). */
 export function partitionOf(streamId: string, of: number): number {
   if (of <= 1) return 0;
@@ -468,6 +499,9 @@ async function rebuildInMemory(
       throw failed(error);
     }
   };
+  // Sums of one group can come from several partitions: added up here, written after the last pass.
+  const summed = partitions > 1 ? new SummedRows(projection.summedTables ?? {}) : null;
+  const take = (into: TableRows, rows: TableRows) => mergeRows(into, summed ? summed.absorb(rows) : rows);
   for (let partition = 0; partition < partitions; partition++) {
     const rebuild: ProjectionRebuild = projection.rebuild!();
     let pending = new Map() as TableRows;
@@ -486,7 +520,7 @@ async function rebuildInMemory(
         const mine = partitions === 1 ? events : events.filter((e) => partitionOf(e.streamId, partitions) === partition);
         await timed('fold', () => {
           try {
-            mergeRows(pending, rebuild.add(mine));
+            take(pending, rebuild.add(mine));
           } catch (error) {
             throw failed(error);
           }
@@ -506,7 +540,8 @@ async function rebuildInMemory(
     await timed('copy_wait', awaitWrites);
     await timed('final_rows', async () => {
       try {
-        mergeRows(pending, rebuild.finish());
+        take(pending, rebuild.finish());
+        if (summed && partition === partitions - 1) mergeRows(pending, summed.rows());
       } catch (error) {
         throw failed(error);
       }

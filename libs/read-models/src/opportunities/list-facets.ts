@@ -124,3 +124,4 @@ const changed = (r: Sums) => r.deal_count !== 0 || r.value_minor !== 0 || r.weig
 
 export const DAY_FACET_KEY = ['org_id', 'facet', 'day', 'pipeline_id', 'stage', 'stage_kind', 'status', 'currency'] as const;
 export const LABEL_FACET_KEY = ['org_id', 'facet', 'label', 'pipeline_id', 'stage', 'status', 'currency'] as const;
+export const FACET_SUMS = ['deal_count', 'value_minor', 'weighted_value_minor'] as const;

@@ -1,13 +1,13 @@
 import { type Kysely } from 'kysely';
 import { bantScore, daysBetween, type OpportunityState, stageKindOf, statusOf, weightedMinor } from '@app/domain';
 import type { RecordedEvent } from '@app/event-store';
-import type { Projection, ProjectionRebuild } from '../projector/projection';
+import type { Projection, ProjectionRebuild, SummedTable } from '../projector/projection';
 import type { TableRows } from '../projector/copy-rows';
 import { foldBatch, type FoldedDeal, foldInto } from './deal-fold';
 import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
 import type { OpportunityIntervalsTable, OpportunityListTable, ReadModelTables } from '../tables';
 import { NO_CLOSE_MONTH, probabilityBand } from './totals-grouping';
-import { DAY_FACET_KEY, FacetDeltas, LABEL_FACET_KEY } from './list-facets';
+import { DAY_FACET_KEY, FACET_SUMS, FacetDeltas, LABEL_FACET_KEY } from './list-facets';
 
 /** A deal's contribution to pipeline_totals (or a sum of contributions, signed). */
 interface Contribution {
@@ -24,6 +24,17 @@ interface Contribution {
   weighted_value_minor: number;
   sales_cycle_days_sum: number;
 }
+
+const PIPELINE_TOTALS_KEY = [
+  'org_id',
+  'pipeline_id',
+  'stage',
+  'status',
+  'assigned_user_id',
+  'currency',
+  'close_month',
+  'probability_band',
+] as const;
 
 /** One state of a deal from the event that produced it until the next one. */
 interface Interval {
@@ -49,6 +60,11 @@ export class OpportunityProjection implements Projection {
     'opportunity_intervals',
   ] as const;
   readonly name = OpportunityProjection.NAME;
+  readonly summedTables: Record<string, SummedTable> = {
+    pipeline_totals: { key: PIPELINE_TOTALS_KEY, sums: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
+    list_day_totals: { key: DAY_FACET_KEY, sums: FACET_SUMS },
+    list_label_totals: { key: LABEL_FACET_KEY, sums: FACET_SUMS },
+  };
 
   rebuild(): ProjectionRebuild {
     return new OpportunityRebuild();
@@ -74,15 +90,14 @@ export class OpportunityProjection implements Projection {
       deltas.add(t.state, t.orgId, 1);
     }
     const orgs = [...new Set(changed.map((t) => t.orgId))];
-    const add = { add: ['deal_count', 'value_minor', 'weighted_value_minor'] } as const;
     const days = deltas.dayRows();
     if (days.length) {
-      await bulkInsert(trx, 'list_day_totals', days, { conflict: [...DAY_FACET_KEY], onConflict: { add: [...add.add] } });
+      await bulkInsert(trx, 'list_day_totals', days, { conflict: [...DAY_FACET_KEY], onConflict: { add: [...FACET_SUMS] } });
       await trx.deleteFrom('list_day_totals').where('deal_count', '=', '0').where('org_id', 'in', orgs).execute();
     }
     const labels = deltas.labelRows();
     if (labels.length) {
-      await bulkInsert(trx, 'list_label_totals', labels, { conflict: [...LABEL_FACET_KEY], onConflict: { add: [...add.add] } });
+      await bulkInsert(trx, 'list_label_totals', labels, { conflict: [...LABEL_FACET_KEY], onConflict: { add: [...FACET_SUMS] } });
       await trx.deleteFrom('list_label_totals').where('deal_count', '=', '0').where('org_id', 'in', orgs).execute();
     }
   }
@@ -132,7 +147,7 @@ export class OpportunityProjection implements Projection {
     const values = nonZero(deltas);
     if (values.length === 0) return;
     await bulkInsert(trx, 'pipeline_totals', values, {
-      conflict: ['org_id', 'pipeline_id', 'stage', 'status', 'assigned_user_id', 'currency', 'close_month', 'probability_band'],
+      conflict: [...PIPELINE_TOTALS_KEY],
       onConflict: { add: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
     });
     await trx

@@ -18,6 +18,16 @@ export interface Projection {
    * result must equal what applyBatch makes of the same events.
    */
   rebuild?(): ProjectionRebuild;
+  /**
+   * Tables of running sums (one row per group): a partitioned rebuild gets rows of the same group
+   * from several passes, and adds them up by `key` before writing.
+   */
+  readonly summedTables?: Readonly<Record<string, SummedTable>>;
+}
+
+export interface SummedTable {
+  key: readonly string[];
+  sums: readonly string[];
 }
 
 /**
