@@ -36,6 +36,13 @@ export async function up(db: Kysely<any>): Promise<void> {
       primary key (org_id, facet, label, pipeline_id, stage, status, currency)
     );
     create index list_label_totals_empty_idx on list_label_totals (org_id) where deal_count = 0;
+    -- The newest-first page reads this index alone when its filters are among the included columns
+    -- (listPageQuery picks ids first): an open deal with no activity for 60 days is an old one, so
+    -- newest first skips most deals before it finds a page of them.
+    drop index opportunity_list_created_idx;
+    create index opportunity_list_created_idx on opportunity_list (org_id, created_at)
+      include (id, status, stage, assigned_user_id, stage_changed_at, last_activity_at, expected_close_date)
+      where deleted_at is null;
   `.execute(db);
   await backfill(db);
 }
@@ -66,5 +73,9 @@ async function backfill(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop table list_label_totals; drop table list_day_totals;`.execute(db);
+  await sql`
+    drop table list_label_totals; drop table list_day_totals;
+    drop index opportunity_list_created_idx;
+    create index opportunity_list_created_idx on opportunity_list (org_id, created_at) where deleted_at is null;
+  `.execute(db);
 }

@@ -371,21 +371,33 @@ function facetTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFil
     .groupBy('currency') as unknown as TotalsQuery;
 }
 
-/** The page query (sorted, limited). Exposed so benchmarks can EXPLAIN exactly what runs. */
+/**
+ * The page query (sorted, limited). The page's ids come first, from a query that needs only the
+ * columns an index carries where the filters allow (then it skips non-matching deals in the index
+ * alone), and only those rows are read whole. Exposed so benchmarks can EXPLAIN exactly what runs.
+ */
 export function listPageQuery(db: Kysely<ReadModelTables>, orgId: string, query: ListQuery, now: Date) {
   const column = SORTABLE[query.sort_by];
   // Only a nullable column needs NULLS LAST; on the others it would stop the index serving the sort.
   const direction = `${query.sort_direction === 'asc' ? 'asc' : 'desc'}${NULLABLE_SORTS.has(query.sort_by) ? ' nulls last' : ''}`;
   const custom = query.sort_custom_field;
-  return applyFilters(db.selectFrom('opportunity_list'), orgId, query, now)
-    .select(['id', 'state', 'stage_kind', 'last_version'])
-    .$if(custom !== undefined, (qb) =>
-      qb.orderBy(sql`${typedCustomField(custom!)} ${sql.raw(query.sort_direction === 'asc' ? 'asc' : 'desc')} nulls last`),
-    )
-    .orderBy(sql`${sql.ref(column)} ${sql.raw(direction)}`)
-    .orderBy('id', query.sort_direction)
+  const sorted = <QB extends SelectQueryBuilder<ReadModelTables, 'opportunity_list', any>>(qb: QB): QB =>
+    qb
+      .$if(custom !== undefined, (x) =>
+        x.orderBy(sql`${typedCustomField(custom!)} ${sql.raw(query.sort_direction === 'asc' ? 'asc' : 'desc')} nulls last`),
+      )
+      .orderBy(sql`${sql.ref(column)} ${sql.raw(direction)}`)
+      .orderBy('id', query.sort_direction) as QB;
+  const ids = sorted(applyFilters(db.selectFrom('opportunity_list'), orgId, query, now).select('id'))
     .limit(query.per_page)
     .offset((query.page - 1) * query.per_page);
+  return sorted(
+    db
+      .selectFrom('opportunity_list')
+      .select(['id', 'state', 'stage_kind', 'last_version'])
+      .where('org_id', '=', orgId)
+      .where('id', 'in', ids),
+  );
 }
 
 /**
