@@ -244,6 +244,13 @@ type FacetSource =
 const dayOf = (instant: Date) => instant.toISOString().slice(0, 10);
 
 export function facetSource(f: ListFilters, now: Date): FacetSource | null {
+  // N days ago or earlier: before the day after (today − N), as applyFilters compares.
+  const daysAgo = (facet: DayFacet, days: number): FacetSource => ({
+    table: 'list_day_totals',
+    facet,
+    before: dayOf(startOfDayAfter(now, days)),
+    openOnly: false,
+  });
   const own = given(f).filter((key) => !FACET_DIMENSIONS.has(key));
   if (own.length === 0) return null;
   const today = dayOf(now);
@@ -262,19 +269,9 @@ export function facetSource(f: ListFilters, now: Date): FacetSource | null {
   if (own.length !== 1) return null;
   switch (own[0]) {
     case 'days_in_stage_min':
-      return {
-        table: 'list_day_totals',
-        facet: 'stage_changed',
-        before: dayOf(startOfDayAfter(now, f.days_in_stage_min!)),
-        openOnly: false,
-      };
+      return daysAgo('stage_changed', f.days_in_stage_min!);
     case 'last_activity_days_ago_min':
-      return {
-        table: 'list_day_totals',
-        facet: 'last_activity',
-        before: dayOf(startOfDayAfter(now, f.last_activity_days_ago_min!)),
-        openOnly: false,
-      };
+      return daysAgo('last_activity', f.last_activity_days_ago_min!);
     case 'needs_follow_up':
       return f.needs_follow_up === true
         ? { table: 'list_day_totals', facet: 'follow_up', before: dayOf(startOfDayAfter(now, 0)), openOnly: true }
@@ -314,19 +311,33 @@ export interface TotalsGroup {
 /** A summary query as the list runs it and benchmarks EXPLAIN it. */
 export type TotalsQuery = Pick<SelectQueryBuilder<ReadModelTables, any, TotalsGroup>, 'compile' | 'execute'>;
 
+/** Groups of a summary table (pipeline_totals, list_day_totals, list_label_totals) that `f` selects. */
+function inGroups<QB extends SelectQueryBuilder<ReadModelTables, 'pipeline_totals' | 'list_day_totals', object>>(
+  qb: QB,
+  orgId: string,
+  f: ListFilters,
+): QB {
+  let q = qb.where('org_id', '=', orgId).where('deal_count', '>', '0') as QB;
+  if (f.stage?.length) q = q.where('stage', 'in', f.stage) as QB;
+  if (f.exclude_stage?.length) q = q.where('stage', 'not in', f.exclude_stage) as QB;
+  if (f.status?.length) q = q.where('status', 'in', f.status) as QB;
+  if (f.pipeline_id) q = q.where('pipeline_id', '=', f.pipeline_id) as QB;
+  if (f.currency) q = q.where('currency', '=', f.currency) as QB;
+  return q;
+}
+
+/** A summary group's count and money, summed over the group rows of one currency. */
+const summed = [
+  'currency',
+  (eb: ExpressionBuilder<ReadModelTables, 'pipeline_totals' | 'list_day_totals'>) => eb.fn.sum<string>('deal_count').as('count'),
+  (eb: ExpressionBuilder<ReadModelTables, 'pipeline_totals' | 'list_day_totals'>) => eb.fn.sum<string>('value_minor').as('value_minor'),
+  (eb: ExpressionBuilder<ReadModelTables, 'pipeline_totals' | 'list_day_totals'>) =>
+    eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
+] as const;
+
 function facetTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, source: FacetSource): TotalsQuery {
-  const base = <T extends 'list_day_totals' | 'list_label_totals'>(table: T) => {
-    let q = db
-      .selectFrom(table as 'list_day_totals')
-      .where('org_id', '=', orgId)
-      .where('deal_count', '>', '0');
-    if (f.stage?.length) q = q.where('stage', 'in', f.stage);
-    if (f.exclude_stage?.length) q = q.where('stage', 'not in', f.exclude_stage);
-    if (f.status?.length) q = q.where('status', 'in', f.status);
-    if (f.pipeline_id) q = q.where('pipeline_id', '=', f.pipeline_id);
-    if (f.currency) q = q.where('currency', '=', f.currency);
-    return q;
-  };
+  const base = <T extends 'list_day_totals' | 'list_label_totals'>(table: T) =>
+    inGroups(db.selectFrom(table as 'list_day_totals'), orgId, f);
   if (source.table === 'list_day_totals') {
     let q = base('list_day_totals').where('facet', '=', source.facet);
     if (source.from) q = q.where('day', '>=', source.from);
@@ -343,14 +354,7 @@ function facetTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFil
             : sql<boolean>`false`,
         );
     }
-    return q
-      .select([
-        'currency',
-        (eb) => eb.fn.sum<string>('deal_count').as('count'),
-        (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
-        (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
-      ])
-      .groupBy('currency');
+    return q.select(summed).groupBy('currency');
   }
   const unlisted = sql`${JSON.stringify(source.unlisted)}::jsonb`;
   const listed = sql`label <> ${unlisted}`;
@@ -406,23 +410,10 @@ export function listPageQuery(db: Kysely<ReadModelTables>, orgId: string, query:
  */
 export function listTotalsQuery(db: Kysely<ReadModelTables>, orgId: string, f: ListFilters, now: Date): TotalsQuery {
   if (answerableFromTotals(f)) {
-    let q = db
-      .selectFrom('pipeline_totals')
-      .select([
-        'currency',
-        (eb) => eb.fn.sum<string>('deal_count').as('count'),
-        (eb) => eb.fn.sum<string>('value_minor').as('value_minor'),
-        (eb) => eb.fn.sum<string>('weighted_value_minor').as('weighted_value_minor'),
-      ])
-      .where('org_id', '=', orgId)
-      .where('deal_count', '>', '0');
-    if (f.stage?.length) q = q.where('stage', 'in', f.stage);
-    if (f.exclude_stage?.length) q = q.where('stage', 'not in', f.exclude_stage);
-    if (f.status?.length) q = q.where('status', 'in', f.status);
-    if (f.assigned_user_id) q = q.where('assigned_user_id', '=', f.assigned_user_id);
-    if (f.pipeline_id) q = q.where('pipeline_id', '=', f.pipeline_id);
-    if (f.currency) q = q.where('currency', '=', f.currency);
-    return q.groupBy('currency');
+    return inGroups(db.selectFrom('pipeline_totals'), orgId, f)
+      .$if(!!f.assigned_user_id, (q) => q.where('assigned_user_id', '=', f.assigned_user_id!))
+      .select(summed)
+      .groupBy('currency');
   }
   const source = facetSource(f, now);
   return source ? facetTotalsQuery(db, orgId, f, source) : rowTotalsQuery(db, orgId, f, now);
