@@ -19,8 +19,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       value_minor bigint not null,
       weighted_value_minor bigint not null,
       primary key (org_id, facet, day, pipeline_id, stage, stage_kind, status, currency)
-    );
-    create index list_day_totals_empty_idx on list_day_totals (org_id) where deal_count = 0;
+    ) with (fillfactor = 70); -- room on each page: adding to a group is a HOT update (no index touched)
     -- Deals per tag set and per custom-field value.
     create table list_label_totals (
       org_id text not null,
@@ -34,8 +33,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       value_minor bigint not null,
       weighted_value_minor bigint not null,
       primary key (org_id, facet, label, pipeline_id, stage, status, currency)
-    );
-    create index list_label_totals_empty_idx on list_label_totals (org_id) where deal_count = 0;
+    ) with (fillfactor = 70);
     -- The newest-first page reads this index alone when its filters are among the included columns
     -- (listPageQuery picks ids first): an open deal with no activity for 60 days is an old one, so
     -- newest first skips most deals before it finds a page of them.

@@ -4,7 +4,7 @@ import type { RecordedEvent } from '@app/event-store';
 import type { Projection, ProjectionRebuild, SummedTable } from '../projector/projection';
 import type { TableRows } from '../projector/copy-rows';
 import { foldBatch, type FoldedDeal, foldInto } from './deal-fold';
-import { bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
+import { addToSums, bulkInsert, type BulkRow, recordset } from '../projector/bulk-insert';
 import type { OpportunityIntervalsTable, OpportunityListTable, ReadModelTables } from '../tables';
 import { NO_CLOSE_MONTH, probabilityBand } from './totals-grouping';
 import { DAY_FACET_KEY, FACET_SUMS, FacetDeltas, LABEL_FACET_KEY } from './list-facets';
@@ -35,6 +35,7 @@ const PIPELINE_TOTALS_KEY = [
   'close_month',
   'probability_band',
 ] as const;
+const PIPELINE_TOTALS_SUMS = ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] as const;
 
 /** One state of a deal from the event that produced it until the next one. */
 interface Interval {
@@ -61,7 +62,7 @@ export class OpportunityProjection implements Projection {
   ] as const;
   readonly name = OpportunityProjection.NAME;
   readonly summedTables: Record<string, SummedTable> = {
-    pipeline_totals: { key: PIPELINE_TOTALS_KEY, sums: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
+    pipeline_totals: { key: PIPELINE_TOTALS_KEY, sums: PIPELINE_TOTALS_SUMS },
     list_day_totals: { key: DAY_FACET_KEY, sums: FACET_SUMS },
     list_label_totals: { key: LABEL_FACET_KEY, sums: FACET_SUMS },
   };
@@ -89,20 +90,11 @@ export class OpportunityProjection implements Projection {
       deltas.add(t.before, t.orgId, -1);
       deltas.add(t.state, t.orgId, 1);
     }
-    const orgs = [...new Set(changed.map((t) => t.orgId))];
-    const days = deltas.dayRows();
-    if (days.length) {
-      await bulkInsert(trx, 'list_day_totals', days, { conflict: [...DAY_FACET_KEY], onConflict: { add: [...FACET_SUMS] } });
-      await trx.deleteFrom('list_day_totals').where('deal_count', '=', '0').where('org_id', 'in', orgs).execute();
-    }
-    const labels = deltas.labelRows();
-    if (labels.length) {
-      await bulkInsert(trx, 'list_label_totals', labels, { conflict: [...LABEL_FACET_KEY], onConflict: { add: [...FACET_SUMS] } });
-      await trx.deleteFrom('list_label_totals').where('deal_count', '=', '0').where('org_id', 'in', orgs).execute();
-    }
+    const sums = { sums: FACET_SUMS, count: 'deal_count' } as const;
+    await addToSums(trx, 'list_day_totals', deltas.dayRows(), { key: DAY_FACET_KEY, ...sums });
+    await addToSums(trx, 'list_label_totals', deltas.labelRows(), { key: LABEL_FACET_KEY, ...sums });
   }
 
-  /** Closes each deal's open interval at its next event and opens the new one (deleted deals get none). */
   private async writeIntervals(trx: Kysely<ReadModelTables>, intervals: Interval[]): Promise<void> {
     const rows: BulkRow<OpportunityIntervalsTable>[] = [];
     const latest = new Map<string, BulkRow<OpportunityIntervalsTable>>();
@@ -144,17 +136,11 @@ export class OpportunityProjection implements Projection {
       addContribution(deltas, t.before, t.orgId, -1);
       addContribution(deltas, t.state, t.orgId, 1);
     }
-    const values = nonZero(deltas);
-    if (values.length === 0) return;
-    await bulkInsert(trx, 'pipeline_totals', values, {
-      conflict: [...PIPELINE_TOTALS_KEY],
-      onConflict: { add: ['deal_count', 'value_minor', 'weighted_value_minor', 'sales_cycle_days_sum'] },
+    await addToSums(trx, 'pipeline_totals', nonZero(deltas), {
+      key: PIPELINE_TOTALS_KEY,
+      sums: PIPELINE_TOTALS_SUMS,
+      count: 'deal_count',
     });
-    await trx
-      .deleteFrom('pipeline_totals')
-      .where('deal_count', '=', '0')
-      .where('org_id', 'in', [...new Set(values.map((v) => v.org_id))])
-      .execute();
   }
 }
 

@@ -90,3 +90,46 @@ export async function bulkInsert<DB, T extends keyof DB & string>(
     .modifyEnd(sql.raw(`on conflict (${target}) ${action}`))
     .execute();
 }
+
+/**
+ * Adds signed sums to running-total rows (one row per group, `key` unique): rows missing are
+ * inserted, rows present get the sums added. A group whose `count` column falls to 0 is empty
+ * and is deleted, in a second statement only when there is one (most batches leave none).
+ */
+export async function addToSums<DB, T extends keyof DB & string>(
+  trx: Kysely<DB>,
+  table: T,
+  rows: BulkRow<DB[T]>[],
+  options: { key: readonly (keyof DB[T] & string)[]; sums: readonly (keyof DB[T] & string)[]; count: keyof DB[T] & string },
+): Promise<void> {
+  if (rows.length === 0) return;
+  const { columns, from } = await recordset(trx, table, rows, 'x');
+  const db = trx as unknown as Kysely<any>;
+  const keyColumns = [...options.key] as string[];
+  const emptied = (await db
+    .with('up', (q) =>
+      q
+        .insertInto(table)
+        .columns(columns as string[])
+        .expression(sql`select ${sql.raw(columns.map(ident).join(', '))} from ${from}`)
+        .onConflict((oc) =>
+          oc
+            .columns(keyColumns)
+            .doUpdateSet(
+              Object.fromEntries(options.sums.map((c) => [c, sql.raw(`${ident(table)}.${ident(c)} + excluded.${ident(c)}`)])) as never,
+            ),
+        )
+        .returning([...keyColumns, options.count]),
+    )
+    .selectFrom('up')
+    .select(keyColumns)
+    .where(sql.ref(options.count), '=', 0)
+    .execute()) as BulkRow<DB[T]>[];
+  if (emptied.length === 0) return;
+  const empty = await recordset(trx, table, emptied, 'e');
+  await (db.deleteFrom(`${table} as t`) as any)
+    .using(empty.from)
+    .where((eb: any) => eb.and(keyColumns.map((c) => eb(eb.ref(`t.${c}`), '=', eb.ref(`e.${c}`)))))
+    .where(sql.ref(`t.${options.count}`), '=', 0)
+    .execute();
+}
