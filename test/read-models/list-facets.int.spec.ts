@@ -25,6 +25,7 @@ const NOW = new Date('2027-03-15T10:30:00.000Z');
 const iso = (daysAgo: number, hour = 12) => new Date(Date.UTC(2027, 2, 15 - daysAgo, hour, 7)).toISOString();
 const date = (daysFromNow: number) => new Date(NOW.getTime() + daysFromNow * DAY).toISOString().slice(0, 10);
 
+const LONG_KEY = `k${'y'.repeat(3000)}`;
 const LONG_TAGS = Array.from({ length: 12 }, (_, i) => `long-tag-${String(i).padStart(2, '0')}-${'x'.repeat(32)}`);
 
 /** Deals that cover every facet: dates before, on and after each filter's bound, long labels, deletes, closes. */
@@ -45,6 +46,7 @@ async function writeDeals(w: DealWriter): Promise<void> {
     const id = randomUUID();
     const custom_fields: Record<string, unknown> = { region: regions[i % regions.length], seats: i % 5, vip: i % 3 === 0 };
     if (i % 7 === 0) custom_fields.address = { city: 'Oslo' };
+    if (i % 10 === 1) custom_fields[LONG_KEY] = 'v'; // a key too long to be a label: no rows, and no failure
     if (i % 11 === 0) custom_fields.seats = String(i % 5); // the same key as text: a different label
     await w.run(
       id,
@@ -175,6 +177,12 @@ for (const backend of testBackends()) {
       expect(nonEmpty).toBeGreaterThanOrEqual(FILTERS.length - 2);
       expect((await summary({ tags: LONG_TAGS.slice(0, 2) })).total).toBeGreaterThan(0); // only the deals can say
       expect((await summary({ custom_fields: { region: 'x'.repeat(600) } })).total).toBeGreaterThan(0);
+      const longKey = await summary({ custom_fields: { [LONG_KEY]: 'v' } });
+      expect(longKey.total).toBeGreaterThan(0);
+      const expected = await fromDeals({ custom_fields: { [LONG_KEY]: 'v' } });
+      expect(Object.fromEntries(longKey.byCurrency.map((t) => [t.currency, [t.count, t.value_minor, t.weighted_value_minor]]))).toEqual(
+        expected,
+      );
     });
 
     it('open deals per close month come from the facet table, equal to the deals grouped by month', async () => {
@@ -200,6 +208,7 @@ for (const backend of testBackends()) {
       expect(facetSource({ tags: ['partner'], assigned_user_id: 'u1' }, NOW)).toBeNull();
       expect(facetSource({ custom_fields: { a: '1', b: '2' } }, NOW)).toBeNull();
       expect(facetSource({ stale: { value: false, rules: STALE_RULES } }, NOW)).toBeNull();
+      expect(facetSource({ custom_fields: { [LONG_KEY]: 'v' } }, NOW)).toBeNull();
     });
 
     it('the migration builds the same facet rows from the stored deals (an existing database upgraded)', async () => {

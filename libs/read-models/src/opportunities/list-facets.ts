@@ -1,10 +1,10 @@
 /*
  * Summaries of deals by the list filters pipeline_totals cannot answer: per calendar day (close
  * date, stage entered, last activity, follow-up) and per label (the deal's set of tags, one custom
- * field's value), each crossed with pipeline, stage, status and currency (and, per day, stage kind). A list filter on one of
- * them, alone or with stage/status/pipeline/currency, sums a few thousand of these rows instead of
- * visiting every matching deal; the sums are exact because each filter's bound falls on a whole
- * day or a whole label.
+ * field's value), each crossed with pipeline, stage, status and currency (and, per day, stage
+ * kind). A list filter on one of them, alone or with stage/status/pipeline/currency, sums a few
+ * thousand of these rows instead of visiting every matching deal; the sums are exact because each
+ * filter's bound falls on a whole day or a whole label.
  */
 // By path, not @app/domain: migrations load this where no alias resolves (jest's global setup).
 import { type OpportunityState, stageKindOf, statusOf, weightedMinor } from '../../../domain/src';
@@ -32,6 +32,8 @@ export const MAX_LABEL_BYTES = 512;
 export const UNLISTED_TAGS = 'unlisted';
 /** The label standing for a value of custom field `key` that is not a short string, number or boolean. */
 export const unlistedField = (key: string): unknown[] => [key];
+/** A custom field whose very key is too long to store has no label rows; a filter on it sums the deals. */
+export const listableField = (key: string): boolean => short(unlistedField(key));
 /** The label of custom field `key` holding `value` (a string, number or boolean). */
 export const fieldLabel = (key: string, value: string | number | boolean): unknown[] => [key, value];
 
@@ -64,6 +66,7 @@ function labelsOf(s: OpportunityState): { facet: 'tags' | 'field'; label: string
   const tags = [...new Set(s.tags)].sort();
   const out: { facet: 'tags' | 'field'; label: string | unknown[] }[] = [{ facet: 'tags', label: short(tags) ? tags : UNLISTED_TAGS }];
   for (const [key, value] of Object.entries(s.custom_fields ?? {})) {
+    if (!listableField(key)) continue;
     const scalar = typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
     const label = scalar ? fieldLabel(key, value) : unlistedField(key);
     out.push({ facet: 'field', label: short(label) ? label : unlistedField(key) });

@@ -1,6 +1,6 @@
 import { type ExpressionBuilder, type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { ReadModelTables } from '../../tables';
-import { type DayFacet, fieldLabel, UNLISTED_TAGS, unlistedField } from '../list-facets';
+import { type DayFacet, fieldLabel, listableField, UNLISTED_TAGS, unlistedField } from '../list-facets';
 
 export const SORTABLE = {
   created_at: 'created_at',
@@ -291,6 +291,7 @@ export function facetSource(f: ListFilters, now: Date): FacetSource | null {
       const entries = Object.entries(f.custom_fields!);
       if (entries.length !== 1) return null;
       const [key, value] = entries[0];
+      if (!listableField(key)) return null;
       const labels = customFieldCandidates(key, value).map((c) => fieldLabel(key, c[key] as string | number | boolean));
       return { table: 'list_label_totals', facet: 'field', labels, unlisted: unlistedField(key) };
     }
